@@ -1,0 +1,46 @@
+"""The typer applications; command modules attach their commands to these."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from runner import __version__
+
+app = typer.Typer(
+    name="proj",
+    help="Run MLproject projects reproducibly, and record every run.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,  # errors are shown by runner.cli.main, tracebacks only with --debug
+    rich_markup_mode=None,  # help texts are plain: "[default: ...]" must not be read as markup
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+runs_app = typer.Typer(help="Look at recorded runs.", no_args_is_help=True, rich_markup_mode=None)
+env_app = typer.Typer(help="Manage the environment cache.", no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(runs_app, name="runs")
+app.add_typer(env_app, name="env")
+
+
+class Settings:
+    """Options given before the command, read by the error boundary."""
+
+    debug = False
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"proj {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global_options(
+    version: Optional[bool] = typer.Option(
+        None, "--version", callback=_show_version, is_eager=True, help="Show proj's version and exit."
+    ),
+    debug: bool = typer.Option(
+        False, "--debug", envvar="PROJ_DEBUG", help="Show tracebacks for errors (for bug reports)."
+    ),
+) -> None:
+    Settings.debug = debug

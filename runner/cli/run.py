@@ -1,0 +1,111 @@
+"""`proj run`: the main job."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from runner.cli.app import app
+from runner.cli.output import emit, note, warn
+
+
+class _Reporter:
+    def info(self, message: str) -> None:
+        note(message)
+
+    def warning(self, message: str) -> None:
+        warn(message)
+
+
+@app.command(context_settings={"allow_interspersed_args": True})
+def run(
+    uri: str = typer.Argument(..., help="A project folder or git URL, optionally with #sub/dir."),
+    entry_point: str = typer.Option("main", "-e", "--entry-point", help="Entry point to run (or a .py/.sh script)."),
+    version: Optional[str] = typer.Option(None, "-v", "--version", help="Git branch, tag or commit to run."),
+    param: List[str] = typer.Option([], "-P", "--param-list", help="A parameter, NAME=VALUE (repeatable)."),
+    experiment_name: str = typer.Option("Default", "--experiment-name", envvar="PROJ_EXPERIMENT_NAME",
+                                        help="Experiment to record the run under."),
+    run_name: Optional[str] = typer.Option(None, "--run-name", help="A name for the run."),
+    env_manager: Optional[str] = typer.Option(
+        None, "--env-manager", help="local, virtualenv, uv, conda or docker [default: from the project]."),
+    tracking_uri: Optional[str] = typer.Option(
+        None, "--tracking-uri", help="Where to record the run [default: $PROJ_TRACKING_URI or ./.proj]."),
+    backend: str = typer.Option("local", "-b", "--backend", help="Where the command runs."),
+    strict: bool = typer.Option(False, "--strict", help="Treat MLproject warnings as errors."),
+    installer: str = typer.Option("uv", "--installer", help="Python environments: uv, or pip (virtualenv + pip)."),
+    frozen: bool = typer.Option(False, "--frozen", help="Install only from lock files; never resolve."),
+    lock: Optional[Path] = typer.Option(None, "--lock", help="Install exactly this environment lock."),
+    conda_channel_alias: Optional[str] = typer.Option(
+        None, "--conda-channel-alias", envvar="PROJ_CONDA_CHANNEL_ALIAS",
+        help="Mirror URL or folder for conda channel names (conda-forge, defaults, ...)."),
+    build_image: bool = typer.Option(True, "--build-image/--no-build-image",
+                                     help="Docker: build a project image on the base image, or mount the project."),
+    pull: bool = typer.Option(False, "--pull", help="Docker: pull a missing base image."),
+    docker_args: List[str] = typer.Option([], "-A", "--docker-args",
+                                          help="Docker: extra `docker run` option NAME[=VALUE] (repeatable)."),
+    verbose: bool = typer.Option(False, "--verbose", help="Show environment build output live."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the parameters and command; run nothing."),
+) -> None:
+    """Run an entry point of a project and record the run."""
+    from runner.api import RunRequest, plan_run, run_project
+    from runner.environments import EnvironmentOptions
+    from runner.params import parse_assignments
+
+    options = EnvironmentOptions(
+        installer=installer, frozen=frozen, lock_file=lock, conda_channel_alias=conda_channel_alias,
+        build_image=build_image, pull=pull, docker_args=tuple(_docker_arg(a) for a in docker_args),
+        verbose=verbose,
+    )
+    request = RunRequest(
+        uri=uri, entry_point=entry_point, version=version, parameters=parse_assignments(param),
+        experiment=experiment_name, run_name=run_name, env_manager=env_manager,
+        tracking_uri=tracking_uri, backend=backend, strict=strict, environment_options=options,
+    )
+    if dry_run:
+        plan = plan_run(request, _Reporter())
+        try:
+            emit(_describe_plan(plan))
+        finally:
+            plan.source.release()
+        return
+
+    def started(record, store) -> None:
+        note(f"run {record.run_id} started in experiment {record.experiment!r}, recorded in {store.uri}")
+        note(f"command: {record.command}")
+
+    outcome = run_project(request, _Reporter(), stdout=sys.stdout.buffer, stderr=sys.stderr.buffer,
+                          on_started=started)
+    record = outcome.record
+    duration = f"{record.duration:.1f} s" if record.duration is not None else "?"
+    note(f"run {record.run_id} {record.status.value} (exit code {record.exit_code}) in {duration}; "
+         f"record: proj runs show {record.run_id[:12]}" + _store_hint(tracking_uri))
+    raise typer.Exit(outcome.exit_code)
+
+
+def _docker_arg(text: str) -> tuple[str, Optional[str]]:
+    name, sep, value = text.partition("=")
+    return name, (value if sep else None)
+
+
+def _store_hint(tracking_uri: Optional[str]) -> str:
+    return f" --tracking-uri {tracking_uri}" if tracking_uri else ""
+
+
+def _describe_plan(plan) -> str:
+    lines = [f"project      {plan.project.name or plan.project.root.name} ({plan.source.path})"]
+    if plan.source.commit:
+        dirty = " (dirty)" if plan.source.dirty else ""
+        lines.append(f"commit       {plan.source.commit}{dirty}")
+    lines.append(f"entry point  {plan.entry_point.name}")
+    lines.append(f"environment  {plan.manager}")
+    lines.append("parameters")
+    for p in plan.params:
+        origin = "given" if p.given is not None else "default"
+        extra = "" if p.declared else ", undeclared: appended"
+        lines.append(f"  {p.name} = {p.value!r} ({p.type}, {origin}{extra})")
+    lines.append("command")
+    lines.append(f"  {plan.command}")
+    return "\n".join(lines)

@@ -1,0 +1,56 @@
+"""Environment kinds, and MLflow's rules for choosing one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner.environments.base import Environment, Invocation, PreparedEnvironment
+from runner.errors import UsageError
+from runner.spec import Project
+
+MANAGERS = ("local", "virtualenv", "uv", "conda", "docker")
+_SYNONYMS = {"uv": "virtualenv"}  # `uv` names the same uv-backed builder as `virtualenv`
+
+
+def choose_manager(project: Project, requested: str | None) -> str:
+    """The environment kind to use: the one asked for, else the one the project declares."""
+    kind = project.environment.kind if project.environment is not None else None
+    if requested is None:
+        return {"docker_env": "docker", "python_env": "virtualenv", "conda_env": "conda"}.get(kind, "local")
+    if requested not in MANAGERS:
+        raise UsageError(f"Unknown environment manager {requested!r}; choose one of {', '.join(MANAGERS)}")
+    manager = _SYNONYMS.get(requested, requested)
+    if (kind == "docker_env") != (manager == "docker"):
+        if kind == "docker_env":
+            raise UsageError("This project declares docker_env, so it runs in docker; "
+                             f"--env-manager {requested} cannot run it")
+        raise UsageError("--env-manager docker needs a project with docker_env")
+    return manager
+
+
+@dataclass(frozen=True)
+class EnvironmentOptions:
+    """How to build environments; set from `proj run` options."""
+
+    installer: str = "uv"  # uv, or pip (virtualenv + pip) for Python environments
+    frozen: bool = False  # install only what a lock lists; never resolve
+    lock_file: Path | None = None  # an explicit lock to install (re-runs, --lock)
+    conda_channel_alias: str | None = None  # mirror for channel names such as conda-forge
+    build_image: bool = True  # docker: build a project image on top of the base image
+    pull: bool = False  # docker: pull a missing base image instead of failing
+    docker_args: tuple[tuple[str, str | None], ...] = ()  # docker: -A NAME[=VALUE]
+    verbose: bool = False  # show build output live
+
+
+def create_environment(manager: str, project: Project, options: EnvironmentOptions) -> Environment:
+    if manager == "local":
+        from runner.environments.local import LocalEnvironment
+
+        return LocalEnvironment()
+    raise UsageError(f"The {manager} environment manager is not available in this version of proj",
+                     hint="run with --env-manager local to use the current Python environment")
+
+
+__all__ = ["Environment", "EnvironmentOptions", "Invocation", "PreparedEnvironment", "choose_manager",
+           "create_environment", "MANAGERS"]

@@ -1,0 +1,95 @@
+"""The errors proj raises on purpose, one class per stage.
+
+Library code raises these; only the CLI turns them into a message and an exit code. Each class
+carries the exit code documented in docs/exit-codes.md, so the mapping lives in one place.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from runner.problems import Problem
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    PROBLEMS_FOUND = 1  # `proj validate` found errors
+    USAGE = 2  # bad usage, spec or parameters: nothing ran
+    SETUP = 3  # fetch, environment or tracking failure before the command ran
+    INTERRUPTED = 130
+
+
+class ProjError(Exception):
+    """A failure with a message meant for the user (no traceback)."""
+
+    exit_code: ExitCode = ExitCode.USAGE
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message}\n  hint: {self.hint}"
+
+
+class UsageError(ProjError):
+    """Options or arguments that cannot work together."""
+
+
+class SpecError(ProjError):
+    """An MLproject or environment file that is not valid; carries every problem found."""
+
+    def __init__(self, problems: list[Problem], message: str | None = None) -> None:
+        self.problems = list(problems)
+        errors = [p for p in self.problems if p.is_error]
+        summary = message or "\n".join(p.as_text() for p in errors or self.problems)
+        super().__init__(summary)
+
+
+class ParameterError(ProjError):
+    """A `-P` value or key that the entry point cannot accept."""
+
+
+class UnsafeSourceError(ProjError):
+    """A project URI, version or subdirectory refused before git sees it."""
+
+
+class SourceError(ProjError):
+    """The project could not be fetched: no such folder, unknown version, unreachable remote."""
+
+    exit_code = ExitCode.SETUP
+
+
+class EnvironmentSetupError(ProjError):
+    """The project's environment could not be built or found."""
+
+    exit_code = ExitCode.SETUP
+
+    def __init__(self, message: str, *, hint: str | None = None, output: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.output = output  # the build tool's own output, shown in full on failure
+
+
+class TrackingError(ProjError):
+    """The tracking store cannot be opened, read or written."""
+
+    exit_code = ExitCode.SETUP
+
+
+class RunNotFoundError(ProjError):
+    """No run, or more than one, matches the id given."""
+
+
+class BackendError(ProjError):
+    """The backend could not start, watch or stop the run."""
+
+    exit_code = ExitCode.SETUP
+
+
+class PluginError(ProjError):
+    """An installed plugin is broken or clashes with another."""
+
+    exit_code = ExitCode.SETUP

@@ -1,0 +1,165 @@
+"""Parameter values: `-P` parsing, type checks, defaults, and the path/uri rules.
+
+MLflow checks only `path` and `uri`. proj also checks `float`, `int` and `bool`, so that a typo
+fails before anything runs instead of deep inside a training script. Values are substituted as
+the user wrote them (MLflow-compatible); the typed value is kept for the run record.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlparse
+
+from runner.errors import ParameterError
+
+if TYPE_CHECKING:
+    from runner.spec import EntryPoint
+
+KNOWN_TYPES = ("string", "str", "float", "int", "bool", "path", "uri")
+_TYPE_ALIASES = {"str": "string"}
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+_INT = re.compile(r"[+-]?\d+")
+# An undeclared -P key becomes `--key value`; anything else could smuggle shell syntax.
+_OPTION_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
+def canonical_type(declared: str) -> str:
+    """The type proj applies: `str` means `string`; an unknown name behaves as `string`."""
+    declared = _TYPE_ALIASES.get(declared, declared)
+    return declared if declared in KNOWN_TYPES else "string"
+
+
+def parse_typed(type_name: str, value: Any) -> Any:
+    """Convert a `-P` string or a YAML default to the parameter's type.
+
+    Raises ValueError naming what was expected ("a float") when the value does not fit.
+    `path` values are returned unchanged: where they resolve depends on who gave them.
+    """
+    kind = canonical_type(type_name)
+    if kind == "float":
+        if isinstance(value, bool):
+            raise ValueError("a float")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ValueError("a float") from None
+    if kind == "int":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and _INT.fullmatch(value.strip()):
+            return int(value)
+        raise ValueError("an int (a whole number)")
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE or text in _FALSE:
+            return text in _TRUE
+        raise ValueError("a bool (true/false, yes/no, on/off, 1/0)")
+    if kind == "uri":
+        if not urlparse(str(value)).scheme:
+            raise ValueError("a URI with a scheme (such as s3://, https:// or file://)")
+        return str(value)
+    return str(value) if kind == "string" else value
+
+
+@dataclass(frozen=True)
+class ResolvedParameter:
+    name: str
+    type: str  # canonical type applied
+    given: str | None  # the -P text, or None when the default was used
+    value: Any  # the typed value (an absolute path for `path`)
+    rendered: str  # the text substituted into the command, before shell quoting
+    declared: bool  # False for extra -P keys, appended as `--key value`
+
+
+@dataclass(frozen=True)
+class ResolvedParams:
+    declared: tuple[ResolvedParameter, ...]
+    extra: tuple[ResolvedParameter, ...]
+
+    def __iter__(self):
+        yield from self.declared
+        yield from self.extra
+
+
+def parse_assignments(pairs: list[str]) -> dict[str, str]:
+    """`-P name=value` options as an ordered dict; split at the first `=`."""
+    values: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise ParameterError(
+                f"Invalid parameter {pair!r}: expected NAME=VALUE", hint="for example -P alpha=0.5"
+            )
+        if name in values:
+            raise ParameterError(f"Repeated parameter: {name!r}")
+        values[name] = value
+    return values
+
+
+def resolve_parameters(
+    entry_point: EntryPoint, given: dict[str, str], *, cwd: Path, project_root: Path
+) -> ResolvedParams:
+    """Type-check every value, apply defaults, and name every missing parameter at once."""
+    missing = [p.name for p in entry_point.parameters if p.name not in given and p.required]
+    if missing:
+        names = ", ".join(repr(name) for name in missing)
+        raise ParameterError(f"No value given for missing parameters: {names}")
+    declared = []
+    for parameter in entry_point.parameters:
+        if parameter.name in given:
+            declared.append(_resolve(parameter.name, parameter.type, given[parameter.name], cwd, True))
+        else:
+            declared.append(_resolve(parameter.name, parameter.type, parameter.default, project_root, False))
+    extra = []
+    for name, value in given.items():
+        if entry_point.parameter(name) is None:
+            if not _OPTION_NAME.fullmatch(name):
+                raise ParameterError(
+                    f"Invalid parameter name {name!r}: an undeclared parameter is passed as "
+                    f"`--{name} VALUE`, so its name may only use letters, digits, '_', '.' and '-'"
+                )
+            extra.append(ResolvedParameter(name, "string", value, value, value, declared=False))
+    return ResolvedParams(tuple(declared), tuple(extra))
+
+
+def _resolve(name: str, type_name: str, raw: Any, base: Path, from_user: bool) -> ResolvedParameter:
+    kind = canonical_type(type_name)
+    try:
+        value = parse_typed(kind, raw)
+    except ValueError as err:
+        origin = "" if from_user else " (from its default)"
+        raise ParameterError(f"Parameter {name!r} expects {err}, got {raw!r}{origin}") from None
+    rendered = str(raw)
+    if kind == "path":
+        value = rendered = _resolve_path(name, str(raw), base)
+    return ResolvedParameter(name, kind, str(raw) if from_user else None, value, rendered, True)
+
+
+def _resolve_path(name: str, raw: str, base: Path) -> str:
+    """A local path that must exist, made absolute (user values from the current folder,
+    defaults from the project folder, where their author meant them)."""
+    if not raw:
+        raise ParameterError(f"Parameter {name!r} is a path and must not be empty")
+    parsed = urlparse(raw)
+    if parsed.scheme == "file":
+        raw = unquote(parsed.path)
+    elif len(parsed.scheme) > 1:  # one letter would be a Windows drive
+        raise ParameterError(
+            f"Parameter {name!r} is a path, but {raw!r} is a remote URI that proj does not download",
+            hint="download it first, or declare the parameter as type uri",
+        )
+    path = Path(os.path.expanduser(raw))
+    absolute = path if path.is_absolute() else base / path
+    if not absolute.exists():
+        raise ParameterError(
+            f"Got value {raw!r} for parameter {name!r}, but no such file or directory was found "
+            f"(looked for {absolute})"
+        )
+    return os.path.normpath(absolute)

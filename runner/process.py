@@ -1,0 +1,270 @@
+"""The one module that starts subprocesses.
+
+Two kinds of child: tools (git, uv, ...) whose output is captured and shown only when they fail,
+and the project's own command, which streams live to the terminal and into the run's log, runs
+in its own process group, and is stopped as a whole when proj is interrupted or dies.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Callable, Mapping, Sequence
+
+CHUNK = 64 * 1024
+# How long a command may take to stop after the signal proj forwarded, before SIGKILL.
+DEFAULT_GRACE_SECONDS = float(os.environ.get("PROJ_STOP_GRACE_SECONDS", "10"))
+# After the command exits, how long to keep reading output that its leftover children write.
+DRAIN_SECONDS = 1.0
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class ToolError(Exception):
+    """A tool exited non-zero or could not start; carries its combined output."""
+
+    def __init__(self, argv: Sequence[str], returncode: int | None, output: str) -> None:
+        self.argv = list(argv)
+        self.returncode = returncode
+        self.output = output
+        status = "could not start" if returncode is None else f"exited with code {returncode}"
+        super().__init__(f"{argv[0]} {status}")
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    returncode: int
+    output: str | bytes  # bytes when run with binary=True
+
+
+def run_tool(
+    argv: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    on_line: Callable[[str], None] | None = None,
+    check: bool = True,
+    binary: bool = False,
+) -> ToolResult:
+    """Run a tool with stdout and stderr captured together.
+
+    `on_line` receives each output line as it is written (for `-v` build logs). Ctrl-C stops the
+    tool before the KeyboardInterrupt propagates, so no tool outlives proj.
+    """
+    try:
+        child = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # our signal handling, not the terminal's, decides its fate
+            preexec_fn=_die_with_parent,
+        )
+    except OSError as err:
+        raise ToolError(argv, None, f"{argv[0]}: {err.strerror}") from err
+    chunks: list[bytes] = []
+    try:
+        assert child.stdout is not None
+        for raw in child.stdout:
+            chunks.append(raw)
+            if on_line is not None:
+                on_line(raw.decode("utf-8", "replace").rstrip("\n"))
+        returncode = child.wait()
+    except BaseException:
+        _kill_group(child.pid)
+        child.wait()
+        raise
+    output = b"".join(chunks)
+    if check and returncode != 0:
+        raise ToolError(argv, returncode, output.decode("utf-8", "replace"))
+    return ToolResult(returncode, output if binary else output.decode("utf-8", "replace"))
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    exit_code: int  # the command's code, or 128 + signal number when a signal ended it
+    interrupted_by: int | None  # the signal proj received and forwarded, if any
+
+
+def run_command(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    log: BinaryIO,
+    stdout: BinaryIO,
+    stderr: BinaryIO,
+    grace_seconds: float = DEFAULT_GRACE_SECONDS,
+) -> CommandResult:
+    """Run the project's command in its own process group, streaming its output.
+
+    Output goes live to `stdout`/`stderr` and, interleaved in arrival order, to `log`, a chunk
+    at a time (memory stays bounded whatever the command prints; bytes are never decoded).
+    SIGINT, SIGTERM and SIGHUP are forwarded to the whole group; if it has not stopped after
+    `grace_seconds` it is killed, and a second signal kills it at once. A watchdog process
+    kills the group if proj itself dies, so nothing the command started outlives it.
+    """
+    child = subprocess.Popen(
+        list(argv),
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        preexec_fn=_die_with_parent,
+    )
+    watchdog = _start_watchdog(child.pid)
+    stopper = _Stopper(child.pid, grace_seconds)
+    previous = {sig: signal.signal(sig, stopper.on_signal) for sig in STOP_SIGNALS}
+    try:
+        _pump(child, {child.stdout: stdout, child.stderr: stderr}, log, stopper)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        _kill_group(child.pid)  # whatever the command left running in its group
+        watchdog.release()
+    code = child.returncode
+    return CommandResult(128 - code if code < 0 else code, stopper.received)
+
+
+class _Stopper:
+    """Forwards stop signals to the command's group and escalates to SIGKILL."""
+
+    def __init__(self, pgid: int, grace_seconds: float) -> None:
+        self.pgid = pgid
+        self.grace_seconds = grace_seconds
+        self.received: int | None = None
+        self.kill_at: float | None = None
+
+    def on_signal(self, signum: int, _frame) -> None:
+        if self.received is None:
+            self.received = signum
+            self.kill_at = time.monotonic() + self.grace_seconds
+            _signal_group(self.pgid, signum)
+        else:  # asked twice: stop waiting
+            _kill_group(self.pgid)
+
+    def check_deadline(self) -> None:
+        if self.kill_at is not None and time.monotonic() >= self.kill_at:
+            _kill_group(self.pgid)
+            self.kill_at = None
+
+
+def _pump(child: subprocess.Popen, sinks: dict, log: BinaryIO, stopper: _Stopper) -> None:
+    selector = selectors.DefaultSelector()
+    for pipe in sinks:
+        os.set_blocking(pipe.fileno(), False)
+        selector.register(pipe, selectors.EVENT_READ)
+    drain_until = None
+    while selector.get_map():
+        for key, _ in selector.select(timeout=0.2):
+            data = _read(key.fileobj)
+            if data is None:
+                continue
+            if not data:
+                selector.unregister(key.fileobj)
+                key.fileobj.close()
+                continue
+            sink = sinks[key.fileobj]
+            _write(sink, data)
+            log.write(data)
+        stopper.check_deadline()
+        if child.poll() is not None:
+            # Background children may hold the pipes open forever; give them a moment only.
+            drain_until = drain_until or time.monotonic() + DRAIN_SECONDS
+            if time.monotonic() >= drain_until:
+                break
+    for key in list(selector.get_map().values()):
+        key.fileobj.close()
+    selector.close()
+    log.flush()
+    child.wait()
+
+
+def _read(pipe) -> bytes | None:
+    """Up to CHUNK bytes; b"" at end of file; None when nothing is available yet."""
+    try:
+        return os.read(pipe.fileno(), CHUNK)
+    except BlockingIOError:
+        return None
+    except OSError:
+        return b""
+
+
+def _write(sink: BinaryIO, data: bytes) -> None:
+    try:
+        sink.write(data)
+        sink.flush()
+    except (BrokenPipeError, ValueError):
+        pass  # the terminal went away (`proj run ... | head`); the log still gets everything
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    try:
+        os.killpg(pgid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _kill_group(pgid: int) -> None:
+    _signal_group(pgid, signal.SIGKILL)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: be killed if proj dies (Linux only; best effort elsewhere)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+class _Watchdog:
+    def __init__(self, pid: int, write_fd: int) -> None:
+        self.pid = pid
+        self.write_fd = write_fd
+
+    def release(self) -> None:
+        os.close(self.write_fd)
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+
+
+def _start_watchdog(pgid: int) -> _Watchdog:
+    """Fork a tiny process that kills group `pgid` once proj exits, however it exits.
+
+    It waits for end-of-file on a pipe only proj writes to; the kernel closes that pipe when
+    proj dies, even by SIGKILL. The parent-death signal alone would reach only the command's
+    shell, not the processes the shell started.
+    """
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the watchdog: no Python-level cleanup, no exceptions escape
+        try:
+            os.setsid()  # out of the terminal's process group: Ctrl-C is proj's to handle
+            for sig in STOP_SIGNALS:
+                signal.signal(sig, signal.SIG_IGN)
+            os.closerange(0, read_fd)
+            os.closerange(read_fd + 1, os.sysconf("SC_OPEN_MAX"))
+            while os.read(read_fd, 1):
+                pass
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except OSError:
+                pass
+        finally:
+            os._exit(0)
+    os.close(read_fd)
+    return _Watchdog(pid, write_fd)

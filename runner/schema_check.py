@@ -1,0 +1,130 @@
+"""Check a YAML document against one of proj's JSON schemas and report positioned problems.
+
+Unknown keys are warnings, not errors: MLflow ignores them, so refusing them would break
+existing projects. Everything else the schema rejects is an error.
+
+Importing jsonschema costs about 70 ms, half of proj's start-up budget, so a document that
+passed once is remembered by content hash under `$PROJ_HOME/cache/schema-ok/` and not checked
+again; anything with a problem is always checked afresh.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from typing import Any
+
+from runner import __version__
+from runner.locations import cache_dir
+from runner.problems import Problem, Severity
+from runner.resources import load_schema, schema_bytes
+from runner.yamldoc import JsonPath, YamlDocument, describe_path
+
+
+def check_against_schema(document: YamlDocument, schema_name: str) -> list[Problem]:
+    marker = _passed_marker(document, schema_name)
+    if marker is not None and marker.exists():
+        return []
+    problems = _validate(document, schema_name)
+    if not problems and marker is not None:
+        try:
+            marker.touch()
+        except OSError:
+            pass  # the cache is an optimisation; a read-only home must not fail a run
+    return problems
+
+
+def _passed_marker(document: YamlDocument, schema_name: str):
+    digest = hashlib.sha256()
+    for part in (__version__.encode(), schema_bytes(schema_name), document.text.encode()):
+        digest.update(part)
+        digest.update(b"\0")
+    try:
+        return cache_dir("cache", "schema-ok") / digest.hexdigest()
+    except OSError:
+        return None
+
+
+def _validate(document: YamlDocument, schema_name: str) -> list[Problem]:
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(load_schema(schema_name))
+    problems: list[Problem] = []
+    for error in validator.iter_errors(document.data):
+        problems.extend(_problems_from(error, document))
+    return sorted(problems, key=lambda p: (p.line, p.column, p.message))
+
+
+def _problems_from(error, document: YamlDocument) -> list[Problem]:
+    path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties":
+        return [_unknown_key(document, path, key, error.schema) for key in _unknown_keys(error)]
+    if error.validator in ("if", "then", "else", "anyOf", "oneOf") and error.context:
+        from jsonschema.exceptions import best_match
+
+        return _problems_from(best_match(error.context), document)
+    message = f"{describe_path(path)}: {_explain(error)}"
+    # A schema may attach advice to a type mismatch that has a well-known cause.
+    hint = error.schema.get("x-type-hint") if error.validator == "type" else None
+    if hint:
+        message += f" ({hint})"
+    return [document.problem(path, message)]
+
+
+def _unknown_keys(error) -> list[Any]:
+    allowed = set(error.schema.get("properties", {}))
+    return [key for key in error.instance if key not in allowed]
+
+
+def _unknown_key(document: YamlDocument, path: JsonPath, key: Any, schema: dict) -> Problem:
+    allowed = sorted(schema.get("properties", {}))
+    message = f"unknown key '{key}' in {describe_path(path)}"
+    close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+    if close:
+        message += f"; did you mean '{close[0]}'?"
+    elif allowed:
+        message += f" (expected one of: {', '.join(allowed)})"
+    return document.problem(path + (key,), message, severity=Severity.WARNING, at_key=True)
+
+
+_TYPE_NAMES = {
+    "string": "a string",
+    "object": "a mapping",
+    "array": "a list",
+    "number": "a number",
+    "integer": "a whole number",
+    "boolean": "true or false",
+    "null": "null",
+}
+
+
+def _explain(error) -> str:
+    kind, instance = error.validator, error.instance
+    if kind == "type":
+        expected = error.validator_value
+        names = [expected] if isinstance(expected, str) else list(expected)
+        return f"expected {' or '.join(_TYPE_NAMES.get(n, n) for n in names)}, got {_describe(instance)}"
+    if kind == "required":
+        missing = [key for key in error.validator_value if key not in instance]
+        return f"missing required key '{missing[0]}'" if missing else error.message
+    if kind == "minLength":
+        return "must not be empty"
+    if kind in ("minItems", "maxItems") and isinstance(instance, list):
+        return f"expected a [NAME, value] pair (2 items), got {len(instance)} items"
+    return error.message
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__

@@ -1,0 +1,333 @@
+"""MLproject files: find, parse, validate, and turn into frozen typed objects.
+
+`inspect_project` collects every problem (for `proj validate`); `load_project` returns the
+model or raises SpecError (for `proj run`). Nothing downstream of this module sees raw YAML.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping, Union
+
+from runner.command import placeholders
+from runner.envfiles import CondaEnv, PythonEnv, check_conda_env, check_python_env
+from runner.errors import SpecError, UsageError
+from runner.params import KNOWN_TYPES, canonical_type, parse_typed
+from runner.problems import Problem, Severity
+from runner.schema_check import check_against_schema
+from runner.yamldoc import YamlDocument, describe_path, read_yaml
+
+SPEC_FILE_NAME = "MLproject"
+PYTHON_ENV_FILE = "python_env.yaml"
+CONDA_ENV_FILE = "conda.yaml"
+ENV_KEYS = ("docker_env", "python_env", "conda_env")
+FALLBACK_RUNNERS = (".py", ".sh")
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    type: str  # as declared; see params.canonical_type for the behaviour
+    default: str | int | float | bool | None = None
+    description: str | None = None
+
+    @property
+    def required(self) -> bool:
+        return self.default is None
+
+
+@dataclass(frozen=True)
+class EntryPoint:
+    name: str
+    command: str
+    parameters: tuple[Parameter, ...] = ()
+
+    def parameter(self, name: str) -> Parameter | None:
+        return next((p for p in self.parameters if p.name == name), None)
+
+
+@dataclass(frozen=True)
+class DockerVariable:
+    name: str
+    value: str | None  # None: copy the variable from the host
+
+
+@dataclass(frozen=True)
+class DockerEnv:
+    image: str
+    volumes: tuple[str, ...] = ()
+    environment: tuple[DockerVariable, ...] = ()
+
+    kind = "docker_env"
+
+
+Environment = Union[PythonEnv, CondaEnv, DockerEnv, None]
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    spec_file: Path | None
+    name: str | None
+    entry_points: Mapping[str, EntryPoint] = field(default_factory=lambda: MappingProxyType({}))
+    environment: Environment = None
+    warnings: tuple[Problem, ...] = ()
+
+    def entry_point(self, name: str) -> EntryPoint:
+        """The named entry point, or MLflow's fallback for a `.py`/`.sh` script in the project."""
+        if name in self.entry_points:
+            return self.entry_points[name]
+        suffix = Path(name).suffix
+        if suffix in FALLBACK_RUNNERS:
+            script = self.root / name
+            if not script.is_file():
+                raise UsageError(f"Entry point {name!r} is a script name, but {script} does not exist")
+            runner = "python" if suffix == ".py" else os.environ.get("SHELL") or "bash"
+            return EntryPoint(name, f"{runner} {shlex.quote(name)}")
+        raise UsageError(
+            f"Could not find {name!r} among entry points {sorted(self.entry_points)} "
+            f"or interpret {name!r} as a runnable script (supported: {', '.join(FALLBACK_RUNNERS)})"
+        )
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """What `proj validate` needs: the model when there is one, and every problem found."""
+
+    project: Project | None
+    problems: tuple[Problem, ...]
+
+    @property
+    def has_errors(self) -> bool:
+        return any(p.is_error for p in self.problems)
+
+
+def find_spec_file(root: Path) -> Path | None:
+    """The MLproject file in `root`, matched case-insensitively as MLflow does."""
+    try:
+        matches = sorted(p for p in root.iterdir() if p.name.lower() == SPEC_FILE_NAME.lower())
+    except OSError:
+        return None
+    matches = [p for p in matches if p.is_file()]
+    if len(matches) > 1:
+        names = ", ".join(p.name for p in matches)
+        raise SpecError([Problem(root, 0, 0, Severity.ERROR, f"several MLproject files: {names}")])
+    return matches[0] if matches else None
+
+
+def load_project(path: Path, *, strict: bool = False) -> Project:
+    """The validated project at `path` (a folder or an MLproject file), or SpecError."""
+    inspection = inspect_project(path, require_spec_file=False)
+    problems = [p.promoted() if strict else p for p in inspection.problems]
+    if any(p.is_error for p in problems) or inspection.project is None:
+        raise SpecError(problems)
+    return inspection.project
+
+
+def inspect_path(path: Path) -> Inspection:
+    """Validate what `path` is: a project folder, an MLproject file, or an environment file.
+
+    Environment files are accepted on their own so that a pre-commit hook can pass any file
+    that changed.
+    """
+    name = path.name.lower()
+    if path.is_dir() or name == SPEC_FILE_NAME.lower():
+        return inspect_project(path)
+    if name.startswith("python_env") and name.endswith((".yaml", ".yml")):
+        _env, problems = check_python_env(path, path.parent)
+        return Inspection(None, tuple(problems))
+    if name.startswith(("conda", "environment")) and name.endswith((".yaml", ".yml")):
+        _env, problems = check_conda_env(path, path.parent)
+        return Inspection(None, tuple(problems))
+    message = "not an MLproject, python_env.yaml or conda environment file"
+    return Inspection(None, (Problem(path, 0, 0, Severity.ERROR, message),))
+
+
+def inspect_project(path: Path, *, require_spec_file: bool = True) -> Inspection:
+    """Every problem in the project at `path`, and its model when it has no errors."""
+    root, spec_file = _locate(path)
+    if spec_file is None:
+        if require_spec_file:
+            return Inspection(None, (Problem(path, 0, 0, Severity.ERROR, "no MLproject file found"),))
+        environment, problems = _conventional_environment(root)
+        return _finish(Project(root, None, None, environment=environment), problems)
+    try:
+        document = read_yaml(spec_file)
+    except SpecError as err:
+        return Inspection(None, tuple(err.problems))
+    if document.data is None:
+        warning = document.problem((), "file is empty: the project declares no entry points",
+                                   severity=Severity.WARNING)
+        environment, problems = _conventional_environment(root)
+        problems.insert(0, warning)
+        return _finish(Project(root, spec_file, None, environment=environment), problems)
+    problems = check_against_schema(document, "mlproject")
+    problems += document.duplicate_key_problems()
+    if any(p.is_error for p in problems):
+        return Inspection(None, tuple(sorted(problems, key=lambda p: (p.line, p.column))))
+    return _build(document, root, spec_file, problems)
+
+
+def _locate(path: Path) -> tuple[Path, Path | None]:
+    if path.is_file():
+        return path.parent, path
+    return path, find_spec_file(path)
+
+
+def _finish(project: Project, problems: list[Problem]) -> Inspection:
+    problems = sorted(problems, key=lambda p: (str(p.file), p.line, p.column))
+    if any(p.is_error for p in problems):
+        return Inspection(None, tuple(problems))
+    return Inspection(_with_warnings(project, problems), tuple(problems))
+
+
+def _with_warnings(project: Project, problems: list[Problem]) -> Project:
+    return Project(project.root, project.spec_file, project.name, project.entry_points,
+                   project.environment, tuple(problems))
+
+
+def _build(document: YamlDocument, root: Path, spec_file: Path, problems: list[Problem]) -> Inspection:
+    data: dict[str, Any] = document.data
+    entry_points = {}
+    for name, raw in (data.get("entry_points") or {}).items():
+        if not isinstance(name, str):
+            problems.append(document.problem(("entry_points", name),
+                                             f"entry point name {name!r} must be a string; quote it",
+                                             at_key=True))
+            continue
+        entry_point, found = _entry_point(document, name, raw)
+        entry_points[name] = entry_point
+        problems += found
+    environment, found = _environment(document, root)
+    problems += found
+    project = Project(root, spec_file, data.get("name"), MappingProxyType(entry_points), environment)
+    return _finish(project, problems)
+
+
+def _entry_point(document: YamlDocument, name: str, raw: dict) -> tuple[EntryPoint, list[Problem]]:
+    where = ("entry_points", name)
+    problems: list[Problem] = []
+    parameters = []
+    for param_name, spec in (raw.get("parameters") or {}).items():
+        path = where + ("parameters", param_name)
+        if not isinstance(param_name, str):
+            problems.append(document.problem(path, f"parameter name {param_name!r} must be a string; quote it",
+                                             at_key=True))
+            continue
+        parameter = _parameter(param_name, spec)
+        problems += _check_parameter(document, path, parameter, spec)
+        parameters.append(parameter)
+    entry_point = EntryPoint(name, raw["command"], tuple(parameters))
+    problems += _check_placeholders(document, where + ("command",), entry_point)
+    return entry_point, problems
+
+
+def _parameter(name: str, spec: str | dict) -> Parameter:
+    if isinstance(spec, str):
+        return Parameter(name, spec)
+    return Parameter(name, spec.get("type", "string"), spec.get("default"), spec.get("description"))
+
+
+def _check_parameter(document: YamlDocument, path: tuple, parameter: Parameter, spec) -> list[Problem]:
+    problems = []
+    type_path = path if isinstance(spec, str) else path + ("type",)
+    if parameter.type not in KNOWN_TYPES:
+        message = (f"{describe_path(path)}: unknown type {parameter.type!r}, treated as string "
+                   f"(known types: {', '.join(KNOWN_TYPES)})")
+        close = difflib.get_close_matches(parameter.type, KNOWN_TYPES + ("integer", "boolean"), n=1)
+        if close:
+            message += f"; did you mean {_TYPE_SUGGESTION.get(close[0], close[0])!r}?"
+        problems.append(document.problem(type_path, message, severity=Severity.WARNING))
+    kind = canonical_type(parameter.type)
+    if parameter.default is not None and kind != "path":
+        try:
+            parse_typed(kind, parameter.default)
+        except ValueError as err:
+            problems.append(document.problem(
+                path + ("default",),
+                f"{describe_path(path + ('default',))}: default {parameter.default!r} is not {err}",
+            ))
+    return problems
+
+
+_TYPE_SUGGESTION = {"integer": "int", "boolean": "bool"}
+
+
+def _check_placeholders(document: YamlDocument, path: tuple, entry_point: EntryPoint) -> list[Problem]:
+    where = describe_path(path)
+    try:
+        found = placeholders(entry_point.command)
+    except ValueError as err:
+        return [document.problem(path, f"{where}: invalid placeholder syntax ({err}); "
+                                       "write '{{' and '}}' for literal braces")]
+    declared = [p.name for p in entry_point.parameters]
+    problems = []
+    seen: dict[str, int] = {}
+    for placeholder in found:
+        occurrence = seen.get(placeholder.text, 0)
+        seen[placeholder.text] = occurrence + 1
+        message = _placeholder_problem(placeholder.name, placeholder.text, entry_point.name, declared)
+        if message:
+            pos = document.locate_in_value(path, placeholder.text, occurrence)
+            problems.append(Problem(document.path, pos.line, pos.column, Severity.ERROR, f"{where}: {message}"))
+    return problems
+
+
+def _placeholder_problem(name: str, text: str, entry_point: str, declared: list[str]) -> str | None:
+    if name in declared:
+        return None
+    if not name or name.isdigit():
+        return f"placeholder '{text}' must name a parameter, as in '{{alpha}}'"
+    if any(c in name for c in ".["):
+        return f"placeholder '{text}' uses attribute or index access; only '{{name}}' is substituted"
+    listing = ", ".join(declared) if declared else "none"
+    message = f"placeholder '{text}' names no parameter of entry point '{entry_point}' (declared: {listing})"
+    close = difflib.get_close_matches(name, declared, n=1)
+    return message + (f"; did you mean '{{{close[0]}}}'?" if close else "")
+
+
+def _environment(document: YamlDocument, root: Path) -> tuple[Environment, list[Problem]]:
+    data = document.data
+    present = [key for key in ENV_KEYS if key in data]
+    if len(present) > 1:
+        order = sorted(present, key=lambda key: document.key_position((key,)).line)
+        return None, [
+            document.problem((key,), f"only one of python_env, conda_env and docker_env may be given; "
+                                     f"found {' and '.join(order)}", at_key=True)
+            for key in order[1:]
+        ]
+    if not present:
+        return _conventional_environment(root)
+    key = present[0]
+    if key == "docker_env":
+        return _docker_env(data["docker_env"]), []
+    env_file = root / data[key]
+    if not env_file.is_file():
+        message = f"{key}: file {data[key]!r} not found in the project folder"
+        return None, [document.problem((key,), message)]
+    check = check_python_env if key == "python_env" else check_conda_env
+    return check(env_file, root)
+
+
+def _conventional_environment(root: Path) -> tuple[Environment, list[Problem]]:
+    """MLflow's fallback: python_env.yaml, then conda.yaml, in the project root."""
+    if (root / PYTHON_ENV_FILE).is_file():
+        return check_python_env(root / PYTHON_ENV_FILE, root)
+    if (root / CONDA_ENV_FILE).is_file():
+        return check_conda_env(root / CONDA_ENV_FILE, root)
+    return None, []
+
+
+def _docker_env(raw: dict) -> DockerEnv:
+    variables = []
+    for item in raw.get("environment") or ():
+        if isinstance(item, str):
+            variables.append(DockerVariable(item, None))
+        else:
+            variables.append(DockerVariable(item[0], str(item[1])))  # str() as MLflow does
+    return DockerEnv(raw["image"], tuple(raw.get("volumes") or ()), tuple(variables))

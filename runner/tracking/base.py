@@ -1,0 +1,185 @@
+"""The run record and the interface every tracking store implements."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+
+class RunStatus(str, Enum):
+    RUNNING = "RUNNING"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    KILLED = "KILLED"
+    LOST = "LOST"  # recorded RUNNING, but its launcher is gone: it will never finish
+
+    @property
+    def is_terminal(self) -> bool:
+        return self is not RunStatus.RUNNING
+
+
+@dataclass
+class SourceRecord:
+    uri: str  # credentials masked
+    kind: str  # local | git
+    path: str  # the folder the command ran in
+    subdirectory: str = ""
+    version: str | None = None
+    commit: str | None = None
+    dirty: bool | None = None
+    diff_hash: str | None = None
+    repo_url: str | None = None
+
+
+@dataclass
+class ParameterRecord:
+    name: str
+    type: str
+    given: str | None  # as the user wrote it; None when the default applied
+    value: Any  # typed: float, int, bool, str (absolute path for `path`)
+    rendered: str  # the text substituted into the command, before quoting
+    declared: bool
+
+
+@dataclass
+class EnvironmentRecord:
+    kind: str  # local | virtualenv | conda | docker
+    key: str | None = None  # content hash of the environment's inputs
+    python: str | None = None  # interpreter version inside the environment
+    lock: str | None = None  # name of the attached lock file
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunRecord:
+    experiment: str
+    run_name: str
+    entry_point: str
+    command: str
+    source: SourceRecord
+    parameters: list[ParameterRecord]
+    environment: EnvironmentRecord
+    user: str
+    host: str
+    platform: str
+    python_version: str
+    proj_version: str
+    launcher: str  # "pid:start-ticks" of the proj process, to detect a launcher that died
+    start_time: float
+    backend: str = "local"
+    run_id: str = ""
+    status: RunStatus = RunStatus.RUNNING
+    end_time: float | None = None
+    exit_code: int | None = None
+    log: str | None = None  # where the output log is (a path for local stores)
+    attachments: list[str] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.end_time is None else self.end_time - self.start_time
+
+    def parameter_values(self) -> dict[str, Any]:
+        return {p.name: p.given if p.given is not None else p.rendered for p in self.parameters}
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["status"] = self.status.value
+        data["duration"] = self.duration
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunRecord:
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["source"] = SourceRecord(**data["source"])
+        values["parameters"] = [ParameterRecord(**p) for p in data["parameters"]]
+        values["environment"] = EnvironmentRecord(**data["environment"])
+        values["status"] = RunStatus(data["status"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class RunQuery:
+    experiment: str | None = None
+    status: RunStatus | None = None
+    parameters: tuple[tuple[str, str], ...] = ()  # name, value as given or rendered
+    limit: int = 50
+    offset: int = 0
+
+
+class TrackingStore(ABC):
+    """Where runs are recorded. A store is chosen by the tracking URI (see runner.tracking)."""
+
+    uri: str
+
+    @abstractmethod
+    def check_writable(self) -> None:
+        """Raise TrackingError now if a run could not be recorded (before anything runs)."""
+
+    @abstractmethod
+    def start_run(self, record: RunRecord) -> RunRecord:
+        """Record a new RUNNING run; returns it with `run_id` and `log` filled in."""
+
+    @abstractmethod
+    def log_path(self, run_id: str) -> Path:
+        """A local file the run's output is written to while it runs."""
+
+    @abstractmethod
+    def attach(self, run_id: str, name: str, data: bytes) -> None:
+        """Keep a file with the run (the dirty diff, the build log, the environment lock)."""
+
+    @abstractmethod
+    def end_run(self, run_id: str, status: RunStatus, exit_code: int | None, end_time: float) -> RunRecord:
+        """Record the outcome, unless the run already has one."""
+
+    @abstractmethod
+    def get_run(self, ref: str) -> RunRecord:
+        """The run whose id is `ref` or starts with it; RunNotFoundError otherwise."""
+
+    @abstractmethod
+    def list_runs(self, query: RunQuery) -> list[RunRecord]:
+        """Runs matching `query`, newest first."""
+
+    @abstractmethod
+    def read_attachment(self, run_id: str, name: str) -> bytes:
+        """A file kept with the run (see `attach`), including `output.log`."""
+
+    def child_environment(self, record: RunRecord) -> dict[str, str]:
+        """Variables the entry point gets so its own code can find this run."""
+        return {"PROJ_RUN_ID": record.run_id, "PROJ_TRACKING_URI": self.uri, "PROJ_EXPERIMENT": record.experiment}
+
+
+def launcher_token(pid: int | None = None) -> str:
+    """`pid:start-ticks` of a process; the start time tells a reused pid from the original."""
+    import os
+
+    pid = pid or os.getpid()
+    return f"{pid}:{_start_ticks(pid)}"
+
+
+def launcher_alive(token: str, host: str) -> bool | None:
+    """Whether the proj that launched a run still lives; None when that cannot be known here."""
+    if host != socket.gethostname():
+        return None
+    pid_text, _, ticks = token.partition(":")
+    try:
+        pid = int(pid_text)
+    except ValueError:
+        return None
+    current = _start_ticks(pid)
+    return current is not None and str(current) == ticks
+
+
+def _start_ticks(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Field 22 (starttime) comes after the parenthesised command name, which may hold spaces.
+    return int(stat.rsplit(")", 1)[1].split()[19])

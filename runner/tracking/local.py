@@ -1,0 +1,302 @@
+"""The default tracking store: a folder with a SQLite database and a subfolder per run.
+
+    .proj/proj.db                 runs, parameters, experiments (WAL mode)
+    .proj/runs/<run id>/output.log  the command's output, written while it runs
+    .proj/runs/<run id>/<file>      files kept with the run (diff.patch, build.log, locks)
+
+Many `proj run` processes may share one store: every write is one short IMMEDIATE transaction
+and readers never block writers (WAL). Everything is created readable by its owner only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sqlite3
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from runner.errors import RunNotFoundError, TrackingError
+from runner.tracking.base import RunQuery, RunRecord, RunStatus, TrackingStore, launcher_alive
+
+SCHEMA_VERSION = 1
+DATABASE = "proj.db"
+LOG_NAME = "output.log"
+_RUN_REF = re.compile(r"^[0-9a-f]{1,32}$")
+_ATTACHMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_BUSY_TIMEOUT_MS = 60_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS experiments (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+    status TEXT NOT NULL,
+    start_time REAL NOT NULL,
+    end_time REAL,
+    exit_code INTEGER,
+    record TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS runs_newest ON runs(start_time DESC);
+CREATE INDEX IF NOT EXISTS runs_by_experiment ON runs(experiment_id, start_time DESC);
+CREATE TABLE IF NOT EXISTS params (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (run_id, name));
+CREATE INDEX IF NOT EXISTS params_by_value ON params(name, value);
+"""
+
+
+class LocalStore(TrackingStore):
+    def __init__(self, root: Path) -> None:
+        self.root = root.absolute()
+        self.uri = str(self.root)
+        self._connection: sqlite3.Connection | None = None
+
+    # --- opening ---------------------------------------------------------------------------
+
+    def check_writable(self) -> None:
+        with self._write():
+            pass
+        runs = self.root / "runs"
+        if not os.access(runs, os.W_OK):
+            raise TrackingError(f"Cannot record runs in {self.root}: {runs} is not writable")
+
+    def _db(self, *, create: bool) -> sqlite3.Connection:
+        if self._connection is not None:
+            return self._connection
+        database = self.root / DATABASE
+        if not database.exists():
+            if not create:
+                raise RunNotFoundError(f"No runs recorded in {self.root} (no store there yet)")
+            self._create_files(database)
+        try:
+            connection = sqlite3.connect(database, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            _set_wal(connection)
+            connection.execute("PRAGMA synchronous = NORMAL")
+            self._connection = connection
+            self._prepare_schema(create)
+        except sqlite3.Error as err:
+            self._connection = None
+            raise TrackingError(f"Cannot open the tracking store {database}: {err}") from None
+        return connection
+
+    def _create_files(self, database: Path) -> None:
+        try:
+            (self.root / "runs").mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.chmod(self.root, 0o700)
+            # The store often sits inside the project (./.proj); keep it out of git's view so
+            # recording a run never makes the working tree dirty.
+            (self.root / ".gitignore").write_text("# proj's tracking store\n*\n")
+            os.close(os.open(database, os.O_CREAT | os.O_WRONLY, 0o600))
+        except OSError as err:
+            raise TrackingError(f"Cannot create a tracking store in {self.root}: {err.strerror}") from None
+
+    def _prepare_schema(self, create: bool) -> None:
+        connection = self._connection
+        assert connection is not None
+        version = _schema_version(connection)
+        if version is not None and version > SCHEMA_VERSION:
+            raise TrackingError(
+                f"The tracking store {self.root} has schema version {version}, newer than this proj "
+                f"understands ({SCHEMA_VERSION})",
+                hint="upgrade proj, or use another store with --tracking-uri",
+            )
+        if version == SCHEMA_VERSION or not create:
+            return
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    connection.execute(statement)
+            connection.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction: writers queue on the busy timeout instead of failing."""
+        try:
+            connection = self._db(create=True)
+            connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as err:
+            raise TrackingError(f"Cannot write to the tracking store {self.root}: {err}") from None
+        try:
+            yield connection
+            connection.execute("COMMIT")
+        except sqlite3.Error as err:
+            connection.execute("ROLLBACK")
+            raise TrackingError(f"Cannot write to the tracking store {self.root}: {err}") from None
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def start_run(self, record: RunRecord) -> RunRecord:
+        record.run_id = record.run_id or uuid.uuid4().hex
+        run_dir = self.root / "runs" / record.run_id
+        record.log = str(run_dir / LOG_NAME)
+        try:
+            run_dir.mkdir(mode=0o700)
+            os.close(os.open(run_dir / LOG_NAME, os.O_CREAT | os.O_WRONLY, 0o600))
+            with self._write() as db:
+                experiment_id = _experiment_id(db, record.experiment)
+                db.execute(
+                    "INSERT INTO runs (run_id, experiment_id, status, start_time, record) VALUES (?, ?, ?, ?, ?)",
+                    (record.run_id, experiment_id, record.status.value, record.start_time,
+                     json.dumps(record.to_dict())),
+                )
+                db.executemany(
+                    "INSERT INTO params (run_id, name, value) VALUES (?, ?, ?)",
+                    [(record.run_id, name, str(value)) for name, value in record.parameter_values().items()],
+                )
+        except BaseException as err:
+            shutil.rmtree(run_dir, ignore_errors=True)  # never leave half a run behind
+            if isinstance(err, OSError):
+                raise TrackingError(f"Cannot record the run in {self.root}: {err.strerror}") from None
+            raise
+        return record
+
+    def log_path(self, run_id: str) -> Path:
+        return self._run_dir(run_id) / LOG_NAME
+
+    def attach(self, run_id: str, name: str, data: bytes) -> None:
+        path = self._attachment_path(run_id, name)
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            with self._write() as db:
+                record = _load_record(db, run_id)
+                if name not in record.attachments:
+                    record.attachments.append(name)
+                    db.execute("UPDATE runs SET record = ? WHERE run_id = ?", (json.dumps(record.to_dict()), run_id))
+        except OSError as err:
+            raise TrackingError(f"Cannot save {name} with run {run_id}: {err.strerror}") from None
+
+    def end_run(self, run_id: str, status: RunStatus, exit_code: int | None, end_time: float) -> RunRecord:
+        with self._write() as db:
+            db.execute(
+                "UPDATE runs SET status = ?, exit_code = ?, end_time = ? WHERE run_id = ? AND status = ?",
+                (status.value, exit_code, end_time, run_id, RunStatus.RUNNING.value),
+            )
+            return _load_record(db, run_id)
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def get_run(self, ref: str) -> RunRecord:
+        ref = ref.strip().lower()
+        if not _RUN_REF.match(ref):
+            raise RunNotFoundError(f"{ref!r} is not a run id (run ids are hexadecimal)")
+        db = self._db(create=False)
+        rows = db.execute("SELECT run_id FROM runs WHERE run_id >= ? AND run_id < ? LIMIT 2",
+                          (ref, ref + "g")).fetchall()
+        if not rows:
+            raise RunNotFoundError(f"No run {ref!r} in {self.root}")
+        if len(rows) > 1:
+            raise RunNotFoundError(f"Run id prefix {ref!r} is ambiguous in {self.root}; give more characters")
+        return self._refreshed(_load_record(db, rows[0][0]))
+
+    def list_runs(self, query: RunQuery) -> list[RunRecord]:
+        sql = ["SELECT r.run_id FROM runs r"]
+        where, args = [], []
+        if query.experiment is not None:
+            sql.append("JOIN experiments e ON e.id = r.experiment_id")
+            where.append("e.name = ?")
+            args.append(query.experiment)
+        if query.status is not None:
+            # LOST is derived from RUNNING when read, so RUNNING rows must be looked at too
+            where.append("r.status IN (?, ?)" if query.status is RunStatus.LOST else "r.status = ?")
+            args += ([RunStatus.RUNNING.value, RunStatus.LOST.value] if query.status is RunStatus.LOST
+                     else [query.status.value])
+        for name, value in query.parameters:
+            where.append("r.run_id IN (SELECT run_id FROM params WHERE name = ? AND value = ?)")
+            args += [name, value]
+        if where:
+            sql.append("WHERE " + " AND ".join(where))
+        sql.append("ORDER BY r.start_time DESC LIMIT ? OFFSET ?")
+        args += [query.limit, query.offset]
+        try:
+            db = self._db(create=False)
+        except RunNotFoundError:
+            return []
+        ids = [row[0] for row in db.execute(" ".join(sql), args)]
+        records = [self._refreshed(_load_record(db, run_id)) for run_id in ids]
+        if query.status is not None:
+            records = [r for r in records if r.status is query.status]
+        return records
+
+    def read_attachment(self, run_id: str, name: str) -> bytes:
+        path = self._attachment_path(run_id, name)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            raise RunNotFoundError(f"Run {run_id} has no file {name!r}") from None
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _refreshed(self, record: RunRecord) -> RunRecord:
+        """A RUNNING run whose launcher died on this host is LOST; record that once."""
+        if record.status is RunStatus.RUNNING and launcher_alive(record.launcher, record.host) is False:
+            with self._write() as db:
+                db.execute("UPDATE runs SET status = ?, end_time = ? WHERE run_id = ? AND status = ?",
+                           (RunStatus.LOST.value, time.time(), record.run_id, RunStatus.RUNNING.value))
+                return _load_record(db, record.run_id)
+        return record
+
+    def _run_dir(self, run_id: str) -> Path:
+        if not _RUN_REF.match(run_id):
+            raise RunNotFoundError(f"{run_id!r} is not a run id")
+        return self.root / "runs" / run_id
+
+    def _attachment_path(self, run_id: str, name: str) -> Path:
+        if not _ATTACHMENT.match(name):
+            raise ValueError(f"invalid attachment name {name!r}")
+        return self._run_dir(run_id) / name
+
+
+def _set_wal(connection: sqlite3.Connection) -> None:
+    # Switching to WAL needs a moment of exclusive access; with many processes opening a new
+    # store at once, one of them may be told "busy" although the busy timeout is set.
+    for attempt in range(100):
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) and "busy" not in str(err):
+                raise
+            time.sleep(0.02 * (attempt + 1))
+    connection.execute("PRAGMA journal_mode = WAL")
+
+
+def _schema_version(connection: sqlite3.Connection) -> int | None:
+    try:
+        row = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except sqlite3.OperationalError:
+        return None  # a new, empty database
+    return int(row[0]) if row else None
+
+
+def _experiment_id(db: sqlite3.Connection, name: str) -> int:
+    db.execute("INSERT OR IGNORE INTO experiments (name, created) VALUES (?, ?)", (name, time.time()))
+    return db.execute("SELECT id FROM experiments WHERE name = ?", (name,)).fetchone()[0]
+
+
+def _load_record(db: sqlite3.Connection, run_id: str) -> RunRecord:
+    row = db.execute("SELECT record, status, end_time, exit_code FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+    if row is None:
+        raise RunNotFoundError(f"No run {run_id!r}")
+    data = json.loads(row[0])
+    data.update(status=row[1], end_time=row[2], exit_code=row[3])
+    return RunRecord.from_dict(data)

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Make a Docker daemon answer on the default socket (/var/run/docker.sock).
+#
+# - installs Debian's docker.io (no recommends) when dockerd is missing;
+# - starts dockerd in the background with no bridge and no iptables (this machine has no
+#   outside network; containers use --network none or host only), logging to
+#   $DOCKERD_LOG (default /var/log/proj-dockerd.log);
+# - waits (up to $DOCKER_UP_TIMEOUT s, default 60) until `docker version` reports the server.
+# Idempotent: if the daemon already answers it only says so.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+LOG=${DOCKERD_LOG:-/var/log/proj-dockerd.log}
+TIMEOUT=${DOCKER_UP_TIMEOUT:-60}
+PIDFILE=/var/run/docker.pid          # dockerd writes (and removes) this itself
+
+server_version() { docker version --format '{{.Server.Version}}' 2>/dev/null; }
+
+# Fast path: already running and answering.
+if command -v docker >/dev/null && v=$(server_version); then
+    proj_ok "dockerd ${v} already running"
+    exit 0
+fi
+
+command -v dockerd >/dev/null || proj_apt_install docker.io
+command -v dockerd >/dev/null || proj_fail "docker.io installed but no dockerd on PATH" /var/log/proj-apt.log
+
+# A daemon we (or someone) started may still be coming up: only start one if none is alive.
+if ! proj_pid_alive "$PIDFILE"; then
+    # setsid + nohup: the daemon must outlive this script and the shell that ran it.
+    setsid nohup dockerd --bridge=none --iptables=false --ip-masq=false \
+        >>"$LOG" 2>&1 </dev/null &
+    PROJ_WAIT_PID=$!
+fi
+
+rc=0
+proj_wait_for "$TIMEOUT" server_version || rc=$?
+case $rc in
+    0) ;;
+    2) proj_fail "dockerd exited during startup" "$LOG" ;;
+    *) proj_fail "dockerd did not answer within ${TIMEOUT}s" "$LOG" ;;
+esac
+proj_ok "dockerd $(server_version) started (log ${LOG})"
