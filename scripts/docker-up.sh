@@ -27,6 +27,9 @@ command -v dockerd >/dev/null || proj_fail "docker.io installed but no dockerd o
 
 # A daemon we (or someone) started may still be coming up: only start one if none is alive.
 if ! proj_pid_alive "$PIDFILE"; then
+    # dockerd refuses to start while its pid file names an existing process; after an unclean
+    # stop that can be a zombie or an unrelated process that reused the pid.
+    rm -f "$PIDFILE"
     # setsid + nohup: the daemon must outlive this script and the shell that ran it.
     setsid nohup dockerd --bridge=none --iptables=false --ip-masq=false \
         >>"$LOG" 2>&1 </dev/null &

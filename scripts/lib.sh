@@ -72,7 +72,7 @@ proj_wait_for() {
     local deadline=$(( ${EPOCHREALTIME/./} + timeout * 1000000 ))
     while :; do
         "$@" >/dev/null 2>&1 && return 0
-        if [ -n "${PROJ_WAIT_PID:-}" ] && ! kill -0 "$PROJ_WAIT_PID" 2>/dev/null; then
+        if [ -n "${PROJ_WAIT_PID:-}" ] && ! proj_alive "$PROJ_WAIT_PID"; then
             return 2
         fi
         [ "${EPOCHREALTIME/./}" -ge "$deadline" ] && return 1
@@ -80,12 +80,27 @@ proj_wait_for() {
     done
 }
 
+# True when the pid is a live process. A zombie is not alive: `kill -0` succeeds on one, and on
+# these VMs PID 1 may reap killed daemons only much later, so their pid files look valid.
+proj_alive() {
+    local pid=$1 stat
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }                      # drop "pid (comm) ", comm may contain spaces
+    case ${stat%% *} in Z|X) return 1;; esac
+    return 0
+}
+
+# True when some live (non-zombie) process belongs to process group $1.
+proj_group_alive() {
+    ps -e -o pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^[ZX]/ { found = 1 } END { exit !found }'
+}
+
 # True when the pid in the given pid file is alive.
 proj_pid_alive() {
-    local pf=$1 pid
+    local pf=$1
     [ -s "$pf" ] || return 1
-    pid=$(cat "$pf")
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+    proj_alive "$(cat "$pf")"
 }
 
 # Send TERM to the pid in a pid file, wait up to `timeout` s, then KILL. Removes the pid file.
@@ -96,10 +111,10 @@ proj_stop_pidfile() {
     pid=$(cat "$pf")
     if [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; then
         for (( i = 0; i < timeout * 10; i++ )); do
-            kill -0 "$pid" 2>/dev/null || break
+            proj_alive "$pid" || break
             sleep 0.1
         done
-        if kill -0 "$pid" 2>/dev/null; then
+        if proj_alive "$pid"; then
             echo "pid $pid ($pf) ignored TERM for ${timeout}s; sending KILL" >&2
             kill -KILL "$pid" 2>/dev/null || true
         fi

@@ -15,10 +15,10 @@ if proj_pid_alive "$PIDFILE"; then
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
     for (( i = 0; i < 150; i++ )); do
         # done when no process of the group is left
-        kill -0 -- "-$pid" 2>/dev/null || break
+        proj_group_alive "$pid" || break
         sleep 0.1
     done
-    if kill -0 -- "-$pid" 2>/dev/null; then
+    if proj_group_alive "$pid"; then
         kill -KILL -- "-$pid" 2>/dev/null || true
         note="stopped pid $pid (needed SIGKILL)"
     else

@@ -48,8 +48,19 @@ def create_environment(manager: str, project: Project, options: EnvironmentOptio
         from runner.environments.local import LocalEnvironment
 
         return LocalEnvironment()
-    raise UsageError(f"The {manager} environment manager is not available in this version of proj",
-                     hint="run with --env-manager local to use the current Python environment")
+    if manager == "virtualenv":
+        from runner.environments.virtualenv import VirtualEnvironment
+
+        return VirtualEnvironment(project, options)
+    if manager == "conda":
+        from runner.environments.conda import CondaEnvironment
+
+        return CondaEnvironment(project, options)
+    if manager == "docker":
+        from runner.environments.docker import DockerEnvironment
+
+        return DockerEnvironment(project, options)
+    raise UsageError(f"Unknown environment manager {manager!r}; choose one of {', '.join(MANAGERS)}")
 
 
 __all__ = ["Environment", "EnvironmentOptions", "Invocation", "PreparedEnvironment", "choose_manager",

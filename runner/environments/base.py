@@ -50,3 +50,8 @@ class Environment(ABC):
     @abstractmethod
     def prepare(self, progress: Progress) -> PreparedEnvironment:
         """Build the environment, or reuse an identical one built before."""
+
+    def lock_files(self, progress: Progress) -> dict[str, bytes]:
+        """Resolve without running anything; the lock files to commit next to the project's
+        environment file (`proj env lock`), by file name relative to the project folder."""
+        raise NotImplementedError(f"{self.name} environments have nothing to lock")
