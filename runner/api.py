@@ -96,8 +96,7 @@ def run_project(
     request: RunRequest,
     reporter: Reporter,
     *,
-    stdout: BinaryIO,
-    stderr: BinaryIO,
+    terminal: BinaryIO,
     on_started: Callable[[RunRecord, TrackingStore], None] = lambda record, store: None,
 ) -> RunOutcome:
     """Run the project end to end and record it; returns the finished record."""
@@ -114,7 +113,7 @@ def run_project(
         env = _child_environment(store, record)
         invocation = prepared.invocation(plan.command, plan.project.root, env)
         job = Job(record.run_id, invocation, store.log_path(record.run_id))
-        return _execute(store, record, lambda: backend.run(job, stdout=stdout, stderr=stderr))
+        return _execute(store, record, lambda: backend.run(job, terminal=terminal))
     finally:
         plan.source.release()
 

@@ -100,17 +100,18 @@ def run_command(
     cwd: Path,
     env: Mapping[str, str],
     log: BinaryIO,
-    stdout: BinaryIO,
-    stderr: BinaryIO,
+    terminal: BinaryIO,
     grace_seconds: float = DEFAULT_GRACE_SECONDS,
 ) -> CommandResult:
     """Run the project's command in its own process group, streaming its output.
 
-    Output goes live to `stdout`/`stderr` and, interleaved in arrival order, to `log`, a chunk
-    at a time (memory stays bounded whatever the command prints; bytes are never decoded).
-    SIGINT, SIGTERM and SIGHUP are forwarded to the whole group; if it has not stopped after
-    `grace_seconds` it is killed, and a second signal kills it at once. A watchdog process
-    kills the group if proj itself dies, so nothing the command started outlives it.
+    stdout and stderr share one pipe, so the log holds them in exactly the order the command
+    wrote them (two pipes can only approximate that order); the same bytes go live to
+    `terminal`. Output is moved a chunk at a time and never decoded, so memory stays bounded
+    whatever the command prints. SIGINT, SIGTERM and SIGHUP are forwarded to the whole group;
+    if it has not stopped after `grace_seconds` it is killed, and a second signal kills it at
+    once. A watchdog kills the group if proj itself dies, so nothing the command started
+    outlives the run.
     """
     child = subprocess.Popen(
         list(argv),
@@ -118,7 +119,7 @@ def run_command(
         env=dict(env),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
         preexec_fn=_die_with_parent,
     )
@@ -126,7 +127,7 @@ def run_command(
     stopper = _Stopper(child.pid, grace_seconds)
     previous = {sig: signal.signal(sig, stopper.on_signal) for sig in STOP_SIGNALS}
     try:
-        _pump(child, {child.stdout: stdout, child.stderr: stderr}, log, stopper)
+        _pump(child, terminal, log, stopper)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -159,34 +160,32 @@ class _Stopper:
             self.kill_at = None
 
 
-def _pump(child: subprocess.Popen, sinks: dict, log: BinaryIO, stopper: _Stopper) -> None:
+def _pump(child: subprocess.Popen, terminal: BinaryIO, log: BinaryIO, stopper: _Stopper) -> None:
+    pipe = child.stdout
+    assert pipe is not None
+    os.set_blocking(pipe.fileno(), False)
     selector = selectors.DefaultSelector()
-    for pipe in sinks:
-        os.set_blocking(pipe.fileno(), False)
-        selector.register(pipe, selectors.EVENT_READ)
+    selector.register(pipe, selectors.EVENT_READ)
     drain_until = None
-    while selector.get_map():
-        for key, _ in selector.select(timeout=0.2):
-            data = _read(key.fileobj)
-            if data is None:
-                continue
-            if not data:
-                selector.unregister(key.fileobj)
-                key.fileobj.close()
-                continue
-            sink = sinks[key.fileobj]
-            _write(sink, data)
-            log.write(data)
-        stopper.check_deadline()
-        if child.poll() is not None:
-            # Background children may hold the pipes open forever; give them a moment only.
-            drain_until = drain_until or time.monotonic() + DRAIN_SECONDS
-            if time.monotonic() >= drain_until:
-                break
-    for key in list(selector.get_map().values()):
-        key.fileobj.close()
-    selector.close()
-    log.flush()
+    try:
+        while True:
+            if selector.select(timeout=0.2):
+                data = _read(pipe)
+                if data == b"":
+                    break  # end of file: every writer has exited
+                if data:
+                    _write(terminal, data)
+                    log.write(data)
+            stopper.check_deadline()
+            if child.poll() is not None:
+                # Background children may hold the pipe open forever; give them a moment only.
+                drain_until = drain_until or time.monotonic() + DRAIN_SECONDS
+                if time.monotonic() >= drain_until:
+                    break
+    finally:
+        selector.close()
+        pipe.close()
+        log.flush()
     child.wait()
 
 

@@ -62,6 +62,7 @@ class DockerEnv:
     image: str
     volumes: tuple[str, ...] = ()
     environment: tuple[DockerVariable, ...] = ()
+    dockerfile: str | None = None  # proj extension: build `image` from this file in the project
 
     kind = "docker_env"
 
@@ -305,7 +306,7 @@ def _environment(document: YamlDocument, root: Path) -> tuple[Environment, list[
         return _conventional_environment(root)
     key = present[0]
     if key == "docker_env":
-        return _docker_env(data["docker_env"]), []
+        return _docker_env(data["docker_env"]), _check_dockerfile(document, root)
     env_file = root / data[key]
     if not env_file.is_file():
         message = f"{key}: file {data[key]!r} not found in the project folder"
@@ -330,4 +331,19 @@ def _docker_env(raw: dict) -> DockerEnv:
             variables.append(DockerVariable(item, None))
         else:
             variables.append(DockerVariable(item[0], str(item[1])))  # str() as MLflow does
-    return DockerEnv(raw["image"], tuple(raw.get("volumes") or ()), tuple(variables))
+    return DockerEnv(raw["image"], tuple(raw.get("volumes") or ()), tuple(variables), raw.get("dockerfile"))
+
+
+def _check_dockerfile(document: YamlDocument, root: Path) -> list[Problem]:
+    """docker_env.dockerfile must name a file inside the project (it is sent as build context)."""
+    name = document.data["docker_env"].get("dockerfile")
+    if name is None:
+        return []
+    path = (root / name).resolve()
+    if not path.is_relative_to(root.resolve()):
+        return [document.problem(("docker_env", "dockerfile"),
+                                 f"docker_env.dockerfile: {name!r} is outside the project folder")]
+    if not path.is_file():
+        return [document.problem(("docker_env", "dockerfile"),
+                                 f"docker_env.dockerfile: file {name!r} not found in the project folder")]
+    return []

@@ -134,8 +134,9 @@ def read_yaml(path: Path) -> YamlDocument:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = raw.count(b"\n", 0, err.start) + 1
-        message = f"file is not valid UTF-8 (byte 0x{raw[err.start]:02x} at offset {err.start})"
-        raise SpecError([Problem(path, line, 0, Severity.ERROR, message)])
+        column = err.start - raw.rfind(b"\n", 0, err.start)
+        message = f"file is not valid UTF-8 (byte 0x{raw[err.start]:02x}); save it as UTF-8"
+        raise SpecError([Problem(path, line, column, Severity.ERROR, message)])
     return parse_yaml(text, path)
 
 

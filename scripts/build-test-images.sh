@@ -35,6 +35,8 @@ BB_PKGS=(busybox-static)
 
 docker version --format '{{.Server.Version}}' >/dev/null 2>&1 \
     || proj_fail "docker daemon not answering: run scripts/docker-up.sh first"
+mkdir -p "$(dirname "$LOG")"
+: >"$LOG"                                  # one run per log: its tail is this run's failure
 
 WORK=
 cleanup() { [ -n "$WORK" ] && rm -rf "$WORK"; return 0; }
@@ -84,17 +86,34 @@ run_in() {  # run a command in a throw-away container: no pull, no network
 
 image_size() { docker image inspect --format '{{.Size}}' "$1" | awk '{printf "%.0f MB", $1/1e6}'; }
 
-need_build() { [ "$FORCE" = 1 ] || ! docker image inspect "$1" >/dev/null 2>&1; }
+# Each image carries a label with a hash of what it was built from, so editing a package list
+# above rebuilds it on the next run; FORCE=1 rebuilds regardless.
+recipe_id() { printf '%s\n' "$@" | sha256sum | cut -c1-16; }
+PY_RECIPE=$(recipe_id python-v1 "${PY_PKGS[@]}")
+BB_RECIPE=$(recipe_id busybox-v1 "${BB_PKGS[@]}")
+need_build() {  # need_build TAG RECIPE
+    [ "$FORCE" = 1 ] && return 0
+    local have
+    have=$(docker image inspect --format '{{index .Config.Labels "proj.test-image.recipe"}}' "$1" 2>/dev/null) \
+        || return 0
+    [ "$have" != "$2" ]
+}
+
+# Remove the image a rebuild replaced, if nothing else uses it (ignore failures).
+drop_old() { [ -n "$1" ] && [ "$1" != "$(docker image inspect --format '{{.Id}}' "$2")" ] \
+    && docker rmi "$1" >/dev/null 2>&1; return 0; }
 
 summary=()
 
 # ---- python image
-if need_build "$PY_TAG"; then
+if need_build "$PY_TAG" "$PY_RECIPE"; then
     t=${EPOCHREALTIME}
+    old_id=$(docker image inspect --format '{{.Id}}' "$PY_TAG" 2>/dev/null || true)
     make_rootfs "${PY_PKGS[@]}"
     import_rootfs "$PY_TAG" \
         'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-        'ENV LANG=C.UTF-8' 'WORKDIR /' 'CMD ["python3"]'
+        'ENV LANG=C.UTF-8' 'WORKDIR /' 'CMD ["python3"]' "LABEL proj.test-image.recipe=$PY_RECIPE"
+    drop_old "$old_id" "$PY_TAG"
     summary+=("built ${PY_TAG} ($(image_size "$PY_TAG"), $(proj_since "$t") s)")
 else
     summary+=("${PY_TAG} present")
@@ -105,10 +124,13 @@ out=$(run_in "$PY_TAG" bash -c \
 case $out in 3.11.*sh-ok) ;; *) echo "$out" >>"$LOG"; proj_fail "$PY_TAG: unexpected output" "$LOG";; esac
 
 # ---- busybox image
-if need_build "$BB_TAG"; then
+if need_build "$BB_TAG" "$BB_RECIPE"; then
     t=${EPOCHREALTIME}
+    old_id=$(docker image inspect --format '{{.Id}}' "$BB_TAG" 2>/dev/null || true)
     make_rootfs "${BB_PKGS[@]}"
-    import_rootfs "$BB_TAG" 'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin' 'WORKDIR /' 'CMD ["sh"]'
+    import_rootfs "$BB_TAG" 'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin' 'WORKDIR /' 'CMD ["sh"]' \
+        "LABEL proj.test-image.recipe=$BB_RECIPE"
+    drop_old "$old_id" "$BB_TAG"
     summary+=("built ${BB_TAG} ($(image_size "$BB_TAG"), $(proj_since "$t") s)")
 else
     summary+=("${BB_TAG} present")

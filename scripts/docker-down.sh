@@ -6,7 +6,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PIDFILE=/var/run/docker.pid
-if proj_pid_alive "$PIDFILE"; then
+if proj_pid_alive "$PIDFILE" dockerd; then
     pid=$(cat "$PIDFILE")
     # dockerd stops running containers first (10 s grace each), so allow it some time.
     proj_stop_pidfile "$PIDFILE" 30

@@ -26,14 +26,17 @@ command -v dockerd >/dev/null || proj_apt_install docker.io
 command -v dockerd >/dev/null || proj_fail "docker.io installed but no dockerd on PATH" /var/log/proj-apt.log
 
 # A daemon we (or someone) started may still be coming up: only start one if none is alive.
-if ! proj_pid_alive "$PIDFILE"; then
+if ! proj_pid_alive "$PIDFILE" dockerd; then
     # dockerd refuses to start while its pid file names an existing process; after an unclean
     # stop that can be a zombie or an unrelated process that reused the pid.
     rm -f "$PIDFILE"
-    # setsid + nohup: the daemon must outlive this script and the shell that ran it.
-    setsid nohup dockerd --bridge=none --iptables=false --ip-masq=false \
-        >>"$LOG" 2>&1 </dev/null &
-    PROJ_WAIT_PID=$!
+    # Same for the containerd that dockerd manages: with a stale pid file dockerd waits for a
+    # containerd that is gone and fails with "timeout waiting for containerd to start".
+    proj_pid_alive /var/run/docker/containerd/containerd.pid containerd \
+        || rm -f /var/run/docker/containerd/containerd.pid
+    # own session, output to the log, no inherited pipes: it must outlive this script
+    proj_spawn "$LOG" dockerd --bridge=none --iptables=false --ip-masq=false
+    PROJ_WAIT_PID=$PROJ_SPAWNED_PID
 fi
 
 rc=0

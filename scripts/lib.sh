@@ -64,6 +64,36 @@ proj_apt_install() {
     fi
 }
 
+# Close every file descriptor above stderr in the current (sub)shell. Call it in the subshell
+# that execs a daemon, so the daemon holds none of the caller's pipes: a CI harness that waits
+# for its pipes to close would otherwise wait for the daemon to exit.
+proj_close_fds() {
+    local fd
+    for fd in /proc/self/fd/*; do
+        fd=${fd##*/}
+        if [ "$fd" -gt 2 ]; then eval "exec ${fd}>&-" 2>/dev/null || true; fi
+    done
+}
+
+# Start a long-running command as a daemon: new session, stdin from /dev/null, stdout+stderr
+# appended to LOG, no inherited descriptors. Sets PROJ_SPAWNED_PID (the daemon's own pid).
+#   proj_spawn /var/log/x.log dockerd --flag
+proj_spawn() {
+    local log=$1; shift
+    (
+        proj_close_fds
+        exec setsid "$@" >>"$log" 2>&1 </dev/null
+    ) &
+    # shellcheck disable=SC2034  # read by the caller
+    PROJ_SPAWNED_PID=$!
+}
+
+# Run a command that daemonizes itself (forks and returns), without passing it our descriptors.
+#   proj_run_closed /usr/sbin/slurmctld
+proj_run_closed() {
+    ( proj_close_fds; exec "$@" </dev/null )
+}
+
 # Poll a command (given as arguments) every 0.1 s until it succeeds or `timeout` seconds pass.
 #   proj_wait_for 60 docker version   -> returns 0 when ready, 1 on timeout
 # If PROJ_WAIT_PID is set and that process dies, give up at once (returns 2).
@@ -96,11 +126,18 @@ proj_group_alive() {
     ps -e -o pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^[ZX]/ { found = 1 } END { exit !found }'
 }
 
-# True when the pid in the given pid file is alive.
+# True when the pid in the given pid file is alive and, if a name is given, its command line
+# contains that name (guards against a stale pid file whose pid was reused).
+#   proj_pid_alive /run/slurm/slurmd.pid slurmd
 proj_pid_alive() {
-    local pf=$1
+    local pf=$1 name=${2:-} pid
     [ -s "$pf" ] || return 1
-    proj_alive "$(cat "$pf")"
+    pid=$(cat "$pf")
+    proj_alive "$pid" || return 1
+    [ -z "$name" ] && return 0
+    local cmd
+    cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+    [[ $cmd == *"$name"* ]]
 }
 
 # Send TERM to the pid in a pid file, wait up to `timeout` s, then KILL. Removes the pid file.

@@ -10,7 +10,7 @@ DATA=${MLFLOW_DATA_DIR:-/tmp/proj-mlflow}
 PIDFILE=$DATA/server.pid
 
 note="not running"
-if proj_pid_alive "$PIDFILE"; then
+if proj_pid_alive "$PIDFILE" mlflow; then
     pid=$(cat "$PIDFILE")
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
     for (( i = 0; i < 150; i++ )); do

@@ -37,7 +37,7 @@ api_ready() { curl -sf --max-time 5 "$URL/api/2.0/mlflow/experiments/search?max_
 
 # ---- fast path: a server already answers on this port
 if healthy && api_ready; then
-    if proj_pid_alive "$PIDFILE"; then
+    if proj_pid_alive "$PIDFILE" mlflow; then
         proj_ok "mlflow server already running at ${URL} (pid $(cat "$PIDFILE"))"
     else
         proj_ok "a server already answers at ${URL} (not started by this script)"
@@ -78,7 +78,7 @@ if ! venv_ok; then
 fi
 
 # ---- the server
-if ! proj_pid_alive "$PIDFILE"; then
+if ! proj_pid_alive "$PIDFILE" mlflow; then
     t=${EPOCHREALTIME}
     [ -s "$PIDFILE" ] && rm -f "$PIDFILE"
     # Something else on the port would make our server die at bind time: say so clearly.
@@ -87,19 +87,17 @@ if ! proj_pid_alive "$PIDFILE"; then
     fi
     mkdir -p "$DATA/artifacts"
     : >"$LOG"
-    (
-        cd "$DATA"                                   # keep stray ./mlruns etc. out of the caller's cwd
-        # Job execution spawns extra worker machinery (huey) that the tests do not need.
-        export MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false
-        exec setsid "$VENV/bin/mlflow" server \
-            --host 127.0.0.1 --port "$PORT" \
-            --backend-store-uri "sqlite:///${DATA}/mlflow.db" \
-            --artifacts-destination "${DATA}/artifacts" \
-            --workers 1 \
-            >>"$LOG" 2>&1 </dev/null
-    ) &
-    echo $! >"$PIDFILE"
-    PROJ_WAIT_PID=$!
+    # Run from the data dir (keeps stray ./mlruns etc. out of the caller's cwd), in its own
+    # session. Job execution would start extra worker machinery (huey) the tests do not need.
+    cd "$DATA"
+    MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false proj_spawn "$LOG" "$VENV/bin/mlflow" server \
+        --host 127.0.0.1 --port "$PORT" \
+        --backend-store-uri "sqlite:///${DATA}/mlflow.db" \
+        --artifacts-destination "${DATA}/artifacts" \
+        --workers 1
+    cd - >/dev/null
+    echo "$PROJ_SPAWNED_PID" >"$PIDFILE"
+    PROJ_WAIT_PID=$PROJ_SPAWNED_PID
     rc=0
     proj_wait_for "$TIMEOUT" healthy || rc=$?
     [ $rc = 2 ] && proj_fail "mlflow server exited during startup" "$LOG"

@@ -6,11 +6,14 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 stopped=()
-for pf in /run/slurm/slurmd.pid /run/slurm/slurmctld.pid /run/slurm/slurmdbd.pid \
-          /run/mysqld/mysqld.pid /run/munge/munged.pid; do
-    if proj_pid_alive "$pf"; then
+# pid file : the name its process's command line must contain
+for entry in /run/slurm/slurmd.pid:slurmd /run/slurm/slurmctld.pid:slurmctld \
+             /run/slurm/slurmdbd.pid:slurmdbd /run/mysqld/mysqld.pid:mariadbd \
+             /run/munge/munged.pid:munged; do
+    pf=${entry%%:*} name=${entry##*:}
+    if proj_pid_alive "$pf" "$name"; then
         proj_stop_pidfile "$pf" 15
-        stopped+=("$(basename "$pf" .pid)")
+        stopped+=("$name")
     fi
 done
 if [ "${1:-}" = --purge ]; then

@@ -79,9 +79,9 @@ dbd_ok() { sacctmgr -n show cluster format=cluster 2>/dev/null | grep -qw proj; 
 
 # ---- fast path: same configuration and everything answers
 if [ -f "$CONF" ] && [ "$(cat "$CONF")" = "$want_conf" ] \
-        && proj_pid_alive /run/slurm/slurmctld.pid && proj_pid_alive /run/slurm/slurmd.pid \
-        && { [ "$ACCT" != 1 ] || proj_pid_alive /run/slurm/slurmdbd.pid; } \
-        && node_ready; then
+        && proj_pid_alive /run/slurm/slurmctld.pid slurmctld && proj_pid_alive /run/slurm/slurmd.pid slurmd \
+        && { [ "$ACCT" != 1 ] || proj_pid_alive /run/slurm/slurmdbd.pid slurmdbd; } \
+        && munge_ok && node_ready; then
     proj_ok "slurm already running (node localhost $(node_state), accounting=${ACCT})"
     exit 0
 fi
@@ -101,8 +101,8 @@ if ! munge_ok; then
     mkdir -p /run/munge /var/log/munge
     chown munge:munge /run/munge /var/log/munge
     # a munged killed uncleanly leaves its socket behind and the new one refuses to start
-    proj_pid_alive /run/munge/munged.pid || rm -f /run/munge/munged.pid /run/munge/munge.socket.2*
-    runuser -u munge -- /usr/sbin/munged || proj_fail "munged did not start" /var/log/munge/munged.log
+    proj_pid_alive /run/munge/munged.pid munged || rm -f /run/munge/munged.pid /run/munge/munge.socket.2*
+    proj_run_closed runuser -u munge -- /usr/sbin/munged || proj_fail "munged did not start" /var/log/munge/munged.log
     proj_wait_for 10 munge_ok || proj_fail "munge does not answer" /var/log/munge/munged.log
 fi
 
@@ -110,10 +110,9 @@ fi
 if [ "$ACCT" = 1 ]; then
     if ! mysqladmin ping >/dev/null 2>&1; then
         mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld
-        setsid nohup /usr/sbin/mariadbd --user=mysql --skip-networking \
-            --socket=/run/mysqld/mysqld.sock --pid-file=/run/mysqld/mysqld.pid \
-            >>"$LOGDIR/mariadbd.log" 2>&1 </dev/null &
-        PROJ_WAIT_PID=$! proj_wait_for 30 mysqladmin ping \
+        proj_spawn "$LOGDIR/mariadbd.log" /usr/sbin/mariadbd --user=mysql --skip-networking \
+            --socket=/run/mysqld/mysqld.sock --pid-file=/run/mysqld/mysqld.pid
+        PROJ_WAIT_PID=$PROJ_SPAWNED_PID proj_wait_for 30 mysqladmin ping \
             || proj_fail "mariadb did not start" "$LOGDIR/mariadbd.log"
     fi
     mysql -e "CREATE DATABASE IF NOT EXISTS slurm_acct_db;
@@ -136,8 +135,8 @@ StoragePass=slurmpw
 StorageLoc=slurm_acct_db
 EOF
     umask 022
-    if ! proj_pid_alive /run/slurm/slurmdbd.pid; then
-        /usr/sbin/slurmdbd || proj_fail "slurmdbd did not start" "$LOGDIR/slurmdbd.log"
+    if ! proj_pid_alive /run/slurm/slurmdbd.pid slurmdbd; then
+        proj_run_closed /usr/sbin/slurmdbd || proj_fail "slurmdbd did not start" "$LOGDIR/slurmdbd.log"
     fi
     # the cluster must be registered before slurmctld starts, or it runs without accounting
     proj_wait_for 30 sacctmgr -n show cluster || proj_fail "slurmdbd not answering" "$LOGDIR/slurmdbd.log"
@@ -145,11 +144,11 @@ EOF
 fi
 
 # ---- controller and node daemon (both daemonize and write their pid files)
-if ! proj_pid_alive /run/slurm/slurmctld.pid; then
-    /usr/sbin/slurmctld || proj_fail "slurmctld did not start" "$LOGDIR/slurmctld.log"
+if ! proj_pid_alive /run/slurm/slurmctld.pid slurmctld; then
+    proj_run_closed /usr/sbin/slurmctld || proj_fail "slurmctld did not start" "$LOGDIR/slurmctld.log"
 fi
-if ! proj_pid_alive /run/slurm/slurmd.pid; then
-    /usr/sbin/slurmd -N localhost || proj_fail "slurmd did not start" "$LOGDIR/slurmd.log"
+if ! proj_pid_alive /run/slurm/slurmd.pid slurmd; then
+    proj_run_closed /usr/sbin/slurmd -N localhost || proj_fail "slurmd did not start" "$LOGDIR/slurmd.log"
 fi
 if ! proj_wait_for "$TIMEOUT" node_ready; then
     tail -n 15 "$LOGDIR/slurmd.log" >&2 2>/dev/null || true

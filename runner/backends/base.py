@@ -43,8 +43,9 @@ class Backend(ABC):
     name: ClassVar[str]
 
     @abstractmethod
-    def run(self, job: Job, *, stdout: BinaryIO, stderr: BinaryIO) -> JobResult:
-        """Run the job to completion, streaming its output; stop it if proj is interrupted."""
+    def run(self, job: Job, *, terminal: BinaryIO) -> JobResult:
+        """Run the job to completion, streaming its output (stdout and stderr, in the order
+        written) to `terminal` and the job's log; stop it if proj is interrupted."""
 
     # The detached interface, for schedulers. The local backend runs attached only.
     def submit(self, job: Job) -> str:

@@ -11,9 +11,9 @@ from runner.process import run_command
 class LocalBackend(Backend):
     name = "local"
 
-    def run(self, job: Job, *, stdout: BinaryIO, stderr: BinaryIO) -> JobResult:
+    def run(self, job: Job, *, terminal: BinaryIO) -> JobResult:
         invocation = job.invocation
         with open(job.log_path, "ab") as log:
             result = run_command(invocation.argv, cwd=invocation.cwd, env=invocation.env, log=log,
-                                 stdout=stdout, stderr=stderr)
+                                 terminal=terminal)
         return JobResult(result.exit_code, result.interrupted_by)

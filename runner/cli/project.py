@@ -28,7 +28,7 @@ class InfoFormat(str, Enum):
 @app.command()
 def validate(
     paths: List[Path] = typer.Argument(
-        None, help="Project folders, MLproject files or environment files [default: .]"
+        None, metavar="[PATH]...", help="Project folders, MLproject files or environment files [default: .]"
     ),
     strict: bool = typer.Option(False, "--strict", help="Treat warnings as errors."),
     output_format: ProblemFormat = typer.Option(
@@ -67,7 +67,7 @@ def validate(
 
 @app.command()
 def info(
-    path: Path = typer.Argument(Path("."), help="A project folder or MLproject file."),
+    path: Path = typer.Argument(Path("."), metavar="[PATH]", help="A project folder or MLproject file."),
     output_format: InfoFormat = typer.Option(InfoFormat.text, "--format", help="text or json."),
 ) -> None:
     """Show a project's name, environment and entry points with their parameters."""

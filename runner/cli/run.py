@@ -22,7 +22,7 @@ class _Reporter:
 
 @app.command(context_settings={"allow_interspersed_args": True})
 def run(
-    uri: str = typer.Argument(..., help="A project folder or git URL, optionally with #sub/dir."),
+    uri: str = typer.Argument(..., metavar="URI", help="A project folder or git URL, optionally with #sub/dir."),
     entry_point: str = typer.Option("main", "-e", "--entry-point", help="Entry point to run (or a .py/.sh script)."),
     version: Optional[str] = typer.Option(None, "-v", "--version", help="Git branch, tag or commit to run."),
     param: List[str] = typer.Option([], "-P", "--param-list", help="A parameter, NAME=VALUE (repeatable)."),
@@ -76,7 +76,7 @@ def run(
         note(f"run {record.run_id} started in experiment {record.experiment!r}, recorded in {store.uri}")
         note(f"command: {record.command}")
 
-    outcome = run_project(request, _Reporter(), stdout=sys.stdout.buffer, stderr=sys.stderr.buffer,
+    outcome = run_project(request, _Reporter(), terminal=sys.stdout.buffer,
                           on_started=started)
     record = outcome.record
     duration = f"{record.duration:.1f} s" if record.duration is not None else "?"

@@ -65,7 +65,7 @@ def list_runs(
 
 @runs_app.command("show")
 def show_run(
-    run_id: str = typer.Argument(..., help="A run id, or a unique prefix of one."),
+    run_id: str = typer.Argument(..., metavar="RUN_ID", help="A run id, or a unique prefix of one."),
     tracking_uri: Optional[str] = _TRACKING_URI,
     output_format: ShowFormat = typer.Option(ShowFormat.text, "--format", help="text or json."),
 ) -> None:
@@ -79,7 +79,7 @@ def show_run(
 
 @runs_app.command("logs")
 def show_logs(
-    run_id: str = typer.Argument(..., help="A run id, or a unique prefix of one."),
+    run_id: str = typer.Argument(..., metavar="RUN_ID", help="A run id, or a unique prefix of one."),
     tracking_uri: Optional[str] = _TRACKING_URI,
 ) -> None:
     """Print a run's output (stdout and stderr, in the order they were written)."""

@@ -20,6 +20,34 @@ class Invocation:
 
 
 @dataclass(frozen=True)
+class ContainerMount:
+    """A host folder (or a named docker volume) made visible inside a container."""
+
+    source: str  # an absolute host path, or a volume name
+    target: str  # an absolute path inside the container
+    read_only: bool = False
+    kind: str = "bind"  # bind | volume
+
+
+@dataclass(frozen=True)
+class ContainerInvocation:
+    """A container to run: the environment decided what it is, a backend starts and stops it.
+
+    `env` is everything the container gets (never the host's whole environment); `options`
+    are further `docker run` settings as docker SDK `create` keywords holding plain values.
+    """
+
+    image: str  # an image id or tag present on the daemon
+    argv: tuple[str, ...]
+    env: Mapping[str, str]
+    workdir: str
+    mounts: tuple[ContainerMount, ...] = ()
+    options: Mapping[str, Any] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    name: str | None = None
+
+
+@dataclass(frozen=True)
 class PreparedEnvironment:
     """A ready environment, and what the run record says about it."""
 

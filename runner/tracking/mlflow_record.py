@@ -1,0 +1,189 @@
+"""How a proj run record maps onto an MLflow run: tags, parameters, and back.
+
+MLflow's own project tags (`mlflow.*`) come first, so the MLflow UI shows a proj run exactly as
+it shows one started by `mlflow run`. Everything else proj records goes into `proj.*` tags, so
+that `proj runs show` can rebuild the whole record from the server. Pure functions only.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterator
+
+from runner.tracking.base import EnvironmentRecord, ParameterRecord, RunRecord, RunStatus, SourceRecord
+
+# MLflow's limits (mlflow/utils/validation.py in 3.x). Longer values are cut here rather than
+# left to the server, which either cuts or rejects them depending on its configuration.
+MAX_PARAMS_TAGS_PER_BATCH = 100
+MAX_PARAM_VALUE = 6000
+MAX_TAG_VALUE = 8000
+MAX_KEY = 250
+
+_STATUSES = {"RUNNING": RunStatus.RUNNING, "SCHEDULED": RunStatus.RUNNING, "FINISHED": RunStatus.FINISHED,
+             "FAILED": RunStatus.FAILED, "KILLED": RunStatus.KILLED}
+# proj's record fields kept one per tag, by tag name.
+_SOURCE_TAGS = {"proj.source_uri": "uri", "proj.source_kind": "kind", "proj.source_path": "path",
+                "proj.source_subdirectory": "subdirectory", "proj.source_version": "version",
+                "proj.diff_hash": "diff_hash"}
+_RECORD_TAGS = {"proj.version": "proj_version", "proj.command": "command", "proj.host": "host",
+                "proj.platform": "platform", "proj.python_version": "python_version", "proj.launcher": "launcher"}
+
+
+def mlflow_tags(record: RunRecord) -> dict[str, str]:
+    """The tags `mlflow run` sets on a project run (mlflow/projects/utils.py `_create_run`)."""
+    source, details = record.source, record.environment.details
+    tags = {
+        "mlflow.user": record.user,
+        "mlflow.source.name": _source_name(source),
+        "mlflow.source.type": "PROJECT",
+        "mlflow.project.entryPoint": record.entry_point,
+        "mlflow.project.env": record.environment.kind,
+        "mlflow.project.backend": record.backend,
+        "mlflow.runName": record.run_name,
+    }
+    if source.commit:
+        tags["mlflow.source.git.commit"] = source.commit
+    if source.repo_url:
+        tags["mlflow.source.git.repoURL"] = source.repo_url
+    image_uri = details.get("image_uri") or details.get("image")
+    image_id = details.get("image_id") or details.get("image_digest")
+    if image_uri:
+        tags["mlflow.docker.image.uri"] = str(image_uri)
+    if image_id:
+        tags["mlflow.docker.image.id"] = str(image_id)
+    return {key: _clip(value, MAX_TAG_VALUE) for key, value in tags.items()}
+
+
+def proj_tags(record: RunRecord) -> dict[str, str]:
+    """proj's reproducibility data, and the user's own tags."""
+    source, env = record.source, record.environment
+    tags: dict[str, Any] = {tag: getattr(source, field) for tag, field in _SOURCE_TAGS.items()}
+    tags.update({tag: getattr(record, field) for tag, field in _RECORD_TAGS.items()})
+    if source.dirty is not None:
+        tags["proj.dirty"] = "true" if source.dirty else "false"
+    tags["proj.environment_key"] = env.key
+    tags["proj.environment_python"] = env.python
+    tags["proj.environment_lock"] = env.lock
+    tags["proj.environment_details"] = _compact_json(env.details) if env.details else None
+    tags["proj.parameters"] = _compact_json([_parameter_row(p) for p in record.parameters])
+    tags.update(record.tags)
+    return {key: _clip(str(value), MAX_TAG_VALUE) for key, value in tags.items() if value not in (None, "")}
+
+
+def mlflow_params(record: RunRecord) -> dict[str, str]:
+    """Parameter values as given (or the default, rendered), as `mlflow run` logs them."""
+    return {name: _clip(str(value), MAX_PARAM_VALUE) for name, value in record.parameter_values().items()}
+
+
+def batches(params: dict[str, str], tags: dict[str, str]) -> Iterator[dict[str, list]]:
+    """log-batch bodies within MLflow's limit of 100 parameters and 100 tags per call."""
+    param_items = [{"key": k, "value": v} for k, v in params.items()]
+    tag_items = [{"key": k, "value": v} for k, v in tags.items()]
+    step = MAX_PARAMS_TAGS_PER_BATCH
+    for start in range(0, max(len(param_items), len(tag_items)), step):
+        yield {"params": param_items[start:start + step], "tags": tag_items[start:start + step]}
+
+
+def tag_items(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"key": k, "value": _clip(v, MAX_TAG_VALUE)} for k, v in tags.items()]
+
+
+def record_from_run(run: dict, experiment: str) -> RunRecord:
+    """Rebuild proj's record from a `runs/get` or `runs/search` run."""
+    info, data = run["info"], run.get("data", {})
+    tags = {t["key"]: t["value"] for t in data.get("tags", [])}
+    params = {p["key"]: p["value"] for p in data.get("params", [])}
+    end_time = info.get("end_time")
+    exit_code = tags.get("proj.exit_code")
+    return RunRecord(
+        experiment=experiment,
+        run_name=info.get("run_name") or tags.get("mlflow.runName", ""),
+        entry_point=tags.get("mlflow.project.entryPoint", ""),
+        command=tags.get("proj.command", ""),
+        source=_source_from(tags),
+        parameters=_parameters_from(tags, params),
+        environment=_environment_from(tags),
+        user=tags.get("mlflow.user", info.get("user_id", "")),
+        **{field: tags.get(tag, "") for tag, field in _RECORD_TAGS.items() if field != "command"},
+        start_time=int(info.get("start_time", 0)) / 1000,
+        backend=tags.get("mlflow.project.backend", "local"),
+        run_id=info["run_id"],
+        status=_STATUSES.get(info.get("status", ""), RunStatus.FAILED),
+        end_time=int(end_time) / 1000 if end_time else None,
+        exit_code=int(exit_code) if exit_code and exit_code.lstrip("-").isdigit() else None,
+        log=tags.get("proj.log") or artifact_location(info, "output.log"),
+        attachments=[name for name in tags.get("proj.attachments", "").split(",") if name],
+        tags={k: v for k, v in tags.items() if not k.startswith(("mlflow.", "proj."))},
+    )
+
+
+def artifact_root(info: dict) -> str | None:
+    """`<experiment>/<run>/artifacts` when the run's artifacts go through the server's proxy."""
+    uri = info.get("artifact_uri", "")
+    if not uri.startswith("mlflow-artifacts:"):
+        return None  # stored elsewhere (a path or a bucket the client would write to itself)
+    rest = uri[len("mlflow-artifacts:"):]
+    if rest.startswith("//"):  # mlflow-artifacts://host:port/path
+        rest = "/" + rest[2:].partition("/")[2]
+    return rest.strip("/")
+
+
+def artifact_location(info: dict, name: str) -> str | None:
+    uri = info.get("artifact_uri")
+    return f"{uri.rstrip('/')}/{name}" if uri else None
+
+
+def _source_name(source: SourceRecord) -> str:
+    # `mlflow run` names a local folder inside a git checkout by its remote URL.
+    if source.kind == "local" and source.repo_url:
+        return source.repo_url
+    return source.uri
+
+
+def _source_from(tags: dict[str, str]) -> SourceRecord:
+    values = {field: tags.get(tag) for tag, field in _SOURCE_TAGS.items()}
+    dirty = tags.get("proj.dirty")
+    return SourceRecord(
+        uri=values.pop("uri") or tags.get("mlflow.source.name", ""),
+        kind=values.pop("kind") or "local",
+        path=values.pop("path") or "",
+        subdirectory=values.pop("subdirectory") or "",
+        commit=tags.get("mlflow.source.git.commit"),
+        dirty=None if dirty is None else dirty == "true",
+        repo_url=tags.get("mlflow.source.git.repoURL"),
+        **values,
+    )
+
+
+def _environment_from(tags: dict[str, str]) -> EnvironmentRecord:
+    details = _load_json(tags.get("proj.environment_details"), {})
+    return EnvironmentRecord(kind=tags.get("mlflow.project.env", "local"), key=tags.get("proj.environment_key"),
+                             python=tags.get("proj.environment_python"), lock=tags.get("proj.environment_lock"),
+                             details=details if isinstance(details, dict) else {})
+
+
+def _parameter_row(p: ParameterRecord) -> list:
+    return [p.name, p.type, p.given, p.value, p.rendered, p.declared]
+
+
+def _parameters_from(tags: dict[str, str], params: dict[str, str]) -> list[ParameterRecord]:
+    rows = _load_json(tags.get("proj.parameters"), None)
+    if isinstance(rows, list) and all(isinstance(r, list) and len(r) == 6 for r in rows):
+        return [ParameterRecord(*row) for row in rows]
+    # A run started by something else than proj, or a proj.parameters tag too long to keep.
+    return [ParameterRecord(name, "string", value, value, value, True) for name, value in params.items()]
+
+
+def _load_json(text: str | None, default: Any) -> Any:
+    try:
+        return json.loads(text) if text else default
+    except ValueError:  # cut at MLflow's length limit
+        return default
+
+
+def _compact_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+def _clip(value: str, limit: int) -> str:
+    return value if len(value) <= limit else value[:limit]

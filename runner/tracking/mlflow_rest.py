@@ -1,0 +1,220 @@
+"""A small client for an MLflow tracking server's REST API, on the standard library alone.
+
+It knows HTTP, JSON, authentication and retries; nothing about runs. Transient failures
+(connection errors, timeouts, 429 and 5xx answers) are retried with exponential backoff;
+everything else comes back at once as an MlflowApiError carrying MLflow's error code.
+
+Settings (environment):
+    MLFLOW_TRACKING_TOKEN                      sent as `Authorization: Bearer ...`
+    MLFLOW_TRACKING_USERNAME / _PASSWORD       sent as HTTP Basic authentication
+    MLFLOW_TRACKING_INSECURE_TLS=true          do not verify the server's certificate
+    MLFLOW_TRACKING_SERVER_CERT_PATH           a CA bundle to verify it with
+    PROJ_MLFLOW_TIMEOUT    seconds per request (default 10)
+    PROJ_MLFLOW_RETRIES    retries after the first attempt (default 4)
+    PROJ_MLFLOW_BACKOFF    first delay in seconds, doubled at each retry (default 0.5)
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import os
+import random
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+API = "/api/2.0/mlflow/"
+ARTIFACTS_API = "/api/2.0/mlflow-artifacts/artifacts/"
+_MAX_DELAY = 30.0
+
+
+class MlflowApiError(Exception):
+    """The server answered with an error that retrying will not fix (or retries ran out)."""
+
+    def __init__(self, status: int, error_code: str, message: str) -> None:
+        super().__init__(f"HTTP {status} {error_code}: {message}")
+        self.status = status
+        self.error_code = error_code
+        self.message = message
+
+
+class ServerUnreachable(Exception):
+    """No answer from the server: refused, reset, timed out, or 429/5xx until retries ran out."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    timeout: float = 10.0
+    retries: int = 4
+    backoff: float = 0.5
+
+    @classmethod
+    def from_environment(cls) -> RetryPolicy:
+        return cls(timeout=_env_float("PROJ_MLFLOW_TIMEOUT", cls.timeout),
+                   retries=int(_env_float("PROJ_MLFLOW_RETRIES", cls.retries)),
+                   backoff=_env_float("PROJ_MLFLOW_BACKOFF", cls.backoff))
+
+    def delay(self, attempt: int) -> float:
+        base = min(self.backoff * 2 ** attempt, _MAX_DELAY)
+        return base + random.uniform(0, base / 10)  # a little jitter: parallel runs spread out
+
+
+class MlflowRestClient:
+    def __init__(self, base_url: str, policy: RetryPolicy | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.policy = policy or RetryPolicy.from_environment()
+        self._headers = auth_headers(os.environ)
+        self._ssl_context = _ssl_context(base_url)
+
+    # --- the REST API ----------------------------------------------------------------------
+
+    def get(self, endpoint: str, **query: Any) -> dict:
+        url = self.base_url + API + endpoint
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+        return self._json(self._request("GET", url, None, {}, idempotent=True))
+
+    def post(self, endpoint: str, body: dict, *, idempotent: bool = True) -> dict:
+        data = json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
+        return self._json(self._request("POST", self.base_url + API + endpoint, data, headers, idempotent=idempotent))
+
+    # --- proxied artifacts -----------------------------------------------------------------
+
+    def put_artifact(self, path: str, source: bytes | Path) -> None:
+        """Upload to `<experiment>/<run>/artifacts/<name>` through the server's artifact proxy."""
+        self._request("PUT", self._artifact_url(path), source, {"Content-Type": "application/octet-stream"},
+                      idempotent=True)
+
+    def get_artifact(self, path: str) -> bytes:
+        return self._request("GET", self._artifact_url(path), None, {}, idempotent=True)
+
+    def _artifact_url(self, path: str) -> str:
+        return self.base_url + ARTIFACTS_API + urllib.parse.quote(path.lstrip("/"))
+
+    # --- transport -------------------------------------------------------------------------
+
+    def _request(self, method: str, url: str, body: bytes | Path | None, headers: dict,
+                 *, idempotent: bool) -> bytes:
+        """One call, retried on transient failures; returns the response body."""
+        attempt = 0
+        while True:
+            try:
+                return self._attempt(method, url, body, headers)
+            except _Transient as failure:
+                if attempt >= self.policy.retries or not (idempotent or failure.not_processed):
+                    raise failure.final(method, url, attempt + 1) from None
+                time.sleep(failure.retry_after or self.policy.delay(attempt))
+                attempt += 1
+
+    def _attempt(self, method: str, url: str, body: bytes | Path | None, headers: dict) -> bytes:
+        handle: BinaryIO | None = None
+        data: Any = body
+        all_headers = {**self._headers, **headers}
+        if isinstance(body, Path):  # stream a file instead of reading it into memory
+            handle = open(body, "rb")
+            data = handle
+            all_headers["Content-Length"] = str(body.stat().st_size)
+        request = urllib.request.Request(url, data=data, method=method, headers=all_headers)
+        try:
+            with urllib.request.urlopen(request, timeout=self.policy.timeout, context=self._ssl_context) as response:
+                return response.read()
+        except urllib.error.HTTPError as err:
+            raise _from_http_error(err) from None
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
+            reason = getattr(err, "reason", err)
+            raise _Transient(_describe(reason), not_processed=isinstance(reason, ConnectionRefusedError)) from None
+        finally:
+            if handle is not None:
+                handle.close()
+
+    @staticmethod
+    def _json(raw: bytes) -> dict:
+        try:
+            return json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            raise MlflowApiError(200, "BAD_RESPONSE", f"not JSON: {raw[:200]!r}") from None
+
+
+class _Transient(Exception):
+    def __init__(self, reason: str, *, status: int | None = None, not_processed: bool = False,
+                 retry_after: float | None = None, error: MlflowApiError | None = None) -> None:
+        self.reason = reason
+        self.status = status
+        self.not_processed = not_processed  # safe to resend even a non-idempotent request
+        self.retry_after = retry_after
+        self.error = error
+
+    def final(self, method: str, url: str, attempts: int) -> Exception:
+        if self.error is not None:  # the server did answer, with 429/5xx every time
+            return self.error
+        where = urllib.parse.urlsplit(url)
+        return ServerUnreachable(f"{method} {where.path}: {self.reason} (after {attempts} attempt"
+                                 f"{'s' if attempts > 1 else ''})")
+
+
+def _from_http_error(err: urllib.error.HTTPError) -> Exception:
+    raw = err.read() or b""
+    try:
+        payload = json.loads(raw)
+        code, message = payload.get("error_code", "UNKNOWN"), payload.get("message", "")
+    except ValueError:
+        code, message = "HTTP_ERROR", raw.decode("utf-8", "replace").strip()[:300] or str(err.reason)
+    error = MlflowApiError(err.code, code, message)
+    if err.code == 429 or err.code >= 500:
+        return _Transient(f"HTTP {err.code}", status=err.code, not_processed=err.code in (429, 503),
+                          retry_after=_retry_after(err.headers.get("Retry-After")), error=error)
+    return error
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return min(float(value), _MAX_DELAY) if value else None
+    except ValueError:
+        return None  # the HTTP-date form: fall back to our own backoff
+
+
+def _describe(reason: object) -> str:
+    if isinstance(reason, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(reason, TimeoutError):
+        return "timed out"
+    return str(reason) or type(reason).__name__
+
+
+def auth_headers(environ: dict | os._Environ) -> dict[str, str]:
+    """The Authorization header MLflow's own client would send, from MLflow's variables."""
+    token = environ.get("MLFLOW_TRACKING_TOKEN")
+    if token:
+        return {"Authorization": f"Bearer {token}"}
+    user, password = environ.get("MLFLOW_TRACKING_USERNAME"), environ.get("MLFLOW_TRACKING_PASSWORD")
+    if user and password is not None:
+        pair = base64.b64encode(f"{user}:{password}".encode()).decode()
+        return {"Authorization": f"Basic {pair}"}
+    return {}
+
+
+def _ssl_context(base_url: str):
+    if not base_url.startswith("https:"):
+        return None
+    import ssl
+
+    if os.environ.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() == "true":
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    return ssl.create_default_context(cafile=os.environ.get("MLFLOW_TRACKING_SERVER_CERT_PATH") or None)
+
+
+def _env_float(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        return default
