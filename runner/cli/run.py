@@ -74,7 +74,7 @@ def run(
 
     def started(record, store) -> None:
         note(f"run {record.run_id} started in experiment {record.experiment!r}, recorded in {store.uri}")
-        note(f"command: {record.command}")
+        note(f"command: {record.command.rstrip()}")
 
     outcome = run_project(request, _Reporter(), terminal=sys.stdout.buffer,
                           on_started=started)
@@ -107,5 +107,5 @@ def _describe_plan(plan) -> str:
         extra = "" if p.declared else ", undeclared: appended"
         lines.append(f"  {p.name} = {p.value!r} ({p.type}, {origin}{extra})")
     lines.append("command")
-    lines.append(f"  {plan.command}")
+    lines.extend(f"  {line}" for line in plan.command.rstrip().splitlines())
     return "\n".join(lines)
