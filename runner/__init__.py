@@ -5,3 +5,12 @@ Importing this package must stay cheap: `proj` starts on every run, and projects
 """
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # `runner.log_metric(...)` without importing the rest of proj until first use.
+    if name in ("log_metric", "log_artifact"):
+        from runner import log
+
+        return getattr(log, name)
+    raise AttributeError(f"module 'runner' has no attribute {name!r}")

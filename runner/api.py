@@ -113,7 +113,12 @@ def run_project(
         env = _child_environment(store, record)
         invocation = prepared.invocation(plan.command, plan.project.root, env)
         job = Job(record.run_id, invocation, store.log_path(record.run_id))
-        return _execute(store, record, lambda: backend.run(job, terminal=terminal))
+        outcome = _execute(store, record, lambda: backend.run(job, terminal=terminal))
+        for problem in store.read_metrics(record.run_id).problems:
+            reporter.warning(problem)
+        for warning in store.take_warnings():
+            reporter.warning(warning)
+        return outcome
     finally:
         plan.source.release()
 
@@ -174,6 +179,7 @@ def _child_environment(store: TrackingStore, record: RunRecord) -> dict[str, str
     env = dict(os.environ)
     # Python buffers stdout when it is a pipe; unbuffered, a training loop's output streams live.
     env["PYTHONUNBUFFERED"] = "1"
+    env["PROJ_OUTPUT_DIR"] = str(store.output_dir(record.run_id))
     env.update(store.child_environment(record))
     return env
 

@@ -1,17 +1,19 @@
-"""`proj runs ...`: list, show and read the logs of recorded runs."""
+"""`proj runs ...`: list, show, logs and artifacts of recorded runs."""
 
 from __future__ import annotations
 
+import shutil
 import sys
-import time
 from enum import Enum
+from pathlib import Path
 from typing import List, Optional
 
 import typer
 
 from runner.cli.app import runs_app
 from runner.cli.output import emit, emit_json, table
-from runner.errors import UsageError
+from runner.cli.run_views import describe_run, duration, parameters_text, run_view, size, when
+from runner.errors import TrackingError, UsageError
 
 _TRACKING_URI = typer.Option(None, "--tracking-uri", help="The store [default: $PROJ_TRACKING_URI or ./.proj].")
 
@@ -38,10 +40,13 @@ def list_runs(
     status: Optional[str] = typer.Option(None, "--status", "-s", help="RUNNING, FINISHED, FAILED, KILLED or LOST."),
     param: List[str] = typer.Option([], "--param", "-P", help="Only runs with NAME=VALUE (repeatable)."),
     limit: int = typer.Option(50, "--limit", "-n", min=1, help="At most this many runs."),
+    metric: Optional[str] = typer.Option(None, "--metric", "-m",
+                                         help="Add this metric's last value as a column and sort by it."),
+    descending: bool = typer.Option(False, "--desc", help="With --metric: highest first."),
     tracking_uri: Optional[str] = _TRACKING_URI,
     output_format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json."),
 ) -> None:
-    """List runs, newest first."""
+    """List runs, newest first (or by a metric)."""
     from runner.params import parse_assignments
     from runner.tracking.base import RunQuery, RunStatus
 
@@ -50,7 +55,7 @@ def list_runs(
     except ValueError:
         raise UsageError(f"Unknown status {status!r}; choose one of {', '.join(s.value for s in RunStatus)}") from None
     query = RunQuery(experiment=experiment, status=wanted, parameters=tuple(parse_assignments(param).items()),
-                     limit=limit)
+                     limit=limit, sort_metric=metric, descending=descending)
     records = _store(tracking_uri).list_runs(query)
     if output_format is ListFormat.json:
         emit_json([r.to_dict() for r in records])
@@ -58,9 +63,14 @@ def list_runs(
     if not records:
         emit("no runs")
         return
-    rows = [[r.run_id[:12], _when(r.start_time), r.status.value, _duration(r.duration), r.experiment,
-             r.entry_point, _params(r)] for r in records]
-    emit(table(rows, ["RUN", "STARTED", "STATUS", "TIME", "EXPERIMENT", "ENTRY", "PARAMETERS"]))
+    headers = ["RUN", "STARTED", "STATUS", "TIME", "EXPERIMENT", "ENTRY"] + ([metric.upper()] if metric else [])
+    rows = []
+    for r in records:
+        row = [r.run_id[:12], when(r.start_time), r.status.value, duration(r.duration), r.experiment, r.entry_point]
+        if metric:
+            row.append(f"{r.metrics[metric]['last']:g}" if metric in r.metrics else "-")
+        rows.append(row + [parameters_text(r)])
+    emit(table(rows, headers + ["PARAMETERS"]))
 
 
 @runs_app.command("show")
@@ -69,12 +79,13 @@ def show_run(
     tracking_uri: Optional[str] = _TRACKING_URI,
     output_format: ShowFormat = typer.Option(ShowFormat.text, "--format", help="text or json."),
 ) -> None:
-    """Show everything recorded about a run."""
-    record = _store(tracking_uri).get_run(run_id)
+    """Show everything recorded about a run, with its metrics and artifacts."""
+    store = _store(tracking_uri)
+    view = run_view(store, store.get_run(run_id))
     if output_format is ShowFormat.json:
-        emit_json(record.to_dict())
+        emit_json(view)
     else:
-        emit(_describe(record))
+        emit(describe_run(view))
 
 
 @runs_app.command("logs")
@@ -83,7 +94,7 @@ def show_logs(
     tracking_uri: Optional[str] = _TRACKING_URI,
 ) -> None:
     """Print a run's output (stdout and stderr, in the order they were written)."""
-    from runner.tracking.local import LOG_NAME
+    from runner.tracking.base import LOG_NAME
 
     store = _store(tracking_uri)
     record = store.get_run(run_id)
@@ -91,51 +102,55 @@ def show_logs(
     sys.stdout.buffer.flush()
 
 
-def _describe(r) -> str:
-    s, env = r.source, r.environment
-    lines = [
-        f"run          {r.run_id}",
-        f"name         {r.run_name}",
-        f"experiment   {r.experiment}",
-        f"status       {r.status.value} (exit code {r.exit_code})",
-        f"started      {_when(r.start_time)}   duration {_duration(r.duration)}",
-        f"source       {s.uri} ({s.kind})",
-        f"folder       {s.path}" + (f"   subdirectory {s.subdirectory}" if s.subdirectory else ""),
-    ]
-    if s.commit or s.version:
-        dirty = {True: ", dirty: diff " + (s.diff_hash or "")[:12], False: ", clean"}.get(s.dirty, "")
-        lines.append(f"commit       {s.commit or '(none)'}" + (f" (version {s.version})" if s.version else "") + dirty)
-    lines.append(f"entry point  {r.entry_point}")
-    lines.append(f"command      {r.command}")
-    lines.append("parameters")
-    for p in r.parameters:
-        given = f"given {p.given!r}" if p.given is not None else "default"
-        lines.append(f"  {p.name} = {p.value!r} ({p.type}, {given}{'' if p.declared else ', undeclared'})")
-    lines.append(f"environment  {env.kind}" + (f"  key {env.key}" if env.key else "")
-                 + (f"  python {env.python}" if env.python else ""))
-    if env.lock:
-        lines.append(f"  lock       {env.lock}")
-    lines.append(f"backend      {r.backend}")
-    lines.append(f"launched by  {r.user}@{r.host} ({r.platform}, Python {r.python_version}, proj {r.proj_version})")
-    lines.append(f"log          {r.log}")
-    if r.attachments:
-        lines.append(f"files        {', '.join(r.attachments)}")
-    return "\n".join(lines)
+@runs_app.command("sync")
+def sync_runs(
+    tracking_uri: Optional[str] = typer.Option(
+        None, "--tracking-uri", help="Only updates meant for this server [default: all that are waiting]."),
+) -> None:
+    """Send the run updates a tracking server could not take when they happened."""
+    from collections import Counter
+
+    from runner.cli.output import note
+    from runner.tracking.mlflow import send_spooled
+
+    sent, waiting = send_spooled(tracking_uri)
+    if not sent and not waiting:
+        emit("nothing to send")
+        return
+    for run_id, count in Counter(entry.run_id for entry in sent).items():
+        emit(f"sent {count} pending update batch{'es' if count > 1 else ''} of run {run_id}")
+    for entry, reason in waiting:
+        note(f"still waiting: run {entry.run_id} ({entry.path.name}): {reason}")
+    if waiting:
+        raise TrackingError(f"{len(waiting)} update batch{'es' if len(waiting) > 1 else ''} could not be sent",
+                            hint="run `proj runs sync` again once the server answers")
 
 
-def _when(timestamp: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
-
-
-def _duration(seconds: Optional[float]) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, rest = divmod(int(seconds), 60)
-    return f"{minutes}m{rest:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
-
-
-def _params(r) -> str:
-    text = " ".join(f"{name}={value}" for name, value in r.parameter_values().items())
-    return text if len(text) <= 60 else text[:57] + "..."
+@runs_app.command("artifacts")
+def artifacts(
+    run_id: str = typer.Argument(..., metavar="RUN_ID", help="A run id, or a unique prefix of one."),
+    path: Optional[str] = typer.Argument(None, metavar="[PATH]", help="One file or folder among the artifacts."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Copy the artifacts (or PATH) here."),
+    tracking_uri: Optional[str] = _TRACKING_URI,
+) -> None:
+    """List a run's artifacts, or copy them (or one of them) with -o."""
+    store = _store(tracking_uri)
+    record = store.get_run(run_id)
+    try:
+        source = store.artifact_path(record.run_id, path or ".")
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    if not source.exists():
+        raise UsageError(f"Run {record.run_id} has no artifact {path!r}")
+    prefix = "" if not path or source.is_file() else path.strip("/") + "/"
+    listed = [a for a in store.list_artifacts(record.run_id) if not path or a.path == path.strip("/")
+              or a.path.startswith(prefix)]
+    if output is None:
+        emit("\n".join(f"{a.path}  {size(a.size)}" for a in listed) if listed else "no artifacts")
+        return
+    for artifact in listed:
+        relative = artifact.path[len(prefix):] if prefix else Path(artifact.path).name if path else artifact.path
+        target = output / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(store.artifact_path(record.run_id, artifact.path), target)
+    emit(f"copied {len(listed)} file{'s' if len(listed) != 1 else ''} to {output}")

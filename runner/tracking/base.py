@@ -8,7 +8,13 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runner.outputs import Artifact, MetricsReading
+
+
+LOG_NAME = "output.log"  # the name under which every store keeps a run's output
 
 
 class RunStatus(str, Enum):
@@ -79,6 +85,8 @@ class RunRecord:
     log: str | None = None  # where the output log is (a path for local stores)
     attachments: list[str] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
+    # Summaries of the run's metrics once it has ended: key -> last, min, max, count, last_step.
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def duration(self) -> float | None:
@@ -111,6 +119,8 @@ class RunQuery:
     parameters: tuple[tuple[str, str], ...] = ()  # name, value as given or rendered
     limit: int = 50
     offset: int = 0
+    sort_metric: str | None = None  # order by this metric's last value (runs without it last)
+    descending: bool = False
 
 
 class TrackingStore(ABC):
@@ -153,6 +163,37 @@ class TrackingStore(ABC):
     def child_environment(self, record: RunRecord) -> dict[str, str]:
         """Variables the entry point gets so its own code can find this run."""
         return {"PROJ_RUN_ID": record.run_id, "PROJ_TRACKING_URI": self.uri, "PROJ_EXPERIMENT": record.experiment}
+
+    def output_dir(self, run_id: str) -> Path:
+        """The folder the run writes its artifacts and metrics.jsonl into ($PROJ_OUTPUT_DIR).
+
+        Stores without a local folder of their own keep it under $PROJ_HOME and send its
+        contents to the server when the run ends."""
+        from runner.locations import cache_dir
+
+        return cache_dir("outputs", run_id)
+
+    def read_metrics(self, run_id: str, *, complete: bool = True) -> MetricsReading:
+        """The run's metric points as written so far (live while it runs)."""
+        from runner.outputs import METRICS_FILE, read_metrics
+
+        return read_metrics(self.output_dir(run_id) / METRICS_FILE, complete=complete)
+
+    def list_artifacts(self, run_id: str) -> list[Artifact]:
+        from runner.outputs import list_artifacts
+
+        return list_artifacts(self.output_dir(run_id))
+
+    def artifact_path(self, run_id: str, relative: str) -> Path:
+        """The local path of an artifact; ValueError for a path that leaves the output folder."""
+        from runner.outputs import artifact_path
+
+        return artifact_path(self.output_dir(run_id), relative)
+
+    def take_warnings(self) -> list[str]:
+        """Things the user should know that did not stop the run (e.g. updates kept for a later
+        `proj runs sync` because the server did not answer); each is returned once."""
+        return []
 
 
 def launcher_token(pid: int | None = None) -> str:

@@ -2,6 +2,7 @@
 
     .proj/proj.db                 runs, parameters, experiments (WAL mode)
     .proj/runs/<run id>/output.log  the command's output, written while it runs
+    .proj/runs/<run id>/outputs/    $PROJ_OUTPUT_DIR: the run's artifacts and metrics.jsonl
     .proj/runs/<run id>/<file>      files kept with the run (diff.patch, build.log, locks)
 
 Many `proj run` processes may share one store: every write is one short IMMEDIATE transaction
@@ -22,11 +23,11 @@ from pathlib import Path
 from typing import Iterator
 
 from runner.errors import RunNotFoundError, TrackingError
-from runner.tracking.base import RunQuery, RunRecord, RunStatus, TrackingStore, launcher_alive
+from runner.tracking.base import LOG_NAME, RunQuery, RunRecord, RunStatus, TrackingStore, launcher_alive
 
 SCHEMA_VERSION = 1
 DATABASE = "proj.db"
-LOG_NAME = "output.log"
+OUTPUTS = "outputs"
 _RUN_REF = re.compile(r"^[0-9a-f]{1,32}$")
 _ATTACHMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _BUSY_TIMEOUT_MS = 60_000
@@ -51,6 +52,14 @@ CREATE TABLE IF NOT EXISTS params (
     value TEXT NOT NULL,
     PRIMARY KEY (run_id, name));
 CREATE INDEX IF NOT EXISTS params_by_value ON params(name, value);
+CREATE TABLE IF NOT EXISTS metric_summaries (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    key TEXT NOT NULL,
+    last REAL, min REAL, max REAL,
+    count INTEGER NOT NULL,
+    last_step INTEGER,
+    PRIMARY KEY (run_id, key));
+CREATE INDEX IF NOT EXISTS metrics_by_key ON metric_summaries(key, last);
 """
 
 
@@ -149,6 +158,7 @@ class LocalStore(TrackingStore):
         record.log = str(run_dir / LOG_NAME)
         try:
             run_dir.mkdir(mode=0o700)
+            (run_dir / OUTPUTS).mkdir(mode=0o700)
             os.close(os.open(run_dir / LOG_NAME, os.O_CREAT | os.O_WRONLY, 0o600))
             with self._write() as db:
                 experiment_id = _experiment_id(db, record.experiment)
@@ -186,12 +196,21 @@ class LocalStore(TrackingStore):
             raise TrackingError(f"Cannot save {name} with run {run_id}: {err.strerror}") from None
 
     def end_run(self, run_id: str, status: RunStatus, exit_code: int | None, end_time: float) -> RunRecord:
+        summaries = self.read_metrics(run_id).summaries()
         with self._write() as db:
-            db.execute(
+            updated = db.execute(
                 "UPDATE runs SET status = ?, exit_code = ?, end_time = ? WHERE run_id = ? AND status = ?",
                 (status.value, exit_code, end_time, run_id, RunStatus.RUNNING.value),
-            )
+            ).rowcount
+            if updated:
+                db.executemany(
+                    "INSERT OR REPLACE INTO metric_summaries VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(run_id, s.key, s.last, s.min, s.max, s.count, s.last_step) for s in summaries.values()],
+                )
             return _load_record(db, run_id)
+
+    def output_dir(self, run_id: str) -> Path:
+        return self._run_dir(run_id) / OUTPUTS
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -211,6 +230,9 @@ class LocalStore(TrackingStore):
     def list_runs(self, query: RunQuery) -> list[RunRecord]:
         sql = ["SELECT r.run_id FROM runs r"]
         where, args = [], []
+        if query.sort_metric is not None:
+            sql.append("LEFT JOIN metric_summaries m ON m.run_id = r.run_id AND m.key = ?")
+            args.append(query.sort_metric)
         if query.experiment is not None:
             sql.append("JOIN experiments e ON e.id = r.experiment_id")
             where.append("e.name = ?")
@@ -225,7 +247,11 @@ class LocalStore(TrackingStore):
             args += [name, value]
         if where:
             sql.append("WHERE " + " AND ".join(where))
-        sql.append("ORDER BY r.start_time DESC LIMIT ? OFFSET ?")
+        if query.sort_metric is not None:
+            sql.append(f"ORDER BY m.last IS NULL, m.last {'DESC' if query.descending else 'ASC'}, r.start_time DESC")
+        else:
+            sql.append("ORDER BY r.start_time DESC")
+        sql.append("LIMIT ? OFFSET ?")
         args += [query.limit, query.offset]
         try:
             db = self._db(create=False)
@@ -299,4 +325,10 @@ def _load_record(db: sqlite3.Connection, run_id: str) -> RunRecord:
         raise RunNotFoundError(f"No run {run_id!r}")
     data = json.loads(row[0])
     data.update(status=row[1], end_time=row[2], exit_code=row[3])
+    data["metrics"] = {
+        key: {"last": last, "min": low, "max": high, "count": count, "last_step": step}
+        for key, last, low, high, count, step in db.execute(
+            "SELECT key, last, min, max, count, last_step FROM metric_summaries WHERE run_id = ? ORDER BY key",
+            (run_id,))
+    }
     return RunRecord.from_dict(data)

@@ -1,0 +1,94 @@
+"""Run records as text and JSON, for `proj runs list/show`."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Optional
+
+from runner.tracking.base import RunRecord, RunStatus, TrackingStore
+
+
+def run_view(store: TrackingStore, record: RunRecord) -> dict[str, Any]:
+    """The record plus what lives in its output folder: metrics (live while it runs) and artifacts."""
+    reading = store.read_metrics(record.run_id, complete=record.status is not RunStatus.RUNNING)
+    data = record.to_dict()
+    if record.status is RunStatus.RUNNING or not data["metrics"]:
+        data["metrics"] = {key: s.as_dict() for key, s in reading.summaries().items()}
+    data["metric_problems"] = list(reading.problems)
+    data["artifacts"] = [{"path": a.path, "size": a.size} for a in store.list_artifacts(record.run_id)]
+    return data
+
+
+def describe_run(view: dict[str, Any]) -> str:
+    s, env = view["source"], view["environment"]
+    lines = [
+        f"run          {view['run_id']}",
+        f"name         {view['run_name']}",
+        f"experiment   {view['experiment']}",
+        f"status       {view['status']} (exit code {view['exit_code']})",
+        f"started      {when(view['start_time'])}   duration {duration(view['duration'])}",
+        f"source       {s['uri']} ({s['kind']})",
+        f"folder       {s['path']}" + (f"   subdirectory {s['subdirectory']}" if s["subdirectory"] else ""),
+    ]
+    if s["commit"] or s["version"]:
+        dirty = {True: ", dirty: diff " + (s["diff_hash"] or "")[:12], False: ", clean"}.get(s["dirty"], "")
+        version = f" (version {s['version']})" if s["version"] else ""
+        lines.append(f"commit       {s['commit'] or '(none)'}{version}{dirty}")
+    lines.append(f"entry point  {view['entry_point']}")
+    lines.append(f"command      {view['command'].rstrip()}")
+    lines.append("parameters")
+    for p in view["parameters"]:
+        given = f"given {p['given']!r}" if p["given"] is not None else "default"
+        lines.append(f"  {p['name']} = {p['value']!r} ({p['type']}, {given}{'' if p['declared'] else ', undeclared'})")
+    lines.append(f"environment  {env['kind']}" + (f"  key {env['key']}" if env["key"] else "")
+                 + (f"  python {env['python']}" if env["python"] else ""))
+    if env["lock"]:
+        lines.append(f"  lock       {env['lock']} (kept with the run)")
+    lines.append(f"backend      {view['backend']}")
+    lines.append(f"launched by  {view['user']}@{view['host']} ({view['platform']}, Python {view['python_version']}, "
+                 f"proj {view['proj_version']})")
+    lines.append(f"log          {view['log']}")
+    if view["attachments"]:
+        lines.append(f"files        {', '.join(view['attachments'])}")
+    lines += _metric_lines(view)
+    if view["artifacts"]:
+        lines.append("artifacts")
+        lines += [f"  {a['path']}  ({size(a['size'])})" for a in view["artifacts"]]
+    return "\n".join(lines)
+
+
+def _metric_lines(view: dict[str, Any]) -> list[str]:
+    if not view["metrics"] and not view["metric_problems"]:
+        return []
+    lines = ["metrics      (last, min, max, values)"]
+    for key, m in sorted(view["metrics"].items()):
+        step = f", last step {m['last_step']}" if m["last_step"] is not None else ""
+        lines.append(f"  {key} = {m['last']:g}  (min {m['min']:g}, max {m['max']:g}, {m['count']} values{step})")
+    lines += [f"  ! {problem}" for problem in view["metric_problems"]]
+    return lines
+
+
+def when(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+
+
+def duration(seconds: Optional[float]) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes}m{rest:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+def size(count: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if count < 1024 or unit == "GiB":
+            return f"{count} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    return str(count)
+
+
+def parameters_text(record: RunRecord, width: int = 60) -> str:
+    text = " ".join(f"{name}={value}" for name, value in record.parameter_values().items())
+    return text if len(text) <= width else text[: width - 3] + "..."
