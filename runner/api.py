@@ -27,6 +27,7 @@ from runner.tracking import open_store, resolve_tracking_uri
 from runner.tracking.base import (
     EnvironmentRecord,
     ParameterRecord,
+    Reproduction,
     RunRecord,
     RunStatus,
     SourceRecord,
@@ -54,6 +55,8 @@ class RunRequest:
     backend: str = "local"
     strict: bool = False
     environment_options: EnvironmentOptions = field(default_factory=EnvironmentOptions)
+    apply_diff: bytes | None = None  # a recorded run's uncommitted changes (re-runs)
+    reproduction: Reproduction | None = None  # set by `proj rerun`
 
 
 @dataclass
@@ -76,7 +79,7 @@ class RunOutcome:
 
 def plan_run(request: RunRequest, reporter: Reporter) -> RunPlan:
     """Fetch the project and resolve everything about the run; the caller releases the source."""
-    source = fetch_project(request.uri, request.version, progress=reporter.info)
+    source = fetch_project(request.uri, request.version, progress=reporter.info, apply_diff=request.apply_diff)
     try:
         project = load_project(source.path, strict=request.strict)
         for warning in project.warnings:
@@ -111,9 +114,15 @@ def run_project(
         _attach_inputs(store, record, plan.source, prepared)
         on_started(record, store)
         env = _child_environment(store, record)
-        invocation = prepared.invocation(plan.command, plan.project.root, env)
-        job = Job(record.run_id, invocation, store.log_path(record.run_id))
-        outcome = _execute(store, record, lambda: backend.run(job, terminal=terminal))
+
+        def run_job():
+            # Inside _execute: an invocation the environment refuses (a docker network that
+            # cannot reach the store) still ends the run's record as FAILED.
+            invocation = prepared.invocation(plan.command, plan.project.root, env)
+            job = Job(record.run_id, invocation, store.log_path(record.run_id))
+            return backend.run(job, terminal=terminal)
+
+        outcome = _execute(store, record, run_job)
         for problem in store.read_metrics(record.run_id).problems:
             reporter.warning(problem)
         for warning in store.take_warnings():
@@ -163,6 +172,7 @@ def _new_record(request: RunRequest, plan: RunPlan, prepared) -> RunRecord:
         launcher=launcher_token(),
         start_time=time.time(),
         backend=request.backend,
+        reproduction=request.reproduction,
     )
 
 

@@ -63,6 +63,24 @@ class SourceError(ProjError):
     exit_code = ExitCode.SETUP
 
 
+class UnknownVersionError(SourceError):
+    """The requested branch, tag or commit does not exist in the repository."""
+
+    def __init__(self, message: str, *, version: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.version = version
+
+
+class PatchError(SourceError):
+    """A recorded run's uncommitted changes do not apply to its commit."""
+
+
+class ReproductionError(ProjError):
+    """A run cannot be reproduced exactly (and drift was not allowed)."""
+
+    exit_code = ExitCode.SETUP
+
+
 class EnvironmentSetupError(ProjError):
     """The project's environment could not be built or found."""
 

@@ -51,18 +51,20 @@ def run_tool(
     on_line: Callable[[str], None] | None = None,
     check: bool = True,
     binary: bool = False,
+    input: bytes | None = None,
 ) -> ToolResult:
     """Run a tool with stdout and stderr captured together.
 
-    `on_line` receives each output line as it is written (for `-v` build logs). Ctrl-C stops the
-    tool before the KeyboardInterrupt propagates, so no tool outlives proj.
+    `on_line` receives each output line as it is written (for `-v` build logs); `input` is fed
+    to the tool's stdin. Ctrl-C stops the tool before the KeyboardInterrupt propagates, so no
+    tool outlives proj.
     """
     try:
         child = subprocess.Popen(
             list(argv),
             cwd=cwd,
             env=dict(env) if env is not None else None,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # our signal handling, not the terminal's, decides its fate
@@ -72,6 +74,8 @@ def run_tool(
         raise ToolError(argv, None, f"{argv[0]}: {err.strerror}") from err
     chunks: list[bytes] = []
     try:
+        if input is not None:
+            _feed(child, input)
         assert child.stdout is not None
         for raw in child.stdout:
             chunks.append(raw)
@@ -86,6 +90,22 @@ def run_tool(
     if check and returncode != 0:
         raise ToolError(argv, returncode, output.decode("utf-8", "replace"))
     return ToolResult(returncode, output if binary else output.decode("utf-8", "replace"))
+
+
+def _feed(child: subprocess.Popen, data: bytes) -> None:
+    """Write all of `data` to the tool's stdin from a thread, so its output pipe cannot fill
+    while we write (the inputs here are patches: small, but not bounded)."""
+    import threading
+
+    def write() -> None:
+        try:
+            child.stdin.write(data)
+        except BrokenPipeError:
+            pass
+        finally:
+            child.stdin.close()
+
+    threading.Thread(target=write, daemon=True).start()
 
 
 @dataclass(frozen=True)
@@ -267,3 +287,52 @@ def _start_watchdog(pgid: int) -> _Watchdog:
             os._exit(0)
     os.close(read_fd)
     return _Watchdog(pid, write_fd)
+
+
+class Reaper:
+    """A process that runs a clean-up command if proj dies before calling `disarm`."""
+
+    def __init__(self, pid: int, write_fd: int) -> None:
+        self.pid = pid
+        self.write_fd = write_fd
+
+    def disarm(self) -> None:
+        try:
+            os.write(self.write_fd, b"x")  # the all-clear: the reaper exits without running anything
+        finally:
+            os.close(self.write_fd)
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+
+
+def start_reaper(argv: Sequence[str]) -> Reaper:
+    """Fork a process that runs `argv` if proj dies, even by SIGKILL, before `disarm()`.
+
+    For clean-up proj does itself when it lives, such as removing a container the daemon would
+    otherwise keep running. Like the watchdog above it waits for end-of-file on a pipe only proj
+    writes to; `disarm` writes a byte first, so a normal end runs nothing.
+    """
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the reaper: no Python-level cleanup, no exceptions escape
+        try:
+            os.setsid()  # Ctrl-C at the terminal is proj's to handle; ignored signals stay so in argv
+            for sig in STOP_SIGNALS:
+                signal.signal(sig, signal.SIG_IGN)
+            os.closerange(3, read_fd)
+            os.closerange(read_fd + 1, os.sysconf("SC_OPEN_MAX"))
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                if fd != read_fd:
+                    os.dup2(null, fd)
+            released = False
+            while os.read(read_fd, 1):
+                released = True
+            if not released:
+                os.execv(argv[0], list(argv))
+        finally:
+            os._exit(0)
+    os.close(read_fd)
+    return Reaper(pid, write_fd)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit, urlunsplit
 
-from runner.errors import SourceError, UnsafeSourceError, UsageError
+from runner.errors import PatchError, SourceError, UnknownVersionError, UnsafeSourceError, UsageError
 from runner.locations import cache_dir
 from runner.locking import file_lock
 from runner.process import ToolError, run_tool
@@ -86,9 +86,21 @@ def split_subdirectory(uri: str) -> tuple[str, str]:
     return base, subdirectory
 
 
-def fetch_project(uri: str, version: str | None = None, *, progress: Progress | None = None) -> ProjectSource:
-    """Make the project at `uri` available on disk; the caller must `release()` the result."""
+def fetch_project(uri: str, version: str | None = None, *, progress: Progress | None = None,
+                  apply_diff: bytes | None = None) -> ProjectSource:
+    """Make the project at `uri` available on disk; the caller must `release()` the result.
+
+    `apply_diff` (a recorded run's uncommitted changes) is applied to the run's own checkout of
+    `version`, which re-creates that run's dirty working tree without touching any user folder.
+    """
     progress = progress or (lambda _message: None)
+    source = _fetch_source(uri, version, progress)
+    if apply_diff:
+        _apply_diff(source, apply_diff)
+    return source
+
+
+def _fetch_source(uri: str, version: str | None, progress: Progress) -> ProjectSource:
     _refuse_unsafe_text(uri, "project URI")
     base, subdirectory = split_subdirectory(uri)
     subdirectory = _safe_subdirectory(subdirectory, uri)
@@ -180,6 +192,7 @@ def _inside(root: Path, subdirectory: str, uri: str) -> Path:
 def _from_local_folder(folder: Path, uri: str, subdirectory: str, version: str | None,
                        progress: Progress) -> ProjectSource:
     folder = folder.absolute()
+    uri = str(folder) + (f"#{subdirectory}" if subdirectory else "")  # records outlive the current folder
     if not folder.is_dir():
         raise SourceError(f"Cannot run {uri!r}: it is a file, not a project folder",
                           hint="give the folder that holds the MLproject file")
@@ -239,6 +252,20 @@ def _record_working_tree(source: ProjectSource, top: Path) -> None:
 
 
 # --- git repositories ----------------------------------------------------------------------
+
+
+def _apply_diff(source: ProjectSource, diff: bytes) -> None:
+    if source.checkout is None:
+        source.release()
+        raise UsageError("Recorded changes can only be applied to a checkout of a commit (give a version)")
+    try:
+        _git(["apply", "--binary", "--whitespace=nowarn", "-"], cwd=source.checkout, input=diff)
+    except _GitFailure as err:
+        source.release()
+        raise PatchError(f"The recorded uncommitted changes do not apply to commit {source.commit}: "
+                         f"{err.reason}") from None
+    source.diff, source.dirty = diff, True
+    source.diff_hash = hashlib.sha256(diff).hexdigest()
 
 
 def _from_git(url: str, uri: str, subdirectory: str, version: str | None, progress: Progress) -> ProjectSource:
@@ -312,7 +339,8 @@ def _resolve_commit(mirror: Path, url: str, version: str | None, uri: str, secre
         known = _known_commit(mirror, candidate)
         if known:
             return known
-    raise SourceError(f"Unknown version {version!r} in {uri}: no such branch, tag or commit")
+    raise UnknownVersionError(f"Unknown version {version!r} in {uri}: no such branch, tag or commit",
+                              version=version)
 
 
 def _known_commit(mirror: Path, name: str) -> str | None:
@@ -400,9 +428,9 @@ def _git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def _git(args: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
-         secrets: list[str] = (), text: bool = True):
+         secrets: list[str] = (), text: bool = True, input: bytes | None = None):
     try:
-        result = run_tool(["git", *args], cwd=cwd, env=_git_env(env), binary=not text)
+        result = run_tool(["git", *args], cwd=cwd, env=_git_env(env), binary=not text, input=input)
     except ToolError as err:
         output = err.output
         for secret in secrets:

@@ -12,12 +12,26 @@ from runner.cli.app import app
 from runner.cli.output import emit, note, warn
 
 
-class _Reporter:
+class Reporter:
+    """Progress and warnings from the library, as proj's own lines on stderr."""
+
     def info(self, message: str) -> None:
         note(message)
 
     def warning(self, message: str) -> None:
         warn(message)
+
+
+def report_started(record, store) -> None:
+    note(f"run {record.run_id} started in experiment {record.experiment!r}, recorded in {store.uri}")
+    note(f"command: {record.command.rstrip()}")
+
+
+def report_finished(outcome, tracking_uri: Optional[str]) -> None:
+    record = outcome.record
+    duration = f"{record.duration:.1f} s" if record.duration is not None else "?"
+    note(f"run {record.run_id} {record.status.value} (exit code {record.exit_code}) in {duration}; "
+         f"record: proj runs show {record.run_id[:12]}" + _store_hint(tracking_uri))
 
 
 @app.command(context_settings={"allow_interspersed_args": True})
@@ -65,23 +79,14 @@ def run(
         tracking_uri=tracking_uri, backend=backend, strict=strict, environment_options=options,
     )
     if dry_run:
-        plan = plan_run(request, _Reporter())
+        plan = plan_run(request, Reporter())
         try:
             emit(_describe_plan(plan))
         finally:
             plan.source.release()
         return
-
-    def started(record, store) -> None:
-        note(f"run {record.run_id} started in experiment {record.experiment!r}, recorded in {store.uri}")
-        note(f"command: {record.command.rstrip()}")
-
-    outcome = run_project(request, _Reporter(), terminal=sys.stdout.buffer,
-                          on_started=started)
-    record = outcome.record
-    duration = f"{record.duration:.1f} s" if record.duration is not None else "?"
-    note(f"run {record.run_id} {record.status.value} (exit code {record.exit_code}) in {duration}; "
-         f"record: proj runs show {record.run_id[:12]}" + _store_hint(tracking_uri))
+    outcome = run_project(request, Reporter(), terminal=sys.stdout.buffer, on_started=report_started)
+    report_finished(outcome, tracking_uri)
     raise typer.Exit(outcome.exit_code)
 
 

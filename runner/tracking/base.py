@@ -62,6 +62,15 @@ class EnvironmentRecord:
 
 
 @dataclass
+class Reproduction:
+    """How a run re-ran an earlier one (`proj rerun`)."""
+
+    of: str  # the run id reproduced
+    deliberate: list[str] = field(default_factory=list)  # differences asked for (-P, --version)
+    drift: list[str] = field(default_factory=list)  # what could not be reproduced (--allow-drift)
+
+
+@dataclass
 class RunRecord:
     experiment: str
     run_name: str
@@ -87,6 +96,7 @@ class RunRecord:
     tags: dict[str, str] = field(default_factory=dict)
     # Summaries of the run's metrics once it has ended: key -> last, min, max, count, last_step.
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reproduction: Reproduction | None = None
 
     @property
     def duration(self) -> float | None:
@@ -109,6 +119,8 @@ class RunRecord:
         values["parameters"] = [ParameterRecord(**p) for p in data["parameters"]]
         values["environment"] = EnvironmentRecord(**data["environment"])
         values["status"] = RunStatus(data["status"])
+        if data.get("reproduction"):
+            values["reproduction"] = Reproduction(**data["reproduction"])
         return cls(**values)
 
 
@@ -120,7 +132,14 @@ class RunQuery:
     limit: int = 50
     offset: int = 0
     sort_metric: str | None = None  # order by this metric's last value (runs without it last)
+    sort_parameter: str | None = None  # order by this parameter's value: numbers first, then text
+    sort_by: str | None = None  # one of RUN_SORT_COLUMNS (runs without a value last)
     descending: bool = False
+
+
+# Record fields a store can order runs by (RunQuery.sort_by); without one, newest first.
+RUN_SORT_COLUMNS = ("start_time", "duration", "status", "experiment", "run_name", "entry_point", "source",
+                    "commit", "exit_code")
 
 
 class TrackingStore(ABC):

@@ -1,0 +1,178 @@
+"""What differs between two runs: source, parameters, command, environment, outcome, metrics.
+
+Works on run views (the dicts `proj runs show --format json` prints) plus the runs' lock files,
+so `proj runs diff`, `proj rerun` and the browser's compare page all report the same things.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+_REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*(==|@)\s*([^\s;\\]+)")
+
+
+@dataclass(frozen=True)
+class Change:
+    section: str  # source, parameters, command, environment, packages, outcome, metrics
+    name: str
+    a: Any
+    b: Any
+
+    @property
+    def kind(self) -> str:
+        if self.a is None:
+            return "added"
+        if self.b is None:
+            return "removed"
+        return "changed"
+
+
+@dataclass(frozen=True)
+class RunDiff:
+    a: str  # run ids
+    b: str
+    changes: tuple[Change, ...] = field(default=())
+
+    def section(self, name: str) -> list[Change]:
+        return [c for c in self.changes if c.section == name]
+
+    @property
+    def identical_inputs(self) -> bool:
+        """Same source, parameters, command and environment lock: a faithful reproduction."""
+        inputs = ("source", "parameters", "command", "environment", "packages")
+        return not any(c.section in inputs for c in self.changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"a": self.a, "b": self.b, "identical_inputs": self.identical_inputs,
+                "changes": [{**asdict(c), "kind": c.kind} for c in self.changes]}
+
+
+SOURCE_FIELDS = ("commit", "subdirectory", "dirty", "diff_hash")
+LOCATION_FIELDS = ("uri", "kind")  # how the code was addressed: informative, not an input
+ENVIRONMENT_FIELDS = ("kind", "key", "python")
+OUTCOME_FIELDS = ("status", "exit_code", "host", "user", "platform", "python_version", "proj_version", "backend")
+
+
+def diff_runs(a: dict[str, Any], b: dict[str, Any], lock_a: tuple[str, bytes] | None = None,
+              lock_b: tuple[str, bytes] | None = None) -> RunDiff:
+    """Differences between run views `a` and `b`; locks are (file name, content) when known."""
+    changes: list[Change] = []
+    changes += _fields("source", a["source"], b["source"], SOURCE_FIELDS)
+    changes += _fields("location", a["source"], b["source"], LOCATION_FIELDS)
+    changes += _mapping("parameters", _parameters(a), _parameters(b))
+    command_a, command_b = _in_project(a, a["command"]), _in_project(b, b["command"])
+    if command_a != command_b:
+        changes.append(Change("command", "command", command_a, command_b))
+    changes += _fields("environment", a["environment"], b["environment"], ENVIRONMENT_FIELDS)
+    changes += _mapping("packages", lock_packages(*lock_a) if lock_a else {}, lock_packages(*lock_b) if lock_b else {})
+    changes += _fields("outcome", a, b, OUTCOME_FIELDS)
+    duration_a, duration_b = a.get("duration"), b.get("duration")
+    if duration_a is not None and duration_b is not None and round(duration_a, 1) != round(duration_b, 1):
+        changes.append(Change("outcome", "duration", round(duration_a, 3), round(duration_b, 3)))
+    changes += _mapping("metrics", _last_values(a), _last_values(b))
+    return RunDiff(a["run_id"], b["run_id"], tuple(changes))
+
+
+def lock_packages(name: str, content: bytes) -> dict[str, str]:
+    """The packages (name → version, or an image id) that a lock file pins, whatever its kind."""
+    text = content.decode("utf-8", "replace")
+    if name.endswith(".json"):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return {}
+        return {str(k): str(v) for k, v in _flatten(data).items()}
+    if name.endswith((".yml", ".yaml")):
+        return _conda_lock_packages(text)
+    packages = {}
+    for line in text.splitlines():
+        match = _REQUIREMENT.match(line)
+        if match and not line.lstrip().startswith("#"):
+            packages[match.group(1).lower().replace("_", "-")] = match.group(3)
+    return packages
+
+
+def _conda_lock_packages(text: str) -> dict[str, str]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError:
+        return {}
+    entries = [p for p in data.get("package", []) if isinstance(p, dict)]
+    platforms = {p.get("platform") for p in entries}
+    packages = {}
+    for entry in entries:
+        label = entry.get("name", "?")
+        if len(platforms) > 1:
+            label = f"{label} ({entry.get('platform')})"
+        if entry.get("manager") == "pip":
+            label = f"pip:{label}"
+        packages[label] = str(entry.get("version"))
+    return packages
+
+
+def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(data, dict):
+        return {prefix or "value": data}
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        flat.update(_flatten(value, name) if isinstance(value, dict) else {name: value})
+    return flat
+
+
+def _fields(section: str, a: dict, b: dict, names: tuple[str, ...]) -> list[Change]:
+    return [Change(section, name, a.get(name), b.get(name)) for name in names if a.get(name) != b.get(name)]
+
+
+def _mapping(section: str, a: dict[str, Any], b: dict[str, Any]) -> list[Change]:
+    return [Change(section, name, a.get(name), b.get(name))
+            for name in sorted(set(a) | set(b)) if a.get(name) != b.get(name)]
+
+
+def _parameters(view: dict[str, Any]) -> dict[str, Any]:
+    """Each parameter's effective value: what the program received (typed)."""
+    return {p["name"]: _in_project(view, p["value"]) for p in view["parameters"]}
+
+
+def _in_project(view: dict[str, Any], value: Any) -> Any:
+    """Paths inside the run's project folder, written relative to it as `<project>/...`.
+
+    Every checkout lives in a folder of its own, so a re-run of the same commit sees its data
+    file at another absolute path; that is not a difference in what ran.
+    """
+    folder = view["source"]["path"]
+    if not isinstance(value, str) or not folder:
+        return value
+    return value.replace(folder.rstrip("/") + "/", "<project>/").replace(folder, "<project>")
+
+
+def _last_values(view: dict[str, Any]) -> dict[str, Any]:
+    return {key: summary["last"] for key, summary in (view.get("metrics") or {}).items()}
+
+
+def describe_diff(diff: RunDiff) -> str:
+    """The differences as aligned text, one line per change, grouped by section."""
+    if not diff.changes:
+        return f"runs {diff.a[:12]} and {diff.b[:12]} do not differ"
+    lines = [f"--- {diff.a}", f"+++ {diff.b}"]
+    current = None
+    for change in diff.changes:
+        if change.section != current:
+            current = change.section
+            lines.append(f"{current}:")
+        lines.append(f"  {change.name}: {_show(change.a)} -> {_show(change.b)}")
+    verdict = "identical" if diff.identical_inputs else "different"
+    lines.append(f"inputs (source, parameters, command, environment): {verdict}")
+    return "\n".join(lines)
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    text = str(value).rstrip("\n")
+    return repr(text) if "\n" in text or text == "" else text
