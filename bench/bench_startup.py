@@ -24,8 +24,8 @@ SPEC = "name: trivial\nentry_points:\n  main:\n    command: \"true\"\n"
 
 
 def proj_command() -> list[str]:
-    found = shutil.which("proj")
-    return [found] if found else [sys.executable, "-m", "runner"]
+    beside = Path(sys.executable).parent / "proj"  # the proj of this interpreter, not another on PATH
+    return [str(beside)] if beside.exists() else [sys.executable, "-m", "runner"]
 
 
 def median_seconds(argv: list[str], cwd: Path, env: dict, runs: int) -> float:

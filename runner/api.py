@@ -14,13 +14,15 @@ import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable, Mapping, Protocol
+from typing import Any, BinaryIO, Callable, Mapping, Protocol
 
 from runner import __version__
 from runner.command import render_command
-from runner.backends import Job, get_backend
-from runner.environments import EnvironmentOptions, choose_manager, create_environment
+from runner.backends import Backend, Job, get_backend
+from runner.environments import EnvironmentOptions, PreparedEnvironment, choose_manager, create_environment
+from runner.errors import UsageError
 from runner.params import ResolvedParams, resolve_parameters
+from runner.secrets import redact, redact_bytes, secret_values
 from runner.sources import ProjectSource, fetch_project
 from runner.spec import EntryPoint, Project, load_project
 from runner.tracking import open_store, resolve_tracking_uri
@@ -57,6 +59,9 @@ class RunRequest:
     environment_options: EnvironmentOptions = field(default_factory=EnvironmentOptions)
     apply_diff: bytes | None = None  # a recorded run's uncommitted changes (re-runs)
     reproduction: Reproduction | None = None  # set by `proj rerun`
+    backend_config: Mapping[str, Any] | None = None  # --backend-config, read
+    detach: bool = False  # hand the run to a scheduler and return at once
+    sweep_id: str | None = None  # set on every point of a `--sweep` (runner.sweeps)
 
 
 @dataclass
@@ -75,6 +80,7 @@ class RunPlan:
 class RunOutcome:
     record: RunRecord
     exit_code: int  # what proj should exit with
+    log_error: str | None = None  # why the run's log is incomplete (a full disk), if it is
 
 
 def plan_run(request: RunRequest, reporter: Reporter) -> RunPlan:
@@ -102,42 +108,80 @@ def run_project(
     terminal: BinaryIO,
     on_started: Callable[[RunRecord, TrackingStore], None] = lambda record, store: None,
 ) -> RunOutcome:
-    """Run the project end to end and record it; returns the finished record."""
+    """Run the project end to end and record it; returns the finished record (still RUNNING
+    when detached: the scheduler runs it, and `proj runs wait` settles it)."""
+    backend = get_backend(request.backend, request.backend_config)  # a bad name or config: nothing fetched
     plan = plan_run(request, reporter)
     try:
-        store = open_store(resolve_tracking_uri(request.tracking_uri))
-        store.check_writable()  # a broken store must fail before anything is built or run
-        backend = get_backend(request.backend)
-        environment = create_environment(plan.manager, plan.project, request.environment_options)
-        prepared = environment.prepare(reporter.info)
-        record = store.start_run(_new_record(request, plan, prepared))
-        _attach_inputs(store, record, plan.source, prepared)
+        store, prepared = prepare_run(request, plan, backend, reporter)
+        record = begin_run(store, request, plan, prepared)
         on_started(record, store)
-        env = _child_environment(store, record)
+        if backend.detachable:
+            from runner.scheduling import ScheduledRun, exit_code_for, submit_runs
 
-        def run_job():
-            # Inside _execute: an invocation the environment refuses (a docker network that
-            # cannot reach the store) still ends the run's record as FAILED.
-            invocation = prepared.invocation(plan.command, plan.project.root, env)
-            job = Job(record.run_id, invocation, store.log_path(record.run_id))
-            return backend.run(job, terminal=terminal)
-
-        outcome = _execute(store, record, run_job)
-        for problem in store.read_metrics(record.run_id).problems:
-            reporter.warning(problem)
-        for warning in store.take_warnings():
-            reporter.warning(warning)
-        return outcome
+            run = ScheduledRun(record, lambda: job_for(store, record, plan, prepared))
+            scheduled = submit_runs(store, backend, [run], plan.source, detach=request.detach,
+                                    terminal=terminal, progress=reporter.info)
+            final = scheduled.records[0]
+            return RunOutcome(final, 0 if request.detach else exit_code_for(final, scheduled.interrupted_by))
+        return run_here(store, backend, record, lambda: job_for(store, record, plan, prepared), terminal, reporter)
     finally:
-        plan.source.release()
+        plan.source.release()  # a checkout a scheduled job still needs is kept (runner.scheduling)
+
+
+def prepare_run(request: RunRequest, plan: RunPlan, backend: Backend,
+                reporter: Reporter) -> tuple[TrackingStore, PreparedEnvironment]:
+    """Open the store and build (or reuse) the environment, once what cannot work is refused."""
+    store = open_store(resolve_tracking_uri(request.tracking_uri))
+    store.check_writable()  # a broken store must fail before anything is built or run
+    backend.check_environment(plan.manager)
+    if request.detach and not backend.detachable:
+        raise UsageError(f"The {backend.name} backend cannot run detached: the run ends with proj",
+                         hint="use --backend slurm (or a scheduler plugin), or leave out --detach")
+    if request.detach and not store.supports_detached_runs:
+        raise UsageError(f"--detach needs a tracking store any proj can finish runs in, and {store.uri} "
+                         "can only be finished by the proj that started the run",
+                         hint="record detached runs in a local store (--tracking-uri PATH)")
+    environment = create_environment(plan.manager, plan.project, request.environment_options)
+    return store, environment.prepare(reporter.info)
+
+
+def begin_run(store: TrackingStore, request: RunRequest, plan: RunPlan, prepared: PreparedEnvironment) -> RunRecord:
+    """Record the new run (RUNNING) with what went into it."""
+    secrets = secret_values()
+    record = store.start_run(_redacted(_new_record(request, plan, prepared), secrets))
+    _attach_inputs(store, record, plan.source, prepared, secrets)
+    return record
+
+
+def job_for(store: TrackingStore, record: RunRecord, plan: RunPlan, prepared: PreparedEnvironment) -> Job:
+    """What the backend starts: the rendered command inside the environment, with the run's variables."""
+    invocation = prepared.invocation(plan.command, plan.project.root, _child_environment(store, record))
+    return Job(record.run_id, invocation, store.log_path(record.run_id))
+
+
+def run_here(store: TrackingStore, backend: Backend, record: RunRecord, make_job: Callable[[], Job],
+             terminal: BinaryIO, reporter: Reporter) -> RunOutcome:
+    """Run the job attached, with a backend that runs it while proj waits (the local one)."""
+    # make_job is called inside _execute: an invocation the environment refuses (a docker
+    # network that cannot reach the store) still ends the run's record as FAILED.
+    outcome = _execute(store, record, lambda: backend.run(make_job(), terminal=terminal))
+    if outcome.log_error:
+        reporter.warning(f"the run's log is incomplete: writing it failed ({outcome.log_error})")
+    for problem in store.read_metrics(record.run_id).problems:
+        reporter.warning(problem)
+    for warning in store.take_warnings():
+        reporter.warning(warning)
+    return outcome
 
 
 def _execute(store: TrackingStore, record: RunRecord, run: Callable) -> RunOutcome:
     """Run the job; whatever happens, the record ends with a status that says so."""
-    status, exit_code, proj_exit = RunStatus.FAILED, None, 1
+    status, exit_code, proj_exit, log_error = RunStatus.FAILED, None, 1, None
     try:
         result = run()
         exit_code = proj_exit = result.exit_code
+        log_error = result.log_error
         if result.interrupted_by is not None:
             status, proj_exit = RunStatus.KILLED, 128 + result.interrupted_by
         elif result.exit_code == 0:
@@ -146,7 +190,7 @@ def _execute(store: TrackingStore, record: RunRecord, run: Callable) -> RunOutco
         status, proj_exit = RunStatus.KILLED, 128 + signal.SIGINT
     finally:
         final = store.end_run(record.run_id, status, exit_code, time.time())
-    return RunOutcome(final, proj_exit)
+    return RunOutcome(final, proj_exit, log_error)
 
 
 def _new_record(request: RunRequest, plan: RunPlan, prepared) -> RunRecord:
@@ -173,16 +217,23 @@ def _new_record(request: RunRequest, plan: RunPlan, prepared) -> RunRecord:
         start_time=time.time(),
         backend=request.backend,
         reproduction=request.reproduction,
+        sweep_id=request.sweep_id,
     )
 
 
-def _attach_inputs(store: TrackingStore, record: RunRecord, source: ProjectSource, prepared) -> None:
+def _redacted(record: RunRecord, secrets: list[str]) -> RunRecord:
+    """The record with the values of secret-looking environment variables replaced by ***."""
+    return RunRecord.from_dict(redact(record.to_dict(), secrets)) if secrets else record
+
+
+def _attach_inputs(store: TrackingStore, record: RunRecord, source: ProjectSource, prepared,
+                   secrets: list[str]) -> None:
     if source.diff:
-        store.attach(record.run_id, "diff.patch", source.diff)
+        store.attach(record.run_id, "diff.patch", source.diff)  # the code itself: kept exactly
     if prepared.build_log:
-        store.attach(record.run_id, "build.log", prepared.build_log)
+        store.attach(record.run_id, "build.log", redact_bytes(prepared.build_log, secrets))
     if prepared.lock and prepared.lock_name:
-        store.attach(record.run_id, prepared.lock_name, prepared.lock)
+        store.attach(record.run_id, prepared.lock_name, redact_bytes(prepared.lock, secrets))
 
 
 def _child_environment(store: TrackingStore, record: RunRecord) -> dict[str, str]:

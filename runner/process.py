@@ -13,10 +13,12 @@ import selectors
 import signal
 import subprocess
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable, Mapping, Sequence
+from typing import BinaryIO, Callable, Iterator, Mapping, Sequence
 
 CHUNK = 64 * 1024
 # How long a command may take to stop after the signal proj forwarded, before SIGKILL.
@@ -112,6 +114,7 @@ def _feed(child: subprocess.Popen, data: bytes) -> None:
 class CommandResult:
     exit_code: int  # the command's code, or 128 + signal number when a signal ended it
     interrupted_by: int | None  # the signal proj received and forwarded, if any
+    log_error: str | None = None  # why the log stopped being written (a full disk), if it did
 
 
 def run_command(
@@ -133,28 +136,76 @@ def run_command(
     once. A watchdog kills the group if proj itself dies, so nothing the command started
     outlives the run.
     """
-    child = subprocess.Popen(
-        list(argv),
-        cwd=cwd,
-        env=dict(env),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        preexec_fn=_die_with_parent,
-    )
-    watchdog = _start_watchdog(child.pid)
-    stopper = _Stopper(child.pid, grace_seconds)
-    previous = {sig: signal.signal(sig, stopper.on_signal) for sig in STOP_SIGNALS}
+    watchdog = _Watchdog()
+
+    def before_exec() -> None:
+        _die_with_parent()
+        watchdog.report_group()
+
     try:
-        _pump(child, terminal, log, stopper)
+        child = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=before_exec,
+        )
+    except BaseException:
+        watchdog.started()
+        watchdog.release()
+        raise
+    watchdog.started()
+    stopper = _Stopper(child.pid, grace_seconds)
+    previous = _route_stop_signals(stopper.on_signal)
+    try:
+        log_error = _pump(child, terminal, _GuardedLog(log), stopper)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        _unroute_stop_signals(stopper.on_signal, previous)
         _kill_group(child.pid)  # whatever the command left running in its group
         watchdog.release()
     code = child.returncode
-    return CommandResult(128 - code if code < 0 else code, stopper.received)
+    return CommandResult(128 - code if code < 0 else code, stopper.received, log_error)
+
+
+# Stop-signal handlers of commands run from worker threads (a sweep's points run in parallel):
+# only the main thread may install signal handlers, so `forwarding_stop_signals` passes them on.
+_THREAD_HANDLERS: set[Callable] = set()
+
+
+def _route_stop_signals(handler: Callable) -> dict:
+    if threading.current_thread() is threading.main_thread():
+        return {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
+    _THREAD_HANDLERS.add(handler)
+    return {}
+
+
+def _unroute_stop_signals(handler: Callable, previous: dict) -> None:
+    for sig, old in previous.items():
+        signal.signal(sig, old)
+    _THREAD_HANDLERS.discard(handler)
+
+
+@contextmanager
+def forwarding_stop_signals() -> Iterator[list[int]]:
+    """In the main thread, while worker threads run commands with `run_command`: pass SIGINT,
+    SIGTERM and SIGHUP on to every one of them. Yields the list of signals received, so the
+    caller can stop starting new commands."""
+    received: list[int] = []
+
+    def forward(signum: int, frame) -> None:
+        received.append(signum)
+        for handler in list(_THREAD_HANDLERS):
+            handler(signum, frame)
+
+    previous = {sig: signal.signal(sig, forward) for sig in STOP_SIGNALS}
+    try:
+        yield received
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 class _Stopper:
@@ -180,7 +231,30 @@ class _Stopper:
             self.kill_at = None
 
 
-def _pump(child: subprocess.Popen, terminal: BinaryIO, log: BinaryIO, stopper: _Stopper) -> None:
+class _GuardedLog:
+    """The run's log; a write that fails (disk full) stops logging, never the run."""
+
+    def __init__(self, log: BinaryIO) -> None:
+        self.log = log
+        self.error: str | None = None
+
+    def write(self, data: bytes) -> None:
+        if self.error is None:
+            try:
+                self.log.write(data)
+            except OSError as err:
+                self.error = err.strerror or str(err)
+
+    def flush(self) -> None:
+        self.write(b"")
+        if self.error is None:
+            try:
+                self.log.flush()
+            except OSError as err:
+                self.error = err.strerror or str(err)
+
+
+def _pump(child: subprocess.Popen, terminal: BinaryIO, log: _GuardedLog, stopper: _Stopper) -> str | None:
     pipe = child.stdout
     assert pipe is not None
     os.set_blocking(pipe.fileno(), False)
@@ -207,6 +281,7 @@ def _pump(child: subprocess.Popen, terminal: BinaryIO, log: BinaryIO, stopper: _
         pipe.close()
         log.flush()
     child.wait()
+    return log.error
 
 
 def _read(pipe) -> bytes | None:
@@ -249,44 +324,65 @@ def _die_with_parent() -> None:
 
 
 class _Watchdog:
-    def __init__(self, pid: int, write_fd: int) -> None:
-        self.pid = pid
-        self.write_fd = write_fd
+    """A process that kills the command's group as soon as proj exits, however it exits.
+
+    It waits for end-of-file on a pipe only proj writes to; the kernel closes that pipe when
+    proj dies, even by SIGKILL. (The parent-death signal alone reaches only the command's
+    shell, not the processes the shell started.) It is forked before the command starts, and
+    the command reports its process group to it before it execs, so there is no moment at
+    which a command runs that the watchdog could not stop.
+    """
+
+    def __init__(self) -> None:
+        life_read, self._life = os.pipe()
+        self._group_read, self.group_write = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:  # the watchdog itself: no Python-level cleanup, no exceptions escape
+            try:
+                _watch(life_read, self._group_read)
+            finally:
+                os._exit(0)
+        os.close(life_read)
+        os.close(self._group_read)
+
+    def report_group(self) -> None:
+        """In the command's process, before exec: tell the watchdog which group to kill."""
+        os.write(self.group_write, f"{os.getpid()}\n".encode())
+
+    def started(self) -> None:
+        """In proj, once the command runs (its copy of the write end closed at exec)."""
+        os.close(self.group_write)
 
     def release(self) -> None:
-        os.close(self.write_fd)
+        os.close(self._life)
         try:
             os.waitpid(self.pid, 0)
         except ChildProcessError:
             pass
 
 
-def _start_watchdog(pgid: int) -> _Watchdog:
-    """Fork a tiny process that kills group `pgid` once proj exits, however it exits.
-
-    It waits for end-of-file on a pipe only proj writes to; the kernel closes that pipe when
-    proj dies, even by SIGKILL. The parent-death signal alone would reach only the command's
-    shell, not the processes the shell started.
-    """
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the watchdog: no Python-level cleanup, no exceptions escape
+def _watch(life_read: int, group_read: int) -> None:
+    os.setsid()  # out of the terminal's process group: Ctrl-C is proj's to handle
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    low, high = sorted((life_read, group_read))
+    # Hold nothing else open: an inherited pipe would keep its reader waiting for our exit.
+    os.closerange(0, low)
+    os.closerange(low + 1, high)
+    os.closerange(high + 1, os.sysconf("SC_OPEN_MAX"))
+    while os.read(life_read, 4096):
+        pass
+    reported = b""
+    while True:  # the group id, once the command has written it (or nothing: no command started)
+        chunk = os.read(group_read, 64)
+        if not chunk:
+            break
+        reported += chunk
+    if reported.strip():
         try:
-            os.setsid()  # out of the terminal's process group: Ctrl-C is proj's to handle
-            for sig in STOP_SIGNALS:
-                signal.signal(sig, signal.SIG_IGN)
-            os.closerange(0, read_fd)
-            os.closerange(read_fd + 1, os.sysconf("SC_OPEN_MAX"))
-            while os.read(read_fd, 1):
-                pass
-            try:
-                os.killpg(pgid, signal.SIGKILL)
-            except OSError:
-                pass
-        finally:
-            os._exit(0)
-    os.close(read_fd)
-    return _Watchdog(pid, write_fd)
+            os.killpg(int(reported.split()[0]), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
 
 
 class Reaper:

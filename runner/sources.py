@@ -25,7 +25,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 from urllib.parse import urlsplit, urlunsplit
 
 from runner.errors import PatchError, SourceError, UnknownVersionError, UnsafeSourceError, UsageError
@@ -67,6 +67,57 @@ class ProjectSource:
         with file_lock(_lock_path(self._mirror)):
             _remove_worktree(self._mirror, self.checkout)
         self.checkout = None
+
+    def keep_checkout(self, holders: Iterable[str]) -> Path | None:
+        """Let the per-run checkout outlive this process, for jobs a scheduler starts later.
+
+        Each holder (a run id) gives it back with `release_kept_checkout`, and the last one
+        removes it; until then `release()` does nothing and no other proj reaps it. Returns the
+        checkout, or None for a local folder (there is nothing to keep).
+        """
+        if self.checkout is None or self._mirror is None:
+            return None
+        folder = _holders_dir(self.checkout)
+        folder.mkdir(parents=True, exist_ok=True)
+        for holder in holders:
+            (folder / _safe_holder(holder)).touch()
+        kept, self.checkout = self.checkout, None
+        return kept
+
+
+def release_kept_checkout(checkout: Path, holder: str) -> None:
+    """`holder` no longer needs a checkout kept with `keep_checkout`; the last one removes it."""
+    folder = _holders_dir(checkout)
+    mirror = _mirror_of(checkout)
+    if mirror is None:  # the checkout is gone already
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    with file_lock(_lock_path(mirror)):
+        (folder / _safe_holder(holder)).unlink(missing_ok=True)
+        if folder.is_dir() and any(folder.iterdir()):
+            return
+        shutil.rmtree(folder, ignore_errors=True)
+        _remove_worktree(mirror, checkout)
+
+
+def _holders_dir(checkout: Path) -> Path:
+    return checkout.parent / ".holders" / checkout.name
+
+
+def _safe_holder(holder: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", holder):
+        raise ValueError(f"invalid checkout holder {holder!r}")
+    return holder
+
+
+def _mirror_of(checkout: Path) -> Path | None:
+    """The bare mirror a worktree belongs to, from its `.git` file (`gitdir: MIRROR/worktrees/NAME`)."""
+    try:
+        text = (checkout / ".git").read_text()
+    except OSError:
+        return None
+    gitdir = text.partition("gitdir:")[2].strip()
+    return Path(gitdir).parent.parent if gitdir else None
 
 
 def mask_credentials(uri: str) -> str:
@@ -307,10 +358,18 @@ def _lock_path(mirror: Path) -> Path:
 
 
 def _ensure_mirror(mirror: Path) -> None:
-    if (mirror / "HEAD").is_file():
+    """A usable bare mirror; called with the mirror's lock held.
+
+    A proj killed in the middle of `git init` leaves a mirror without HEAD, and one killed in the
+    middle of a fetch leaves git's own `*.lock` files, which would make every later fetch fail
+    with "File exists". Holding our lock, we know no git process owns them.
+    """
+    if not (mirror / "HEAD").is_file():
+        shutil.rmtree(mirror, ignore_errors=True)
+        _git(["init", "--quiet", "--bare", str(mirror)])
         return
-    shutil.rmtree(mirror, ignore_errors=True)  # a half-created mirror from a killed proj
-    _git(["init", "--quiet", "--bare", str(mirror)])
+    for stale in [*mirror.glob("*.lock"), *mirror.glob("refs/**/*.lock")]:
+        stale.unlink(missing_ok=True)
 
 
 def _resolve_commit(mirror: Path, url: str, version: str | None, uri: str, secrets: list[str]) -> str:
@@ -376,7 +435,8 @@ def _reap_stale_checkouts(mirror: Path) -> None:
     host = socket.gethostname()
     for checkout in cache_dir("checkouts").glob(f"{mirror.name}-*"):
         match = re.match(rf"{re.escape(mirror.name)}-[0-9a-f]{{12}}-(?P<host>.+)-(?P<pid>\d+)-", checkout.name)
-        if match and match.group("host") == host and not _pid_alive(int(match.group("pid"))):
+        kept = any(_holders_dir(checkout).glob("*"))  # a scheduled job still needs it
+        if match and match.group("host") == host and not _pid_alive(int(match.group("pid"))) and not kept:
             _remove_worktree(mirror, checkout)
     _git(["worktree", "prune"], cwd=mirror)
 

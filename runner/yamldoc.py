@@ -141,7 +141,10 @@ def read_yaml(path: Path) -> YamlDocument:
 
 
 def parse_yaml(text: str, path: Path) -> YamlDocument:
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # checks every character up front
+    except yaml.reader.ReaderError as err:
+        raise SpecError([_reader_error_problem(err, text, path)]) from None
     try:
         root = loader.get_single_node()
         duplicates = _duplicate_keys(root) if root is not None else []
@@ -149,16 +152,24 @@ def parse_yaml(text: str, path: Path) -> YamlDocument:
             _check_expanded_size(root, path)
         data = loader.construct_document(root) if root is not None else None
     except yaml.MarkedYAMLError as err:
-        raise SpecError([_yaml_error_problem(err, path)])
-    except yaml.YAMLError as err:  # errors without a position (rare: reader errors)
-        raise SpecError([Problem(path, 0, 0, Severity.ERROR, f"invalid YAML: {err}")])
+        raise SpecError([_yaml_error_problem(err, path)]) from None
+    except yaml.YAMLError as err:  # errors without a position (rare)
+        raise SpecError([Problem(path, 0, 0, Severity.ERROR, f"invalid YAML: {err}")]) from None
     except RecursionError:  # PyYAML's composer and constructor recurse per nesting level
-        raise SpecError([Problem(path, 0, 0, Severity.ERROR, "document nested too deeply")])
+        raise SpecError([Problem(path, 0, 0, Severity.ERROR, "document nested too deeply")]) from None
     finally:
         loader.dispose()
     document = YamlDocument(path, text, data, root)
     document.duplicate_keys = duplicates
     return document
+
+
+def _reader_error_problem(err: yaml.reader.ReaderError, text: str, path: Path) -> Problem:
+    position = min(max(err.position, 0), len(text))
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    message = f"invalid YAML: character U+{err.character:04X} is not allowed in YAML; remove it"
+    return Problem(path, line, column, Severity.ERROR, message)
 
 
 def _yaml_error_problem(err: yaml.MarkedYAMLError, path: Path) -> Problem:

@@ -1,10 +1,12 @@
-"""The default backend: run the command as a child of proj on this machine."""
+"""The default backend: run the command as a child of proj on this machine (or, for docker
+environments, in a container on this machine's Docker daemon)."""
 
 from __future__ import annotations
 
 from typing import BinaryIO
 
 from runner.backends.base import Backend, Job, JobResult
+from runner.environments.base import ContainerInvocation
 from runner.process import run_command
 
 
@@ -13,7 +15,12 @@ class LocalBackend(Backend):
 
     def run(self, job: Job, *, terminal: BinaryIO) -> JobResult:
         invocation = job.invocation
-        with open(job.log_path, "ab") as log:
+        # Unbuffered: `proj runs logs` and `proj ui` follow the log while the run runs.
+        with open(job.log_path, "ab", buffering=0) as log:
+            if isinstance(invocation, ContainerInvocation):
+                from runner.backends.container import run_container  # imports the docker SDK
+
+                return run_container(invocation, log=log, terminal=terminal)
             result = run_command(invocation.argv, cwd=invocation.cwd, env=invocation.env, log=log,
                                  terminal=terminal)
-        return JobResult(result.exit_code, result.interrupted_by)
+        return JobResult(result.exit_code, result.interrupted_by, result.log_error)

@@ -62,9 +62,17 @@ def run(
                                           help="Docker: extra `docker run` option NAME[=VALUE] (repeatable)."),
     verbose: bool = typer.Option(False, "--verbose", help="Show environment build output live."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the parameters and command; run nothing."),
+    backend_config: Optional[str] = typer.Option(
+        None, "--backend-config", help="Backend settings: a JSON or YAML file, or inline JSON (docs/slurm.md)."),
+    detach: bool = typer.Option(False, "--detach", help="Submit to the scheduler and return at once with the run id."),
+    sweep: List[str] = typer.Option([], "--sweep", help="Run every combination: NAME=V1,V2,... (repeatable)."),
+    jobs: Optional[int] = typer.Option(None, "-j", "--jobs", help="With --sweep: points run at once here [default: 1]."),
+    max_parallel: Optional[int] = typer.Option(
+        None, "--max-parallel", help="With --sweep on a scheduler: at most N points running at once."),
 ) -> None:
     """Run an entry point of a project and record the run."""
     from runner.api import RunRequest, plan_run, run_project
+    from runner.backends.config import read_backend_config
     from runner.environments import EnvironmentOptions
     from runner.params import parse_assignments
 
@@ -77,7 +85,12 @@ def run(
         uri=uri, entry_point=entry_point, version=version, parameters=parse_assignments(param),
         experiment=experiment_name, run_name=run_name, env_manager=env_manager,
         tracking_uri=tracking_uri, backend=backend, strict=strict, environment_options=options,
+        backend_config=read_backend_config(backend_config), detach=detach,
     )
+    if sweep or jobs is not None or max_parallel is not None:
+        from runner.cli.sweep import run_sweep_command
+
+        run_sweep_command(request, sweep, jobs, max_parallel, dry_run=dry_run)  # exits
     if dry_run:
         plan = plan_run(request, Reporter())
         try:
@@ -86,6 +99,11 @@ def run(
             plan.source.release()
         return
     outcome = run_project(request, Reporter(), terminal=sys.stdout.buffer, on_started=report_started)
+    if detach:
+        from runner.cli.runs_control import report_detached
+
+        report_detached(outcome.record, tracking_uri)
+        raise typer.Exit(0)
     report_finished(outcome, tracking_uri)
     raise typer.Exit(outcome.exit_code)
 
@@ -100,6 +118,12 @@ def _store_hint(tracking_uri: Optional[str]) -> str:
 
 
 def _describe_plan(plan) -> str:
+    from runner.secrets import redact_text, secret_values
+
+    return redact_text(_plan_text(plan), secret_values())
+
+
+def _plan_text(plan) -> str:
     lines = [f"project      {plan.project.name or plan.project.root.name} ({plan.source.path})"]
     if plan.source.commit:
         dirty = " (dirty)" if plan.source.dirty else ""

@@ -22,8 +22,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from runner.errors import RunNotFoundError, TrackingError
-from runner.tracking.base import LOG_NAME, RunQuery, RunRecord, RunStatus, TrackingStore, launcher_alive
+from runner.errors import RunNotFoundError, TrackingError, UsageError
+from runner.tracking.base import (LOG_NAME, JobRecord, RunQuery, RunRecord, RunStatus, TrackingStore,
+                                  launcher_alive)
 
 SCHEMA_VERSION = 1
 DATABASE = "proj.db"
@@ -64,6 +65,8 @@ CREATE INDEX IF NOT EXISTS metrics_by_key ON metric_summaries(key, last);
 
 
 class LocalStore(TrackingStore):
+    supports_detached_runs = True
+
     def __init__(self, root: Path) -> None:
         self.root = root.absolute()
         self.uri = str(self.root)
@@ -153,6 +156,7 @@ class LocalStore(TrackingStore):
     # --- writing ---------------------------------------------------------------------------
 
     def start_run(self, record: RunRecord) -> RunRecord:
+        self._db(create=True)  # a new store gets its folders and schema first
         record.run_id = record.run_id or uuid.uuid4().hex
         run_dir = self.root / "runs" / record.run_id
         record.log = str(run_dir / LOG_NAME)
@@ -233,24 +237,28 @@ class LocalStore(TrackingStore):
         if query.sort_metric is not None:
             sql.append("LEFT JOIN metric_summaries m ON m.run_id = r.run_id AND m.key = ?")
             args.append(query.sort_metric)
-        if query.experiment is not None:
+        elif query.sort_parameter is not None:
+            sql.append("LEFT JOIN params s ON s.run_id = r.run_id AND s.name = ?")
+            args.append(query.sort_parameter)
+        if query.experiment is not None or query.sort_by == "experiment":
             sql.append("JOIN experiments e ON e.id = r.experiment_id")
+        if query.experiment is not None:
             where.append("e.name = ?")
             args.append(query.experiment)
         if query.status is not None:
-            # LOST is derived from RUNNING when read, so RUNNING rows must be looked at too
-            where.append("r.status IN (?, ?)" if query.status is RunStatus.LOST else "r.status = ?")
-            args += ([RunStatus.RUNNING.value, RunStatus.LOST.value] if query.status is RunStatus.LOST
-                     else [query.status.value])
+            # LOST, and the end of a scheduled job, are derived from RUNNING when read, so RUNNING
+            # rows must be looked at too
+            where.append("r.status IN (?, ?)")
+            args += [RunStatus.RUNNING.value, query.status.value]
+        if query.sweep is not None:
+            where.append("json_extract(r.record, '$.sweep_id') = ?")
+            args.append(query.sweep)
         for name, value in query.parameters:
             where.append("r.run_id IN (SELECT run_id FROM params WHERE name = ? AND value = ?)")
             args += [name, value]
         if where:
             sql.append("WHERE " + " AND ".join(where))
-        if query.sort_metric is not None:
-            sql.append(f"ORDER BY m.last IS NULL, m.last {'DESC' if query.descending else 'ASC'}, r.start_time DESC")
-        else:
-            sql.append("ORDER BY r.start_time DESC")
+        sql.append(_order_by(query))
         sql.append("LIMIT ? OFFSET ?")
         args += [query.limit, query.offset]
         try:
@@ -258,7 +266,7 @@ class LocalStore(TrackingStore):
         except RunNotFoundError:
             return []
         ids = [row[0] for row in db.execute(" ".join(sql), args)]
-        records = [self._refreshed(_load_record(db, run_id)) for run_id in ids]
+        records = self._refreshed_all([_load_record(db, run_id) for run_id in ids])
         if query.status is not None:
             records = [r for r in records if r.status is query.status]
         return records
@@ -272,8 +280,32 @@ class LocalStore(TrackingStore):
 
     # --- helpers ---------------------------------------------------------------------------
 
+    def set_job(self, run_id: str, job: JobRecord) -> RunRecord:
+        with self._write() as db:
+            record = _load_record(db, run_id)
+            record.job = job
+            db.execute("UPDATE runs SET record = ? WHERE run_id = ?", (json.dumps(record.to_dict()), run_id))
+            return record
+
+    def _refreshed_all(self, records: list[RunRecord]) -> list[RunRecord]:
+        """`_refreshed` for many runs, asking each scheduler once about all of its jobs."""
+        scheduled = [r for r in records if r.status is RunStatus.RUNNING and r.job is not None]
+        if not scheduled:
+            return [self._refreshed(r) for r in records]
+        from runner.scheduling import refresh_runs
+
+        fresh = {r.run_id: r for r in refresh_runs(self, scheduled)}
+        return [fresh.get(r.run_id) or self._refreshed(r) for r in records]
+
     def _refreshed(self, record: RunRecord) -> RunRecord:
-        """A RUNNING run whose launcher died on this host is LOST; record that once."""
+        """A RUNNING run whose launcher died on this host is LOST; record that once.
+
+        Not so for a run handed to a scheduler: its job outlives the proj that submitted it
+        (--detach), so the scheduler says whether it still runs (runner.scheduling)."""
+        if record.status is RunStatus.RUNNING and record.job is not None:
+            from runner.scheduling import refresh_runs
+
+            return refresh_runs(self, [record])[0]
         if record.status is RunStatus.RUNNING and launcher_alive(record.launcher, record.host) is False:
             with self._write() as db:
                 db.execute("UPDATE runs SET status = ?, end_time = ? WHERE run_id = ? AND status = ?",
@@ -290,6 +322,39 @@ class LocalStore(TrackingStore):
         if not _ATTACHMENT.match(name):
             raise ValueError(f"invalid attachment name {name!r}")
         return self._run_dir(run_id) / name
+
+
+# What RunQuery.sort_by orders by; fields that only the JSON record holds are read from it.
+_SORT_EXPRESSIONS = {
+    "start_time": "r.start_time",
+    "duration": "r.end_time - r.start_time",
+    "status": "r.status",
+    "experiment": "e.name",
+    "run_name": "json_extract(r.record, '$.run_name')",
+    "entry_point": "json_extract(r.record, '$.entry_point')",
+    "source": "json_extract(r.record, '$.source.uri')",
+    "commit": "json_extract(r.record, '$.source.commit')",
+    "exit_code": "r.exit_code",
+}
+# Parameter values are stored as text; those that read as numbers sort numerically, first.
+_NOT_A_NUMBER = "(s.value NOT GLOB '*[0-9]*' OR s.value GLOB '*[^0-9.eE+-]*')"
+
+
+def _order_by(query: RunQuery) -> str:
+    """The ORDER BY clause: the chosen metric, parameter or column (missing values last), then newest."""
+    direction = "DESC" if query.descending else "ASC"
+    if query.sort_metric is not None:
+        return f"ORDER BY m.last IS NULL, m.last {direction}, r.start_time DESC"
+    if query.sort_parameter is not None:
+        return (f"ORDER BY s.value IS NULL, {_NOT_A_NUMBER}, CAST(s.value AS REAL) {direction}, "
+                f"s.value {direction}, r.start_time DESC")
+    if query.sort_by is not None:
+        if query.sort_by not in _SORT_EXPRESSIONS:
+            raise UsageError(f"Cannot sort runs by {query.sort_by!r}",
+                             hint=f"choose one of {', '.join(_SORT_EXPRESSIONS)}")
+        expression = _SORT_EXPRESSIONS[query.sort_by]
+        return f"ORDER BY {expression} IS NULL, {expression} {direction}, r.start_time DESC"
+    return "ORDER BY r.start_time DESC"
 
 
 def _set_wal(connection: sqlite3.Connection) -> None:

@@ -1,0 +1,52 @@
+"""Keeping secrets out of what proj writes: run records, run cards, proj's own messages.
+
+A secret is the value of an environment variable whose name looks secret (it contains TOKEN,
+SECRET, PASSWORD, PASSWD, CREDENTIAL, or KEY as a word). Wherever such a value would appear in
+a record — a parameter, the rendered command, a build log — it is replaced by `***`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Mapping
+
+REDACTED = "***"
+_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|(^|_)KEY($|_)|APIKEY|ACCESS_KEY", re.IGNORECASE)
+MIN_SECRET_LENGTH = 4  # shorter values ("1", "yes") would redact ordinary text
+
+
+def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Values of secret-looking variables, longest first (so overlapping ones redact fully)."""
+    environ = os.environ if environ is None else environ
+    values = {value for name, value in environ.items() if _SECRET_NAME.search(name) and len(value) >= MIN_SECRET_LENGTH}
+    return sorted(values, key=len, reverse=True)
+
+
+def is_secret_name(name: str) -> bool:
+    return bool(_SECRET_NAME.search(name))
+
+
+def redact_text(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+def redact_bytes(data: bytes, secrets: list[str]) -> bytes:
+    for secret in secrets:
+        data = data.replace(secret.encode(), REDACTED.encode())
+    return data
+
+
+def redact(value: Any, secrets: list[str]) -> Any:
+    """`value` (strings, lists, dicts, nested) with every secret replaced."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        return redact_text(value, secrets)
+    if isinstance(value, dict):
+        return {key: redact(item, secrets) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(redact(item, secrets) for item in value)
+    return value
