@@ -29,6 +29,7 @@ class RerunOptions:
     experiment: str | None = None
     run_name: str | None = None
     tracking_uri: str | None = None
+    environment: EnvironmentOptions = field(default_factory=EnvironmentOptions)  # the lock is added
 
 
 def rerun(card: RunCard, options: RerunOptions, reporter: Reporter, *, terminal: BinaryIO,
@@ -67,7 +68,7 @@ def _request(card: RunCard, options: RerunOptions, scratch: Path) -> RunRequest:
         run_name=options.run_name,
         env_manager=manager,
         tracking_uri=options.tracking_uri,
-        environment_options=EnvironmentOptions(lock_file=lock_file, frozen=lock_file is not None),
+        environment_options=replace(options.environment, lock_file=lock_file, frozen=lock_file is not None),
         apply_diff=None if options.version else source.diff,
         reproduction=Reproduction(of=card.run_id, deliberate=deliberate),
     )
@@ -90,7 +91,8 @@ def _drifted(request: RunRequest, err: Exception, card: RunCard, options: RerunO
         changed = replace(request, apply_diff=None)
     elif isinstance(err, EnvironmentSetupError) and request.environment_options.lock_file is not None:
         note = f"the recorded environment lock could not be installed ({err.message}); the environment was resolved again"
-        changed = replace(request, environment_options=EnvironmentOptions())
+        changed = replace(request, environment_options=replace(request.environment_options, lock_file=None,
+                                                               frozen=False))
     else:
         raise err
     reporter.warning(f"drift: {note}")

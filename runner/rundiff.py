@@ -52,7 +52,10 @@ class RunDiff:
 
 SOURCE_FIELDS = ("commit", "subdirectory", "dirty", "diff_hash")
 LOCATION_FIELDS = ("uri", "kind")  # how the code was addressed: informative, not an input
-ENVIRONMENT_FIELDS = ("kind", "key", "python")
+ENVIRONMENT_FIELDS = ("kind", "python")
+# The cache key hashes how an environment was built (from a spec, or from a lock): the same
+# packages can have two keys. What was installed is compared package by package instead.
+IDENTITY_FIELDS = ("key",)
 OUTCOME_FIELDS = ("status", "exit_code", "host", "user", "platform", "python_version", "proj_version", "backend")
 
 
@@ -67,6 +70,7 @@ def diff_runs(a: dict[str, Any], b: dict[str, Any], lock_a: tuple[str, bytes] | 
     if command_a != command_b:
         changes.append(Change("command", "command", command_a, command_b))
     changes += _fields("environment", a["environment"], b["environment"], ENVIRONMENT_FIELDS)
+    changes += _fields("cache", a["environment"], b["environment"], IDENTITY_FIELDS)
     changes += _mapping("packages", lock_packages(*lock_a) if lock_a else {}, lock_packages(*lock_b) if lock_b else {})
     changes += _fields("outcome", a, b, OUTCOME_FIELDS)
     duration_a, duration_b = a.get("duration"), b.get("duration")

@@ -37,15 +37,23 @@ def rerun(
     experiment_name: Optional[str] = typer.Option(None, "--experiment-name", help="[default: the original's]"),
     run_name: Optional[str] = typer.Option(None, "--run-name", help="A name for the new run."),
     tracking_uri: Optional[str] = _TRACKING_URI,
+    conda_channel_alias: Optional[str] = typer.Option(
+        None, "--conda-channel-alias", envvar="PROJ_CONDA_CHANNEL_ALIAS",
+        help="Mirror URL or folder for conda channel names (conda-forge, defaults, ...)."),
+    pull: bool = typer.Option(False, "--pull", help="Docker: pull a missing base image."),
+    verbose: bool = typer.Option(False, "--verbose", help="Show environment build output live."),
 ) -> None:
     """Run a recorded run again: same commit and changes, parameters and locked environment."""
+    from runner.environments import EnvironmentOptions
     from runner.params import parse_assignments
     from runner.reproduce import RerunOptions
     from runner.reproduce import rerun as rerun_card
 
     card = _card(run, tracking_uri)
+    environment = EnvironmentOptions(conda_channel_alias=conda_channel_alias, pull=pull, verbose=verbose)
     options = RerunOptions(overrides=parse_assignments(param), version=version, allow_drift=allow_drift,
-                           experiment=experiment_name, run_name=run_name, tracking_uri=tracking_uri)
+                           experiment=experiment_name, run_name=run_name, tracking_uri=tracking_uri,
+                           environment=environment)
     note(f"re-running run {card.run_id} (commit {card.source.commit or 'none'}, environment {card.environment.kind}"
          + (f", lock {card.environment.lock_name}" if card.environment.lock_name else "") + ")")
     outcome = rerun_card(card, options, Reporter(), terminal=sys.stdout.buffer, on_started=report_started)

@@ -22,7 +22,6 @@ from runner.envfiles import CondaEnv, PythonEnv, referenced_files
 from runner.environments import cache
 from runner.environments.base import Environment, Invocation, PreparedEnvironment, Progress
 from runner.errors import EnvironmentSetupError, UsageError
-from runner.locations import cache_dir
 
 LOCK_FILE_NAME = "conda-lock.yml"
 KEPT_LOCK = ".proj-conda-lock.yml"  # the lock of a built environment, inside its prefix
@@ -55,7 +54,7 @@ class CondaSpec:
             ("pip", "\n".join(self.pip)),
         ]
         for path in self.referenced:
-            parts.append((f"file:{path}", _read_bytes(path, self.file)))
+            parts.append((f"file:{path}", _read_bytes(path, named_in=self.file)))
         return parts
 
 
@@ -88,15 +87,15 @@ class CondaEnvironment(Environment):
                 f"--frozen installs only from a lock, and there is no {LOCK_FILE_NAME} next to "
                 f"{spec.file}",
                 hint=f"write one with `proj env lock {self.project.root}`, or pass --lock FILE")
-        parts = spec.key_parts()
-        if lock is not None:
-            parts.append(("lock", _read_bytes(lock, lock)))
-        key = cache.content_key("conda", parts)
-        from runner.environments.condabuild import CondaBuild  # the build path only
+        key = environment_key(spec, lock)
+        environment = cache.find(key)
+        if environment is None:  # only now: the build path imports rattler (and conda_lock)
+            from runner.environments.condabuild import CondaBuild
 
-        builder = CondaBuild(spec, lock, self.options, progress)
-        environment = cache.ensure(key, builder.build, finish=builder.finish,
-                                   metadata=_metadata(spec, lock), progress=progress)
+            builder = CondaBuild(spec, lock, self.options, progress, key)
+            environment = cache.ensure(key, builder.build, finish=builder.finish,
+                                       metadata=environment_metadata(spec, lock, self.project.root),
+                                       progress=progress)
         return activated(environment, spec)
 
     def lock_files(self, progress: Progress) -> dict[str, bytes]:
@@ -104,8 +103,12 @@ class CondaEnvironment(Environment):
         spec = conda_spec(self.project, self.options.conda_channel_alias)
         from runner.environments.condabuild import fresh_lock
 
-        name = spec.file.parent.relative_to(self.project.root) / LOCK_FILE_NAME
-        return {name.as_posix(): fresh_lock(spec, self.options, progress)}
+        lock = spec.file.parent / LOCK_FILE_NAME
+        try:  # relative to the project folder when the environment file is inside it
+            name = lock.relative_to(self.project.root).as_posix()
+        except ValueError:
+            name = str(lock)
+        return {name: fresh_lock(spec, self.options, progress, self.project.root)}
 
     def _lock_to_install(self, spec: CondaSpec) -> Path | None:
         if self.options.lock_file is not None:
@@ -115,6 +118,20 @@ class CondaEnvironment(Environment):
             return path
         shipped = spec.file.parent / LOCK_FILE_NAME
         return shipped if shipped.is_file() else None
+
+
+def environment_key(spec: CondaSpec, lock: Path | None) -> str:
+    """The cache key: the normalised spec, the platform and the lock's bytes when one is used."""
+    parts = spec.key_parts()
+    if lock is not None:
+        parts.append(("lock", _read_bytes(lock)))
+    return cache.content_key("conda", parts)
+
+
+def environment_metadata(spec: CondaSpec, lock: Path | None, project_root: Path) -> dict[str, Any]:
+    return {"kind": "conda", "project": str(project_root), "platform": spec.platform, "channels": list(spec.channels),
+            "specs": list(spec.specs), "pip": list(spec.pip), "env_file": str(spec.file),
+            "lock_file": str(lock) if lock else None}
 
 
 def activated(environment: cache.CachedEnvironment, spec: CondaSpec) -> CondaPreparedEnvironment:
@@ -235,17 +252,12 @@ def _from_python_env(env: PythonEnv) -> CondaEnv:
                     pip=env.build_dependencies + env.dependencies)
 
 
-def _metadata(spec: CondaSpec, lock: Path | None) -> dict[str, Any]:
-    return {"kind": "conda", "platform": spec.platform, "channels": list(spec.channels),
-            "specs": list(spec.specs), "pip": list(spec.pip), "env_file": str(spec.file),
-            "lock_file": str(lock) if lock else None}
-
-
-def _read_bytes(path: Path, named_in: Path) -> bytes:
+def _read_bytes(path: Path, named_in: Path | None = None) -> bytes:
     try:
         return path.read_bytes()
     except OSError as err:
-        raise EnvironmentSetupError(f"Cannot read {path} (named in {named_in}): {err.strerror}") from err
+        where = f" (named in {named_in})" if named_in else ""
+        raise EnvironmentSetupError(f"Cannot read {path}{where}: {err.strerror}") from err
 
 
 def _build_log(prefix: Path) -> bytes:

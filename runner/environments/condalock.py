@@ -29,10 +29,6 @@ class LockedPackage:
     build: str | None = None  # conda only
     dependencies: tuple[tuple[str, str], ...] = ()  # name → version spec, as conda-lock keeps them
 
-    @property
-    def file_name(self) -> str:
-        return self.url.rstrip("/").rsplit("/", 1)[-1]
-
 
 @dataclass(frozen=True)
 class LockContents:
@@ -73,11 +69,12 @@ def render_lock(*, platform: str, channels: Iterable[str], source: str, content_
 
 def read_lock(path: Path, platform: str) -> LockContents:
     """The packages `path` locks for `platform` (category main); errors name the file."""
+    import yaml
     from conda_lock.lockfile import parse_conda_lock_file
 
     try:
         lock = parse_conda_lock_file(path)
-    except (OSError, ValueError, KeyError, TypeError) as err:  # YAML and pydantic errors are ValueErrors
+    except (OSError, yaml.YAMLError, ValueError, KeyError, TypeError) as err:  # pydantic: ValueError
         raise UsageError(f"{path} is not a conda-lock file: {_shortened(err)}",
                          hint="write one with `proj env lock` or conda-lock") from err
     platforms = list(lock.metadata.platforms)

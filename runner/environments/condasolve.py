@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 from urllib.parse import unquote, urlparse
@@ -32,7 +33,7 @@ def solve(spec: CondaSpec, repodata_dir: Path) -> list:
     specs = match_specs(spec.specs, spec.file)
     gateway = rattler.Gateway(cache_dir=str(repodata_dir))
     try:
-        return asyncio.run(rattler.solve(
+        return _run(rattler.solve(
             list(spec.channels), specs, gateway=gateway, platforms=[spec.platform, "noarch"],
             # real packages depend on __glibc, __unix, ...; rattler assumes none unless told
             virtual_packages=rattler.VirtualPackage.detect()))
@@ -71,7 +72,7 @@ def channel_error(message: str, spec: CondaSpec) -> EnvironmentSetupError:
     if "could not find subdir" in message:
         return EnvironmentSetupError(
             f"Unknown conda channel {channel} (from {spec.file}): it has no repodata ({cause})",
-            hint=ALIAS_HINT + f"; the alias in force is {spec.alias}", output=message)
+            hint=ALIAS_HINT + f"; the alias in force is {spec.alias}")
     return EnvironmentSetupError(
         f"Cannot reach conda channel {channel} (from {spec.file}): {cause}",
         hint="check the network and proxy settings; " + ALIAS_HINT, output=message)
@@ -82,7 +83,7 @@ def install(records: list, staging: Path, final: Path, pkgs_dir: Path) -> None:
     import rattler
 
     try:
-        asyncio.run(rattler.install(records, str(staging), cache_dir=str(pkgs_dir),
+        _run(rattler.install(records, str(staging), cache_dir=str(pkgs_dir),
                                     show_progress=False, alternative_target_prefix=str(final)))
     except _rattler_errors() as err:
         text = str(err)
@@ -178,6 +179,22 @@ def _split_package_url(p: LockedPackage, lock_path: Path) -> tuple[str, str, str
     if len(parts) != 3 or not parts[2].endswith((".conda", ".tar.bz2")):
         raise UsageError(f"{lock_path}: {p.name} has no conda package URL ({p.url!r})")
     return parts[0], parts[1], parts[2]
+
+
+def _run(coroutine):
+    """Run one rattler coroutine; after a failure, let rattler's threads finish with Python.
+
+    Workaround: pyo3-async-runtimes hands the result over from a tokio thread that goes on
+    dropping Python objects after the coroutine is done. If the interpreter finalizes meanwhile
+    (proj exits at once after a failed solve), that thread is killed mid-drop and the process
+    dies with SIGSEGV (about one quick exit in ten here). Sleeping releases the GIL to it. After
+    a success proj goes on running Python for far longer than the thread needs.
+    """
+    try:
+        return asyncio.run(coroutine)
+    except BaseException:
+        time.sleep(0.05)
+        raise
 
 
 def _rattler_errors() -> tuple[type[BaseException], ...]:
