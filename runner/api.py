@@ -64,6 +64,14 @@ class RunRequest:
     sweep_id: str | None = None  # set on every point of a `--sweep` (runner.sweeps)
 
 
+@dataclass(frozen=True)
+class OpenedProject:
+    source: ProjectSource
+    project: Project
+    entry_point: EntryPoint
+    manager: str
+
+
 @dataclass
 class RunPlan:
     """Everything decided before anything is built or recorded (what --dry-run shows)."""
@@ -85,20 +93,35 @@ class RunOutcome:
 
 def plan_run(request: RunRequest, reporter: Reporter) -> RunPlan:
     """Fetch the project and resolve everything about the run; the caller releases the source."""
+    opened = open_project(request, reporter)
+    try:
+        return plan_point(opened, request.parameters)
+    except BaseException:
+        opened.source.release()
+        raise
+
+
+def open_project(request: RunRequest, reporter: Reporter) -> OpenedProject:
+    """Fetch the project, load its spec, pick the entry point and the environment manager; the
+    caller releases the source. Parameters come next (`plan_point`), once per sweep point."""
     source = fetch_project(request.uri, request.version, progress=reporter.info, apply_diff=request.apply_diff)
     try:
         project = load_project(source.path, strict=request.strict)
         for warning in project.warnings:
             reporter.warning(warning.as_text())
         entry_point = project.entry_point(request.entry_point)
-        params = resolve_parameters(entry_point, dict(request.parameters), cwd=Path.cwd(),
-                                    project_root=project.root)
-        command = render_command(entry_point.command, params)
-        manager = choose_manager(project, request.env_manager)
+        return OpenedProject(source, project, entry_point, choose_manager(project, request.env_manager))
     except BaseException:
         source.release()
         raise
-    return RunPlan(source, project, entry_point, params, command, manager)
+
+
+def plan_point(opened: OpenedProject, parameters: Mapping[str, str]) -> RunPlan:
+    """Type-check `parameters` for the opened entry point and render its command."""
+    params = resolve_parameters(opened.entry_point, dict(parameters), cwd=Path.cwd(),
+                                project_root=opened.project.root)
+    command = render_command(opened.entry_point.command, params)
+    return RunPlan(opened.source, opened.project, opened.entry_point, params, command, opened.manager)
 
 
 def run_project(

@@ -88,7 +88,10 @@ def lock_packages(name: str, content: bytes) -> dict[str, str]:
             data = json.loads(text)
         except ValueError:
             return {}
-        return {str(k): str(v) for k, v in _flatten(data).items()}
+        flat = {str(k): str(v) for k, v in _flatten(data).items()}
+        # A project image rebuilt from the same base and files has a new id and build time but
+        # the same content hash: the hash, not the id, says whether the same thing ran.
+        return {k: v for k, v in flat.items() if k not in ("image.id", "image.tag")}
     if name.endswith((".yml", ".yaml")):
         return _conda_lock_packages(text)
     packages = {}

@@ -109,6 +109,8 @@ def _explain(error) -> str:
         return f"missing required key '{missing[0]}'" if missing else error.message
     if kind == "minLength":
         return "must not be empty"
+    if kind == "pattern" and "x-pattern-hint" in error.schema:  # a regex means little to a user
+        return f"{_describe(instance)} is not valid: {error.schema['x-pattern-hint']}"
     if kind in ("minItems", "maxItems") and isinstance(instance, list):
         return f"expected a [NAME, value] pair (2 items), got {len(instance)} items"
     return error.message

@@ -21,7 +21,7 @@ SERVICES=",${PROJ_PROVISION:-docker,mlflow,slurm},"
 want() { [[ $SERVICES == *",$1,"* ]]; }
 
 # ---- Debian packages, in one go
-pkgs=(curl)
+pkgs=(curl chromium)  # chromium: the browser tests of `proj ui` (tests/ui/test_browser.py)
 want docker && pkgs+=(docker.io)
 want slurm && pkgs+=(slurmctld slurmd slurm-client munge)
 want slurm && [ "${SLURM_ACCOUNTING:-0}" = 1 ] && pkgs+=(slurmdbd mariadb-server)

@@ -13,7 +13,7 @@ from runner.errors import ProjError
 
 
 def main() -> None:
-    from runner.cli import env, project, reproduce, run, runs  # noqa: F401  (each registers its commands)
+    from runner.cli import env, project, reproduce, run, runs, runs_control, ui  # noqa: F401  (each registers its commands)
     from runner.cli.app import Settings, app
     from runner.cli.output import show_error
 

@@ -64,9 +64,11 @@ def run(
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the parameters and command; run nothing."),
     backend_config: Optional[str] = typer.Option(
         None, "--backend-config", help="Backend settings: a JSON or YAML file, or inline JSON (docs/slurm.md)."),
-    detach: bool = typer.Option(False, "--detach", help="Submit to the scheduler and return at once with the run id."),
+    detach: bool = typer.Option(False, "--detach",
+                                help="Submit to the scheduler and return at once with the run id."),
     sweep: List[str] = typer.Option([], "--sweep", help="Run every combination: NAME=V1,V2,... (repeatable)."),
-    jobs: Optional[int] = typer.Option(None, "-j", "--jobs", help="With --sweep: points run at once here [default: 1]."),
+    jobs: Optional[int] = typer.Option(None, "-j", "--jobs",
+                                       help="With --sweep: points run at once here [default: 1]."),
     max_parallel: Optional[int] = typer.Option(
         None, "--max-parallel", help="With --sweep on a scheduler: at most N points running at once."),
 ) -> None:

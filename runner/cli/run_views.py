@@ -24,7 +24,7 @@ def describe_run(view: dict[str, Any]) -> str:
     lines = [
         f"run          {view['run_id']}",
         f"name         {view['run_name']}",
-        f"experiment   {view['experiment']}",
+        f"experiment   {view['experiment']}" + (f"   sweep {view['sweep_id']}" if view.get("sweep_id") else ""),
         f"status       {view['status']} (exit code {view['exit_code']})",
         f"started      {when(view['start_time'])}   duration {duration(view['duration'])}",
         f"source       {s['uri']} ({s['kind']})",
@@ -44,7 +44,7 @@ def describe_run(view: dict[str, Any]) -> str:
                  + (f"  python {env['python']}" if env["python"] else ""))
     if env["lock"]:
         lines.append(f"  lock       {env['lock']} (kept with the run)")
-    lines.append(f"backend      {view['backend']}")
+    lines.append(f"backend      {view['backend']}" + _job_text(view.get("job")))
     lines.append(f"launched by  {view['user']}@{view['host']} ({view['platform']}, Python {view['python_version']}, "
                  f"proj {view['proj_version']})")
     lines.append(f"log          {view['log']}")
@@ -66,6 +66,21 @@ def _metric_lines(view: dict[str, Any]) -> list[str]:
         lines.append(f"  {key} = {m['last']:g}  (min {m['min']:g}, max {m['max']:g}, {m['count']} values{step})")
     lines += [f"  ! {problem}" for problem in view["metric_problems"]]
     return lines
+
+
+def _job_text(job: Optional[dict]) -> str:
+    if not job:
+        return ""
+    reason = f", {job['reason']}" if job["reason"] else ""
+    detached = ", detached" if job["detached"] else ""
+    return f"  job {job['id']} ({job['state']}{reason}{detached})"
+
+
+def status_text(record: RunRecord) -> str:
+    """The run's status; while a scheduler holds its job, the job's state too (RUNNING/PENDING)."""
+    if record.job is not None and not record.status.is_terminal and record.job.state:
+        return f"{record.status.value}/{record.job.state}"
+    return record.status.value
 
 
 def when(timestamp: float) -> str:

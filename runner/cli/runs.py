@@ -12,7 +12,7 @@ import typer
 
 from runner.cli.app import runs_app
 from runner.cli.output import emit, emit_json, table
-from runner.cli.run_views import describe_run, duration, parameters_text, run_view, size, when
+from runner.cli.run_views import describe_run, duration, parameters_text, run_view, size, status_text, when
 from runner.errors import TrackingError, UsageError
 
 _TRACKING_URI = typer.Option(None, "--tracking-uri", help="The store [default: $PROJ_TRACKING_URI or ./.proj].")
@@ -43,6 +43,7 @@ def list_runs(
     metric: Optional[str] = typer.Option(None, "--metric", "-m",
                                          help="Add this metric's last value as a column and sort by it."),
     descending: bool = typer.Option(False, "--desc", help="With --metric: highest first."),
+    sweep: Optional[str] = typer.Option(None, "--sweep", help="Only the runs of this sweep (its id)."),
     tracking_uri: Optional[str] = _TRACKING_URI,
     output_format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json."),
 ) -> None:
@@ -55,7 +56,7 @@ def list_runs(
     except ValueError:
         raise UsageError(f"Unknown status {status!r}; choose one of {', '.join(s.value for s in RunStatus)}") from None
     query = RunQuery(experiment=experiment, status=wanted, parameters=tuple(parse_assignments(param).items()),
-                     limit=limit, sort_metric=metric, descending=descending)
+                     limit=limit, sort_metric=metric, descending=descending, sweep=sweep)
     records = _store(tracking_uri).list_runs(query)
     if output_format is ListFormat.json:
         emit_json([r.to_dict() for r in records])
@@ -66,7 +67,7 @@ def list_runs(
     headers = ["RUN", "STARTED", "STATUS", "TIME", "EXPERIMENT", "ENTRY"] + ([metric.upper()] if metric else [])
     rows = []
     for r in records:
-        row = [r.run_id[:12], when(r.start_time), r.status.value, duration(r.duration), r.experiment, r.entry_point]
+        row = [r.run_id[:12], when(r.start_time), status_text(r), duration(r.duration), r.experiment, r.entry_point]
         if metric:
             row.append(f"{r.metrics[metric]['last']:g}" if metric in r.metrics else "-")
         rows.append(row + [parameters_text(r)])
@@ -120,7 +121,7 @@ def sync_runs(
     for run_id, count in Counter(entry.run_id for entry in sent).items():
         emit(f"sent {count} pending update batch{'es' if count > 1 else ''} of run {run_id}")
     for entry, reason in waiting:
-        note(f"still waiting: run {entry.run_id} ({entry.path.name}): {reason}")
+        note(f"still waiting ({entry.path.name}): {reason}")
     if waiting:
         raise TrackingError(f"{len(waiting)} update batch{'es' if len(waiting) > 1 else ''} could not be sent",
                             hint="run `proj runs sync` again once the server answers")

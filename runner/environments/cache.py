@@ -124,6 +124,48 @@ def remove(key: str) -> bool:
     return True
 
 
+def prune(older_than_seconds: float, *, dry_run: bool = False) -> list[tuple[str, str]]:
+    """Remove what killed builds left, and environments unused for `older_than_seconds`.
+
+    Returns (folder name, reason) for each removal. A folder whose build is running right now
+    is left alone (its key's lock is held). Lock files stay: deleting one that another process
+    holds would let two builds of the same key run at once.
+    """
+    removed = []
+    for path, key in _leftovers(envs_root()):
+        if dry_run or _remove_if_idle(path, key):
+            removed.append((path.name, "incomplete (a build that was killed or failed)"))
+    cutoff = time.time() - older_than_seconds
+    for environment in list_environments():
+        if last_used(environment) < cutoff and (dry_run or remove(environment.key)):
+            removed.append((environment.key, "not used since " + time.strftime(
+                "%Y-%m-%d %H:%M", time.localtime(last_used(environment)))))
+    return removed
+
+
+def _leftovers(root: Path) -> list[tuple[Path, str]]:
+    found = []
+    for path in sorted(root.iterdir()):
+        if not path.is_dir():
+            continue
+        if path.name.startswith(STAGING_PREFIX):
+            found.append((path, path.name[len(STAGING_PREFIX):].rsplit("-", 1)[0]))
+        elif not path.name.startswith(".") and _read_marker(path) is None:
+            found.append((path, path.name))
+    return found
+
+
+def _remove_if_idle(path: Path, key: str) -> bool:
+    try:
+        with file_lock(path.parent / f"{key}.lock", timeout=0):
+            if path.name == key and _read_marker(path) is not None:
+                return False  # finished by its builder since we looked
+            shutil.rmtree(path, ignore_errors=True)
+            return True
+    except TimeoutError:
+        return False  # being built right now
+
+
 def last_used(environment: CachedEnvironment) -> float:
     return float(environment.metadata.get("last_used", environment.metadata.get("built_at", 0)))
 

@@ -118,7 +118,8 @@ class DockerEnvironment(Environment):
         settings = self._run_settings()  # mistakes in options fail before the daemon is asked
         client = connect()
         log = BuildLog(progress, self.options.verbose)
-        base = self._dockerfile_base(client, log) if self.spec.dockerfile else self._base_image(client, log)
+        dockerfile = self.spec.dockerfile and self._locked_base_id() is None
+        base = self._dockerfile_base(client, log) if dockerfile else self._base_image(client, log)
         if self.options.build_image:
             image, mounts = self._project_image(client, base, log), settings.mounts
         else:
@@ -140,6 +141,17 @@ class DockerEnvironment(Environment):
 
     def _base_image(self, client: Any, log: BuildLog) -> ImageRef:
         image = self.spec.image
+        locked = self._locked_base_id()
+        if locked is not None:  # a re-run: exactly the base image the recorded run used
+            info = inspect_image(client, locked)
+            if info is None:
+                raise EnvironmentSetupError(
+                    f"The base image {locked} recorded in the lock is not on this machine",
+                    hint=f"load or pull that exact image (it was {image!r} then)")
+            return ImageRef(image, info["Id"], repo_digests=tuple(info.get("RepoDigests") or ()))
+        if self.options.frozen and "@sha256:" not in image:
+            raise UsageError(f"--frozen needs a locked base image, and docker_env.image {image!r} is a tag",
+                             hint="pin it by digest (name@sha256:...) or pass --lock with a run's docker-image.json")
         info = inspect_image(client, image)
         if info is None and self.options.pull:
             pull_image(client, image, log)
@@ -149,6 +161,16 @@ class DockerEnvironment(Environment):
                 f"Docker image {image!r} (docker_env.image) is not on this machine",
                 hint=f"proj never pulls on its own: `docker pull {image}` or build it, or run with --pull")
         return ImageRef(image, info["Id"], repo_digests=tuple(info.get("RepoDigests") or ()))
+
+    def _locked_base_id(self) -> str | None:
+        """The base image id in --lock (a run's docker-image.json), if one was given."""
+        if self.options.lock_file is None:
+            return None
+        try:
+            lock = json.loads(Path(self.options.lock_file).read_text())
+            return str(lock["base"]["id"])
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise UsageError(f"--lock {self.options.lock_file}: not a docker-image.json lock ({err})") from None
 
     def _dockerfile_base(self, client: Any, log: BuildLog) -> ImageRef:
         """docker_env.dockerfile: build docker_env.image from it, unless an identical build exists."""

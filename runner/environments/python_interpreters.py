@@ -91,7 +91,7 @@ def _pyenv_interpreters() -> list[Interpreter]:
 
 def _uv_interpreters(request: str | None) -> list[Interpreter]:
     """Interpreters uv finds without downloading anything, best first."""
-    from runner.environments.uvtool import uv_binary
+    from runner.environments.python_installers import uv_binary
 
     uv = uv_binary()
     if uv is None:

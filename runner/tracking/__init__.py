@@ -1,7 +1,8 @@
 """Choosing a tracking store from a tracking URI.
 
-A plain path or a `file:` URI is the built-in local store. Other schemes are looked up among
-the stores registered under the entry-point group `proj.tracking_stores` (see docs/plugins.md).
+A plain path or a `file:` URI is the built-in local store; `http://` and `https://` are an MLflow
+tracking server (built in too). Other schemes are looked up among the stores registered under
+the entry-point group `proj.tracking_stores` (see docs/plugins.md).
 """
 
 from __future__ import annotations
@@ -46,4 +47,10 @@ def _plugin_stores() -> dict:
 
 
 def _builtin_stores() -> dict:
-    return {}
+    return {"http": _mlflow_store, "https": _mlflow_store}
+
+
+def _mlflow_store(uri: str) -> TrackingStore:
+    from runner.tracking.mlflow import MlflowStore  # urllib and friends only when needed
+
+    return MlflowStore(uri)

@@ -8,7 +8,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from runner.outputs import Artifact, MetricsReading
@@ -71,6 +71,17 @@ class Reproduction:
 
 
 @dataclass
+class JobRecord:
+    """A run handed to a scheduler (a backend other than local): how to find its job again."""
+
+    id: str  # the scheduler's job id ("123"; "123_4" for element 4 of a Slurm job array)
+    state: str = ""  # the scheduler's last word on it (PENDING, RUNNING, COMPLETED, TIMEOUT, ...)
+    reason: str = ""  # why it waits or why it ended, when the scheduler says
+    detached: bool = False  # submitted with --detach: no proj follows it
+    checkout: str | None = None  # a git checkout kept for the job, removed once it has ended
+
+
+@dataclass
 class RunRecord:
     experiment: str
     run_name: str
@@ -97,6 +108,8 @@ class RunRecord:
     # Summaries of the run's metrics once it has ended: key -> last, min, max, count, last_step.
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     reproduction: Reproduction | None = None
+    sweep_id: str | None = None  # shared by the runs of one `--sweep`
+    job: JobRecord | None = None  # set once a scheduler has accepted the run's job
 
     @property
     def duration(self) -> float | None:
@@ -121,6 +134,8 @@ class RunRecord:
         values["status"] = RunStatus(data["status"])
         if data.get("reproduction"):
             values["reproduction"] = Reproduction(**data["reproduction"])
+        if data.get("job"):
+            values["job"] = JobRecord(**data["job"])
         return cls(**values)
 
 
@@ -135,6 +150,7 @@ class RunQuery:
     sort_parameter: str | None = None  # order by this parameter's value: numbers first, then text
     sort_by: str | None = None  # one of RUN_SORT_COLUMNS (runs without a value last)
     descending: bool = False
+    sweep: str | None = None  # only the runs of this sweep
 
 
 # Record fields a store can order runs by (RunQuery.sort_by); without one, newest first.
@@ -146,6 +162,9 @@ class TrackingStore(ABC):
     """Where runs are recorded. A store is chosen by the tracking URI (see runner.tracking)."""
 
     uri: str
+    # True when any proj process can settle a run this store recorded (`set_job`, then `end_run`
+    # from `proj runs wait`): what `--detach` needs. Stores that finish only their own runs say False.
+    supports_detached_runs: ClassVar[bool] = False
 
     @abstractmethod
     def check_writable(self) -> None:
@@ -178,6 +197,11 @@ class TrackingStore(ABC):
     @abstractmethod
     def read_attachment(self, run_id: str, name: str) -> bytes:
         """A file kept with the run (see `attach`), including `output.log`."""
+
+    def set_job(self, run_id: str, job: JobRecord) -> RunRecord | None:
+        """Record the run's scheduler job (its id, then each change of state). Stores that
+        cannot keep it return None; the run can then only be followed attached."""
+        return None
 
     def child_environment(self, record: RunRecord) -> dict[str, str]:
         """Variables the entry point gets so its own code can find this run."""

@@ -352,8 +352,11 @@ def _order_by(query: RunQuery) -> str:
         if query.sort_by not in _SORT_EXPRESSIONS:
             raise UsageError(f"Cannot sort runs by {query.sort_by!r}",
                              hint=f"choose one of {', '.join(_SORT_EXPRESSIONS)}")
+        if query.sort_by == "start_time":
+            return f"ORDER BY r.start_time {direction}"  # the runs_newest index, read either way
         expression = _SORT_EXPRESSIONS[query.sort_by]
-        return f"ORDER BY {expression} IS NULL, {expression} {direction}, r.start_time DESC"
+        nulls_last = "" if query.sort_by in ("status", "experiment") else f"{expression} IS NULL, "
+        return f"ORDER BY {nulls_last}{expression} {direction}, r.start_time DESC"
     return "ORDER BY r.start_time DESC"
 
 

@@ -7,10 +7,23 @@ that `proj runs show` can rebuild the whole record from the server. Pure functio
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from typing import Any, Iterator
+import math
+import posixpath
+import re
+from collections.abc import Iterator
+from typing import Any
 
-from runner.tracking.base import EnvironmentRecord, ParameterRecord, RunRecord, RunStatus, SourceRecord
+from runner.outputs import MetricPoint
+from runner.tracking.base import (
+    EnvironmentRecord,
+    ParameterRecord,
+    Reproduction,
+    RunRecord,
+    RunStatus,
+    SourceRecord,
+)
 
 # MLflow's limits (mlflow/utils/validation.py in 3.x). Longer values are cut here rather than
 # left to the server, which either cuts or rejects them depending on its configuration.
@@ -18,6 +31,9 @@ MAX_PARAMS_TAGS_PER_BATCH = 100
 MAX_PARAM_VALUE = 6000
 MAX_TAG_VALUE = 8000
 MAX_KEY = 250
+MAX_METRICS_PER_BATCH = 1000
+PROJ_FOLDER = "proj"  # proj's own files among a run's artifacts: proj/output.log, proj/diff.patch, ...
+_METRIC_NAME = re.compile(r"^[/\w.\- :]*$")  # mlflow/utils/validation.py, off Windows
 
 _STATUSES = {"RUNNING": RunStatus.RUNNING, "SCHEDULED": RunStatus.RUNNING, "FINISHED": RunStatus.FINISHED,
              "FAILED": RunStatus.FAILED, "KILLED": RunStatus.KILLED}
@@ -66,6 +82,9 @@ def proj_tags(record: RunRecord) -> dict[str, str]:
     tags["proj.environment_lock"] = env.lock
     tags["proj.environment_details"] = _compact_json(env.details) if env.details else None
     tags["proj.parameters"] = _compact_json([_parameter_row(p) for p in record.parameters])
+    tags["proj.sweep_id"] = record.sweep_id
+    if record.reproduction is not None:
+        tags["proj.reproduction"] = _compact_json(dataclasses.asdict(record.reproduction))
     tags.update(record.tags)
     return {key: _clip(str(value), MAX_TAG_VALUE) for key, value in tags.items() if value not in (None, "")}
 
@@ -86,6 +105,41 @@ def batches(params: dict[str, str], tags: dict[str, str]) -> Iterator[dict[str, 
 
 def tag_items(tags: dict[str, str]) -> list[dict[str, str]]:
     return [{"key": k, "value": _clip(v, MAX_TAG_VALUE)} for k, v in tags.items()]
+
+
+def metric_batches(run_id: str, points: list[MetricPoint], default_time: float) -> tuple[list[dict], list[str]]:
+    """log-batch bodies for the points of metrics.jsonl, and the names MLflow would refuse."""
+    refused = sorted({p.key for p in points if not valid_metric_name(p.key)})
+    items = [{"key": p.key, "value": _metric_value(p.value), "step": p.step or 0,
+              "timestamp": int((p.timestamp if p.timestamp is not None else default_time) * 1000)}
+             for p in points if p.key not in refused]
+    step = MAX_METRICS_PER_BATCH
+    return [{"run_id": run_id, "metrics": items[i:i + step]} for i in range(0, len(items), step)], refused
+
+
+def valid_metric_name(key: str) -> bool:
+    normal = posixpath.normpath(key)
+    return (len(key) <= MAX_KEY and bool(_METRIC_NAME.match(key)) and normal == key and normal != "."
+            and not normal.startswith(("..", "/")))
+
+
+def metric_points(history: list[dict]) -> list[MetricPoint]:
+    """`metrics/get-history` entries as proj's metric points."""
+    return [MetricPoint(m["key"], float(m["value"]), int(m.get("step", 0)), int(m.get("timestamp", 0)) / 1000)
+            for m in history]
+
+
+def latest_metrics(data: dict) -> dict[str, dict[str, Any]]:
+    """What `runs/search` tells of metrics: the last value only (min, max and count unknown)."""
+    return {m["key"]: {"last": float(m["value"]), "min": None, "max": None, "count": None,
+                       "last_step": int(m.get("step", 0))} for m in data.get("metrics", [])}
+
+
+def _metric_value(value: float) -> float | str:
+    # MLflow's JSON parser takes non-finite numbers only as these strings (a bare NaN is misread).
+    if math.isfinite(value):
+        return value
+    return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
 
 
 def record_from_run(run: dict, experiment: str) -> RunRecord:
@@ -111,9 +165,12 @@ def record_from_run(run: dict, experiment: str) -> RunRecord:
         status=_STATUSES.get(info.get("status", ""), RunStatus.FAILED),
         end_time=int(end_time) / 1000 if end_time else None,
         exit_code=int(exit_code) if exit_code and exit_code.lstrip("-").isdigit() else None,
-        log=tags.get("proj.log") or artifact_location(info, "output.log"),
+        log=tags.get("proj.log") or artifact_location(info, f"{PROJ_FOLDER}/output.log"),
         attachments=[name for name in tags.get("proj.attachments", "").split(",") if name],
         tags={k: v for k, v in tags.items() if not k.startswith(("mlflow.", "proj."))},
+        metrics=latest_metrics(data),
+        reproduction=_reproduction_from(tags),
+        sweep_id=tags.get("proj.sweep_id"),
     )
 
 
@@ -134,9 +191,9 @@ def artifact_location(info: dict, name: str) -> str | None:
 
 
 def _source_name(source: SourceRecord) -> str:
-    # `mlflow run` names a local folder inside a git checkout by its remote URL.
-    if source.kind == "local" and source.repo_url:
-        return source.repo_url
+    # `mlflow run` names a local folder by its remote's URL when it has one, else by its path.
+    if source.kind == "local":
+        return source.repo_url or source.path
     return source.uri
 
 
@@ -160,6 +217,11 @@ def _environment_from(tags: dict[str, str]) -> EnvironmentRecord:
     return EnvironmentRecord(kind=tags.get("mlflow.project.env", "local"), key=tags.get("proj.environment_key"),
                              python=tags.get("proj.environment_python"), lock=tags.get("proj.environment_lock"),
                              details=details if isinstance(details, dict) else {})
+
+
+def _reproduction_from(tags: dict[str, str]) -> Reproduction | None:
+    data = _load_json(tags.get("proj.reproduction"), None)
+    return Reproduction(**data) if isinstance(data, dict) and "of" in data else None
 
 
 def _parameter_row(p: ParameterRecord) -> list:

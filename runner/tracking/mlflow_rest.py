@@ -17,10 +17,12 @@ Settings (environment):
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
 import os
 import random
+import shutil
 import time
 import urllib.error
 import urllib.parse
@@ -38,7 +40,8 @@ class MlflowApiError(Exception):
     """The server answered with an error that retrying will not fix (or retries ran out)."""
 
     def __init__(self, status: int, error_code: str, message: str) -> None:
-        super().__init__(f"HTTP {status} {error_code}: {message}")
+        text = f"HTTP {status} ({message})" if error_code == "HTTP_ERROR" else f"HTTP {status} {error_code}: {message}"
+        super().__init__(text)
         self.status = status
         self.error_code = error_code
         self.message = message
@@ -95,44 +98,55 @@ class MlflowRestClient:
     def get_artifact(self, path: str) -> bytes:
         return self._request("GET", self._artifact_url(path), None, {}, idempotent=True)
 
+    def download_artifact(self, path: str, target: Path) -> None:
+        """Stream an artifact into `target`, which appears only once it is complete."""
+        self._request("GET", self._artifact_url(path), None, {}, idempotent=True, into=target)
+
+    def list_artifact_folder(self, path: str) -> list[dict]:
+        """`[{"path": name, "is_dir": bool, "file_size": int}]` of one folder, names relative to it."""
+        url = self.base_url + ARTIFACTS_API.rstrip("/") + "?" + urllib.parse.urlencode({"path": path.strip("/")})
+        return self._json(self._request("GET", url, None, {}, idempotent=True)).get("files", [])
+
     def _artifact_url(self, path: str) -> str:
         return self.base_url + ARTIFACTS_API + urllib.parse.quote(path.lstrip("/"))
 
     # --- transport -------------------------------------------------------------------------
 
     def _request(self, method: str, url: str, body: bytes | Path | None, headers: dict,
-                 *, idempotent: bool) -> bytes:
-        """One call, retried on transient failures; returns the response body."""
+                 *, idempotent: bool, into: Path | None = None) -> bytes:
+        """One call, retried on transient failures; returns the response body (or writes it `into`)."""
         attempt = 0
         while True:
             try:
-                return self._attempt(method, url, body, headers)
+                return self._attempt(method, url, body, headers, into)
             except _Transient as failure:
                 if attempt >= self.policy.retries or not (idempotent or failure.not_processed):
-                    raise failure.final(method, url, attempt + 1) from None
+                    raise failure.final(attempt + 1) from None
                 time.sleep(failure.retry_after or self.policy.delay(attempt))
                 attempt += 1
 
-    def _attempt(self, method: str, url: str, body: bytes | Path | None, headers: dict) -> bytes:
-        handle: BinaryIO | None = None
-        data: Any = body
+    def _attempt(self, method: str, url: str, body: bytes | Path | None, headers: dict, into: Path | None) -> bytes:
         all_headers = {**self._headers, **headers}
-        if isinstance(body, Path):  # stream a file instead of reading it into memory
-            handle = open(body, "rb")
-            data = handle
-            all_headers["Content-Length"] = str(body.stat().st_size)
-        request = urllib.request.Request(url, data=data, method=method, headers=all_headers)
+        with contextlib.ExitStack() as stack:
+            data: Any = body
+            if isinstance(body, Path):  # stream a file instead of reading it into memory
+                data = stack.enter_context(open(body, "rb"))
+                all_headers["Content-Length"] = str(body.stat().st_size)
+            request = urllib.request.Request(url, data=data, method=method, headers=all_headers)
+            return self._exchange(request, into)
+
+    def _exchange(self, request: urllib.request.Request, into: Path | None) -> bytes:
         try:
             with urllib.request.urlopen(request, timeout=self.policy.timeout, context=self._ssl_context) as response:
-                return response.read()
+                if into is None:
+                    return response.read()
+                _save(response, into)
+                return b""
         except urllib.error.HTTPError as err:
             raise _from_http_error(err) from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
             reason = getattr(err, "reason", err)
             raise _Transient(_describe(reason), not_processed=isinstance(reason, ConnectionRefusedError)) from None
-        finally:
-            if handle is not None:
-                handle.close()
 
     @staticmethod
     def _json(raw: bytes) -> dict:
@@ -140,6 +154,13 @@ class MlflowRestClient:
             return json.loads(raw) if raw.strip() else {}
         except ValueError:
             raise MlflowApiError(200, "BAD_RESPONSE", f"not JSON: {raw[:200]!r}") from None
+
+
+def _save(response: BinaryIO, target: Path) -> None:
+    partial = target.with_name(f".{target.name}.partial")
+    with open(partial, "wb") as handle:
+        shutil.copyfileobj(response, handle, 1024 * 1024)
+    os.replace(partial, target)
 
 
 class _Transient(Exception):
@@ -151,12 +172,10 @@ class _Transient(Exception):
         self.retry_after = retry_after
         self.error = error
 
-    def final(self, method: str, url: str, attempts: int) -> Exception:
+    def final(self, attempts: int) -> Exception:
         if self.error is not None:  # the server did answer, with 429/5xx every time
             return self.error
-        where = urllib.parse.urlsplit(url)
-        return ServerUnreachable(f"{method} {where.path}: {self.reason} (after {attempts} attempt"
-                                 f"{'s' if attempts > 1 else ''})")
+        return ServerUnreachable(f"{self.reason} (after {attempts} attempt{'s' if attempts > 1 else ''})")
 
 
 def _from_http_error(err: urllib.error.HTTPError) -> Exception:
@@ -164,8 +183,9 @@ def _from_http_error(err: urllib.error.HTTPError) -> Exception:
     try:
         payload = json.loads(raw)
         code, message = payload.get("error_code", "UNKNOWN"), payload.get("message", "")
-    except ValueError:
-        code, message = "HTTP_ERROR", raw.decode("utf-8", "replace").strip()[:300] or str(err.reason)
+    except ValueError:  # not MLflow answering: a proxy, another web server
+        text = " ".join(raw.decode("utf-8", "replace").split())
+        code, message = "HTTP_ERROR", str(err.reason) if not text or text.startswith("<") else text[:200]
     error = MlflowApiError(err.code, code, message)
     if err.code == 429 or err.code >= 500:
         return _Transient(f"HTTP {err.code}", status=err.code, not_processed=err.code in (429, 503),
@@ -218,3 +238,19 @@ def _env_float(name: str, default: float) -> float:
         return float(os.environ.get(name, default))
     except ValueError:
         return default
+
+
+def as_tracking_error(uri: str, doing: str, err: Exception):
+    """A TrackingError that says what failed, where, and what to do (never with credentials)."""
+    from runner.errors import TrackingError
+
+    if isinstance(err, ServerUnreachable):
+        return TrackingError(f"Cannot {doing}: no answer from the MLflow tracking server at {uri} ({err})",
+                             hint="start the server, or record elsewhere with --tracking-uri or PROJ_TRACKING_URI")
+    assert isinstance(err, MlflowApiError)
+    if err.status in (401, 403):
+        return TrackingError(f"Cannot {doing}: the MLflow server at {uri} refused access (HTTP {err.status})",
+                             hint="set MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and "
+                                  "MLFLOW_TRACKING_PASSWORD, to credentials allowed to write runs")
+    hint = "is this an MLflow tracking server?" if err.error_code == "HTTP_ERROR" else None
+    return TrackingError(f"Cannot {doing}: the MLflow server at {uri} answered {err}", hint=hint)

@@ -17,10 +17,11 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from runner.errors import TrackingError
 from runner.locations import proj_home
@@ -48,7 +49,7 @@ class Spool:
 
     def add(self, *, store: str, uri: str, run_id: str, operations: list[dict[str, Any]],
             files: dict[str, Path | bytes] | None = None) -> SpoolEntry:
-        """Keep a batch; `files` are moved (paths) or written (bytes) into the entry."""
+        """Keep a batch with its `files` (by relative path: copies of local files, or bytes)."""
         name = f"{time.time_ns():020d}-{run_id}-{uuid.uuid4().hex[:8]}"
         path = self.root / f"{name}.json"
         entry = SpoolEntry(path, store, uri, run_id, operations, time.time())
@@ -105,12 +106,18 @@ def _store_files(folder: Path, files: dict[str, Path | bytes]) -> None:
     folder.mkdir(mode=0o700)
     for name, content in files.items():
         target = folder / name
+        if ".." in Path(name).parts or Path(name).is_absolute():
+            raise ValueError(f"spooled file name {name!r} leaves its folder")
+        target.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(content, bytes):
             fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(content)
-        else:
-            shutil.move(str(content), target)  # a rename on the same file system
+            continue
+        try:
+            os.link(content, target)  # instant, and no second copy of a large model on disk
+        except OSError:
+            shutil.copyfile(content, target)  # another file system
 
 
 def _read(path: Path) -> SpoolEntry | None:

@@ -384,3 +384,43 @@ def test_a_killed_proj_leaves_no_container_behind(probe, tmp_path, docker_client
     child.kill()
     child.communicate(timeout=30)
     wait_for(lambda: containers_of(docker_client, run_id) == [], 30, what="the reaper to remove the container")
+
+
+# --- reproduction: run → rerun → diff ------------------------------------------------------
+
+
+def test_rerun_uses_the_recorded_base_image_and_matches(names, tmp_path):
+    name = names()
+    project = copy_project(EXAMPLE, tmp_path / "project", name)
+    original = run_id_of(proj("run", ".", cwd=project))
+    again = run_id_of(proj("rerun", original, cwd=project))
+    comparison = json.loads(proj("runs", "diff", original, again, "--format", "json", cwd=project).stdout)
+    assert comparison["identical_inputs"] is True, comparison["changes"]
+    show = json.loads(proj("runs", "show", again, "--format", "json", cwd=project).stdout)
+    assert show["reproduction"]["of"] == original and show["environment"]["details"]["built"] is False
+
+
+def test_frozen_refuses_a_base_image_named_by_tag_without_a_lock(names, tmp_path):
+    project = copy_project(EXAMPLE, tmp_path / "project", names())
+    refused = proj("run", ".", "--frozen", cwd=project, check_exit=2)
+    assert "--frozen needs a locked base image" in refused.stderr
+
+
+def test_rerun_whose_base_image_is_gone_fails_or_drifts(names, tmp_path):
+    name = names()
+    project = copy_project(EXAMPLE, tmp_path / "project", name)
+    original = run_id_of(proj("run", ".", cwd=project))
+    export = tmp_path / "card.yaml"  # the lock is edited through an exported card
+    proj("runs", "export", original, "-o", str(export), cwd=project)
+    import yaml
+
+    data = yaml.safe_load(export.read_text())
+    lock = json.loads(data["environment"]["lock"])
+    lock["base"]["id"] = "sha256:" + "0" * 64  # an image this machine never had
+    data["environment"]["lock"] = json.dumps(lock)
+    export.write_text(yaml.safe_dump(data))
+    refused = proj("rerun", str(export), cwd=project, check_exit=3)
+    assert "recorded in the lock is not on this machine" in refused.stderr
+    drifted = proj("rerun", str(export), "--allow-drift", cwd=project)
+    record = json.loads(proj("runs", "show", run_id_of(drifted), "--format", "json", cwd=project).stdout)
+    assert "environment lock could not be installed" in record["reproduction"]["drift"][0]

@@ -1,0 +1,133 @@
+"""`proj env ...`: look at, remove and prune cached environments; write lock files."""
+
+from __future__ import annotations
+
+import os
+import time
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from runner.cli.app import env_app
+from runner.cli.output import emit, emit_json, note, table, warn
+from runner.errors import UsageError
+
+
+class ListFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+@env_app.command("list")
+def list_envs(output_format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json.")) -> None:
+    """List cached environments, most recently used first."""
+    from runner.environments import cache
+
+    environments = sorted(cache.list_environments(), key=cache.last_used, reverse=True)
+    if output_format is ListFormat.json:
+        emit_json([{"key": e.key, "kind": e.kind, "path": str(e.path), "size": cache.size_of(e.path),
+                    "last_used": cache.last_used(e), "project": e.metadata.get("project"),
+                    "metadata": e.metadata} for e in environments])
+        return
+    if not environments:
+        emit(f"no environments in {cache.envs_root()}")
+        return
+    rows = [[e.key, e.kind, _size(cache.size_of(e.path)), _when(cache.last_used(e)),
+             str(e.metadata.get("project") or "")] for e in environments]
+    emit(table(rows, ["KEY", "KIND", "SIZE", "LAST USED", "PROJECT"]))
+
+
+@env_app.command("rm")
+def remove_envs(keys: list[str] = typer.Argument(..., help="Environment keys, or unique prefixes of them.")) -> None:
+    """Remove cached environments (the next run that needs one builds it again)."""
+    from runner.environments import cache
+
+    known = [e.key for e in cache.list_environments()]
+    for wanted in keys:
+        key = _match(wanted, known)
+        if cache.remove(key):
+            emit(f"removed {key}")
+
+
+@env_app.command("prune")
+def prune_envs(
+    older_than: float = typer.Option(30.0, "--older-than", min=0, metavar="DAYS",
+                                     help="Remove environments not used for this many days."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only say what would be removed."),
+) -> None:
+    """Remove environments not used recently, and whatever killed builds left behind."""
+    from runner.environments import cache
+
+    removed = cache.prune(older_than * 86400, dry_run=dry_run)
+    for name, reason in removed:
+        emit(f"{'would remove' if dry_run else 'removed'} {name}: {reason}")
+    if not removed:
+        emit("nothing to prune")
+
+
+@env_app.command("lock")
+def lock_env(
+    path: Path = typer.Argument(Path("."), help="The project folder [default: .]"),
+    env_manager: str | None = typer.Option(
+        None, "--env-manager", help="virtualenv, uv or conda [default: from the project]."),
+    installer: str = typer.Option("uv", "--installer", help="Python environments: uv, or pip (virtualenv + pip)."),
+    conda_channel_alias: str | None = typer.Option(
+        None, "--conda-channel-alias", envvar="PROJ_CONDA_CHANNEL_ALIAS",
+        help="Mirror URL or folder for conda channel names (conda-forge, defaults, ...)."),
+    verbose: bool = typer.Option(False, "--verbose", help="Show the resolver's output live."),
+) -> None:
+    """Resolve the project's environment and write its lock file(s) next to the environment file.
+
+    Commit them: `proj run` then installs exactly what they list (python_env.lock for
+    python_env.yaml, conda-lock.yml for conda environments).
+    """
+    from runner.environments import EnvironmentOptions, choose_manager, create_environment
+    from runner.spec import load_project
+
+    if not path.is_dir():
+        raise UsageError(f"{path} is not a project folder")
+    project = load_project(path)
+    for warning in project.warnings:
+        warn(warning.as_text())
+    manager = choose_manager(project, env_manager)
+    options = EnvironmentOptions(installer=installer, conda_channel_alias=conda_channel_alias, verbose=verbose)
+    environment = create_environment(manager, project, options)
+    try:
+        files = environment.lock_files(note)
+    except NotImplementedError:
+        raise UsageError(f"Nothing to lock: {project.root} runs in a {manager} environment, which has no lock file",
+                         hint="locks are written for python_env.yaml (python_env.lock) and conda files "
+                              "(conda-lock.yml); --env-manager picks the manager") from None
+    for name, data in files.items():
+        _write_atomically(project.root / name, data)
+        emit(f"wrote {project.root / name}")
+
+
+def _match(wanted: str, known: list[str]) -> str:
+    if wanted in known:
+        return wanted
+    matches = [key for key in known if key.startswith(wanted) or key.split("-", 1)[-1].startswith(wanted)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise UsageError(f"No cached environment matches {wanted!r}; see `proj env list`")
+    raise UsageError(f"{wanted!r} matches several environments: {', '.join(matches)}; give more of the key")
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+
+
+def _size(size: int) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return str(size)
+
+
+def _when(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp)) if timestamp else "-"

@@ -1,0 +1,94 @@
+"""`proj runs wait` and `proj runs cancel`: runs handed to a scheduler, after `proj run` returned.
+
+Both ask the scheduler (runner.scheduling), so a run's record follows its job even when no
+proj watched it end. `wait` exits as `proj run` would have: 0 when the run finished, the
+command's exit code when it failed.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+import typer
+
+from runner.cli.app import runs_app
+from runner.cli.output import note
+
+_TRACKING_URI = typer.Option(None, "--tracking-uri", help="The store [default: $PROJ_TRACKING_URI or ./.proj].")
+
+
+def _store(tracking_uri: Optional[str]):
+    from runner.tracking import open_store, resolve_tracking_uri
+
+    return open_store(resolve_tracking_uri(tracking_uri))
+
+
+def report_detached(record, tracking_uri: Optional[str]) -> None:
+    """After `proj run --detach`: the run id on stdout (for scripts), how to follow it on stderr."""
+    hint = f" --tracking-uri {tracking_uri}" if tracking_uri else ""
+    job = f" as {record.backend} job {record.job.id}" if record.job else ""
+    note(f"run {record.run_id} submitted{job}; wait for it with: proj runs wait {record.run_id[:12]}{hint}")
+    typer.echo(record.run_id)
+
+
+@runs_app.command("wait")
+def wait_for_run(
+    run_id: str = typer.Argument(..., metavar="RUN_ID", help="A run id, or a unique prefix of one."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", min=0, help="Give up after this many seconds (exit 1)."),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Show the run's output as it is written."),
+    tracking_uri: Optional[str] = _TRACKING_URI,
+) -> None:
+    """Wait until a run has ended (asking its scheduler), and exit with the run's exit code."""
+    from runner.backends.follow import LogTail
+    from runner.scheduling import exit_code_for, wait_for_runs
+
+    store = _store(tracking_uri)
+    record = store.get_run(run_id)
+    tail = LogTail(store.log_path(record.run_id), sys.stdout.buffer) if follow else None
+
+    def changed(fresh) -> None:
+        if fresh.job is not None and not fresh.status.is_terminal:
+            note(f"run {fresh.run_id[:12]}: {fresh.backend} job {fresh.job.id} is {fresh.job.state}")
+
+    try:
+        record = wait_for_runs(store, [record], timeout=timeout, on_change=changed,
+                               on_tick=tail.pump if tail else None)[0]
+    except KeyboardInterrupt:
+        note(f"stopped waiting; run {record.run_id} goes on (cancel it with: proj runs cancel {record.run_id[:12]})")
+        raise typer.Exit(130) from None
+    if tail is not None:
+        tail.pump()
+    if not record.status.is_terminal:
+        note(f"run {record.run_id} is still {record.status.value} after {timeout:g} s")
+        raise typer.Exit(1)
+    note(_ended(record))
+    raise typer.Exit(exit_code_for(record))
+
+
+@runs_app.command("cancel")
+def cancel_run(
+    run_id: str = typer.Argument(..., metavar="RUN_ID", help="A run id, or a unique prefix of one."),
+    tracking_uri: Optional[str] = _TRACKING_URI,
+) -> None:
+    """Cancel a run's scheduler job; the run is recorded KILLED once the scheduler confirms."""
+    from runner.scheduling import cancel_run as cancel
+
+    store = _store(tracking_uri)
+    record = store.get_run(run_id)
+    if record.status.is_terminal:
+        note(f"run {record.run_id} has already ended: {_ended(record)}")
+        return
+    record = cancel(store, record)
+    if not record.status.is_terminal:
+        note(f"the scheduler has not yet confirmed that job {record.job.id} stopped; "
+             f"`proj runs show {record.run_id[:12]}` will tell")
+        raise typer.Exit(1)
+    note(_ended(record))
+
+
+def _ended(record) -> str:
+    job = f"; {record.backend} job {record.job.id}: {record.job.state}" if record.job else ""
+    reason = f" ({record.job.reason})" if record.job and record.job.reason else ""
+    return f"run {record.run_id} {record.status.value} (exit code {record.exit_code}){job}{reason}"
+

@@ -1,0 +1,108 @@
+"""`proj ui`: serve the read-only web app over a local store (runner/ui/)."""
+
+from __future__ import annotations
+
+import socket
+from typing import Optional
+
+import typer
+
+from runner.cli.app import app
+from runner.cli.output import note, warn
+from runner.errors import UsageError
+
+UI_EXTRA_HINT = "pip install 'proj-runner[ui]'"
+
+
+@app.command("ui")
+def ui(
+    tracking_uri: Optional[str] = typer.Option(
+        None, "--tracking-uri", help="The store [default: $PROJ_TRACKING_URI or ./.proj]."),
+    host: str = typer.Option("127.0.0.1", "--host", help="The address to listen on."),
+    port: int = typer.Option(5000, "--port", min=0, max=65535, help="The port to listen on (0: any free port)."),
+    allow_remote: bool = typer.Option(
+        False, "--allow-remote", help="Allow a --host other than this machine's loopback (there is no login)."),
+) -> None:
+    """Look at and compare the runs of a local store in a browser (read-only)."""
+    _check_ui_installed()
+    from runner.tracking import open_store, resolve_tracking_uri
+
+    uri = resolve_tracking_uri(tracking_uri)
+    if uri.startswith(("http://", "https://")):
+        raise UsageError(f"proj ui shows a local store; {uri} is an MLflow server",
+                         hint="open that server's own web UI, or give --tracking-uri a local store folder")
+    uri = open_store(uri).uri  # a local store's absolute path: what the pages and the message show
+    loopback = _is_loopback(host)
+    if not loopback and not allow_remote:
+        raise UsageError(f"Refusing to serve on {host}: proj ui has no authentication, so anyone who can reach "
+                         "that address could read every run", hint="add --allow-remote if that is what you want")
+    listener = _listen(host, port)
+    if not loopback:
+        warn(f"serving on {host} without authentication: anyone who can reach it can read every run, "
+             "its logs and its artifacts")
+    _serve(uri, listener, loopback)
+
+
+def _check_ui_installed() -> None:
+    try:
+        import jinja2  # noqa: F401
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as err:
+        raise UsageError(f"proj ui needs the ui extra, which is not installed (missing: {err.name})",
+                         hint=f"install it with: {UI_EXTRA_HINT}") from None
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, opened here so that a taken port is a clear error, and port 0 works."""
+    try:
+        family, kind, protocol, _, address = socket.getaddrinfo(
+            host.strip("[]"), port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as err:
+        raise UsageError(f"Cannot listen on {host!r}: {err.strerror}",
+                         hint="give --host an address or name of this machine") from None
+    listener = socket.socket(family, kind, protocol)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind(address)
+        listener.listen(128)
+    except OSError as err:
+        listener.close()
+        raise UsageError(f"Cannot listen on {host} port {port}: {err.strerror}",
+                         hint="choose another port with --port (0 picks a free one)") from None
+    return listener
+
+
+def _serve(uri: str, listener: socket.socket, loopback: bool) -> None:
+    import uvicorn
+
+    from runner.ui.app import create_app
+
+    web_app = create_app(uri, allowed_hosts=_local_names() if loopback else None)
+    host, port = listener.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    note(f"showing the runs of {uri} at http://{shown}:{port}/ (read-only; Ctrl-C to stop)")
+    config = uvicorn.Config(web_app, log_level="warning", access_log=False, lifespan="off")
+    try:
+        uvicorn.Server(config).run(sockets=[listener])
+    except KeyboardInterrupt:
+        pass  # uvicorn has shut down already; Ctrl-C is how a server is meant to stop
+    finally:
+        listener.close()
+
+
+def _local_names() -> tuple[str, ...]:
+    from runner.ui.app import LOOPBACK_NAMES
+
+    return LOOPBACK_NAMES

@@ -1,0 +1,197 @@
+"""Parameter sweeps: `--sweep alpha=0.1,0.2 --sweep l1_ratio=0.5,0.9` runs the cartesian product.
+
+Every value of every point is type-checked against the entry point before anything is built or
+run; then the project is fetched once and its environment built once, and every point becomes a
+run of its own, linked to the others by a sweep id (`proj runs list --sweep ID`). On this
+machine up to `-j N` points run at once; on a scheduler the points are one job array, at most
+`--max-parallel` running at once.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from itertools import product
+from typing import BinaryIO, Callable, Mapping, Sequence
+
+from runner.api import (Reporter, RunOutcome, RunPlan, RunRequest, begin_run, job_for, open_project, plan_point,
+                        prepare_run, run_here)
+from runner.backends import Backend, get_backend
+from runner.errors import ParameterError, UsageError
+from runner.tracking import open_store
+from runner.tracking.base import RunRecord, RunStatus, TrackingStore
+
+_UNESCAPED_COMMA = re.compile(r"(?<!\\),")
+RunCallback = Callable[[RunRecord, TrackingStore], None]
+
+
+@dataclass(frozen=True)
+class SweepAxis:
+    name: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SweepOutcome:
+    sweep_id: str
+    records: list[RunRecord]  # one per point, in the order of the points
+    exit_code: int  # 0 when every point finished (or was submitted, detached)
+
+
+def parse_sweeps(options: Sequence[str], fixed: Mapping[str, str] = {}) -> list[SweepAxis]:
+    """`--sweep NAME=v1,v2,...` options (a literal comma in a value is written `\\,`)."""
+    axes: list[SweepAxis] = []
+    for option in options:
+        name, sep, text = option.partition("=")
+        if not sep or not name:
+            raise UsageError(f"Invalid --sweep {option!r}: expected NAME=VALUE1,VALUE2,...",
+                             hint="for example --sweep alpha=0.1,0.2,0.4")
+        values = tuple(v.replace("\\,", ",") for v in _UNESCAPED_COMMA.split(text))
+        if any(axis.name == name for axis in axes):
+            raise UsageError(f"--sweep {name} is given twice; list all its values in one --sweep")
+        if name in fixed:
+            raise UsageError(f"Parameter {name!r} is given with -P and swept with --sweep; choose one")
+        if "" in values:
+            raise UsageError(f"Invalid --sweep {option!r}: a value is empty")
+        repeated = sorted({v for v in values if values.count(v) > 1})
+        if repeated:
+            raise UsageError(f"Invalid --sweep {option!r}: {', '.join(map(repr, repeated))} appears twice")
+        axes.append(SweepAxis(name, values))
+    return axes
+
+
+def sweep_points(axes: Sequence[SweepAxis]) -> list[dict[str, str]]:
+    """The cartesian product, the last axis varying fastest."""
+    return [dict(zip((a.name for a in axes), values)) for values in product(*(a.values for a in axes))]
+
+
+def plan_sweep(request: RunRequest, axes: Sequence[SweepAxis], reporter: Reporter) -> list[RunPlan]:
+    """A RunPlan per point, sharing one fetched source (the caller releases it); every bad
+    value of every point is reported at once, before anything is built."""
+    opened = open_project(request, reporter)
+    try:
+        for axis in axes:
+            if opened.entry_point.parameter(axis.name) is None:
+                reporter.warning(f"--sweep {axis.name}: entry point {opened.entry_point.name!r} declares no such "
+                                 f"parameter; it is passed as --{axis.name} VALUE")
+        plans, problems = [], []
+        for point in sweep_points(axes):
+            try:
+                plans.append(plan_point(opened, {**request.parameters, **point}))
+            except ParameterError as err:
+                problems += [str(err)] if str(err) not in problems else []
+        if problems:
+            raise ParameterError("The sweep has values the entry point cannot accept (nothing was run):\n  "
+                                 + "\n  ".join(problems))
+    except BaseException:
+        opened.source.release()
+        raise
+    return plans
+
+
+def run_sweep(request: RunRequest, axes: Sequence[SweepAxis], reporter: Reporter, *, terminal: BinaryIO,
+              jobs: int = 1, max_parallel: int | None = None, on_started: RunCallback = lambda r, s: None,
+              on_finished: RunCallback = lambda r, s: None) -> SweepOutcome:
+    backend = get_backend(request.backend, request.backend_config)
+    _check_parallelism(backend, jobs, max_parallel)
+    plans = plan_sweep(request, axes, reporter)
+    sweep_id = uuid.uuid4().hex
+    points = sweep_points(axes)
+    requests = [replace(request, sweep_id=sweep_id, run_name=_point_name(request, plan, point))
+                for plan, point in zip(plans, points)]
+    try:
+        if jobs > 1 and plans[0].manager == "docker":
+            raise UsageError("The points of a docker sweep run one at a time on this machine", hint="use -j 1")
+        store, prepared = prepare_run(request, plans[0], backend, reporter)
+        if backend.detachable:
+            records, interrupted = _submit(store, backend, requests, plans, prepared, request.detach,
+                                           max_parallel, reporter, on_started, on_finished)
+        else:
+            run = _LocalPoints(backend, prepared, reporter, terminal, on_started, on_finished)
+            records, interrupted = run.all(store, requests, plans, jobs)
+    finally:
+        plans[0].source.release()
+    return SweepOutcome(sweep_id, records, _exit_code(records, interrupted, request.detach))
+
+
+def _check_parallelism(backend: Backend, jobs: int, max_parallel: int | None) -> None:
+    if jobs < 1 or (max_parallel is not None and max_parallel < 1):
+        raise UsageError("-j and --max-parallel take a number of points, 1 or more")
+    if backend.detachable and jobs > 1:
+        raise UsageError(f"-j sets how many points run at once on this machine; the {backend.name} backend "
+                         "runs them as one job array", hint="use --max-parallel N to throttle the array")
+    if not backend.detachable and max_parallel is not None:
+        raise UsageError(f"--max-parallel throttles a scheduler's job array; the {backend.name} backend runs "
+                         "points on this machine", hint="use -j N to run N points at once")
+
+
+def _point_name(request: RunRequest, plan: RunPlan, point: Mapping[str, str]) -> str:
+    base = request.run_name or f"{plan.project.name or plan.project.root.name}:{plan.entry_point.name}"
+    return f"{base} [{' '.join(f'{k}={v}' for k, v in point.items())}]"
+
+
+def _submit(store, backend, requests, plans, prepared, detach, max_parallel, reporter, on_started, on_finished):
+    from runner.scheduling import ScheduledRun, submit_runs
+
+    runs = []
+    for point_request, plan in zip(requests, plans):
+        record = begin_run(store, point_request, plan, prepared)
+        on_started(record, store)
+        runs.append(ScheduledRun(record, lambda record=record, plan=plan: job_for(store, record, plan, prepared)))
+    scheduled = submit_runs(store, backend, runs, plans[0].source, detach=detach, max_parallel=max_parallel,
+                            progress=reporter.info, on_ended=lambda record: on_finished(record, store))
+    return scheduled.records, scheduled.interrupted_by
+
+
+class _LocalPoints:
+    """The points run on this machine: one after the other in the foreground (-j 1, output
+    shown), or N at once from worker threads (output only in each run's log)."""
+
+    def __init__(self, backend, prepared, reporter, terminal, on_started, on_finished) -> None:
+        self.backend, self.prepared, self.reporter = backend, prepared, reporter
+        self.terminal, self.on_started, self.on_finished = terminal, on_started, on_finished
+
+    def all(self, store: TrackingStore, requests, plans, jobs: int) -> tuple[list[RunRecord], int | None]:
+        if jobs == 1:
+            records = []
+            for point_request, plan in zip(requests, plans):
+                outcome = self.one(store, point_request, plan, self.terminal)
+                records.append(outcome.record)
+                if outcome.record.status is RunStatus.KILLED:  # interrupted: the rest do not start
+                    return records, outcome.exit_code - 128
+            return records, None
+        return self._parallel(store.uri, requests, plans, jobs)
+
+    def _parallel(self, store_uri: str, requests, plans, jobs: int) -> tuple[list[RunRecord], int | None]:
+        from runner.process import forwarding_stop_signals
+
+        with open(os.devnull, "wb") as sink, forwarding_stop_signals() as received:
+            def point(point_request: RunRequest, plan: RunPlan) -> RunRecord | None:
+                if received:
+                    return None  # a stop signal came before this point started
+                # A store per thread: a SQLite connection must stay in the thread that opened it.
+                return self.one(open_store(store_uri), point_request, plan, sink).record
+
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                futures = [pool.submit(point, r, p) for r, p in zip(requests, plans)]
+                records = [f.result() for f in futures]
+        return [r for r in records if r is not None], (received[0] if received else None)
+
+    def one(self, store: TrackingStore, point_request: RunRequest, plan: RunPlan, terminal) -> RunOutcome:
+        record = begin_run(store, point_request, plan, self.prepared)
+        self.on_started(record, store)
+        outcome = run_here(store, self.backend, record, lambda: job_for(store, record, plan, self.prepared),
+                           terminal, self.reporter)
+        self.on_finished(outcome.record, store)
+        return outcome
+
+
+def _exit_code(records: list[RunRecord], interrupted: int | None, detach: bool) -> int:
+    if interrupted is not None:
+        return 128 + interrupted
+    if detach:
+        return 0
+    return 0 if all(r.status is RunStatus.FINISHED for r in records) else 1

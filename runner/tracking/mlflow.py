@@ -1,0 +1,383 @@
+"""Recording runs on an MLflow tracking server (`http://` and `https://` tracking URIs).
+
+proj talks to the server's REST API itself (runner.tracking.mlflow_rest), so projects need no
+`mlflow` package in proj's environment, while their own `mlflow.log_metric(...)` calls land in
+the same run through MLFLOW_RUN_ID. What is written where is in runner.tracking.mlflow_record;
+reading runs back is runner.tracking.mlflow_read.
+
+While a run runs, its log and output folder are local files under $PROJ_HOME; when it ends they
+are uploaded (the log and proj's own files under `proj/` among the artifacts, the output folder
+as the run's artifacts, metrics.jsonl as MLflow metrics) and the local copies removed.
+
+Once the command runs, a server that stops answering must not cost the run: what cannot be
+sent goes to the local spool (runner.tracking.spool) and `proj runs sync` sends it later, in
+order. Before the command runs, a server that does not answer is an error (exit 3), so nothing
+runs unrecorded.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from runner.errors import RunNotFoundError, TrackingError, UsageError
+from runner.locations import proj_home
+from runner.outputs import METRICS_FILE, Artifact, MetricsReading, list_artifacts, read_metrics
+from runner.tracking import mlflow_record as mapping
+from runner.tracking.base import LOG_NAME, RunQuery, RunRecord, RunStatus, TrackingStore
+from runner.tracking.mlflow_read import RUN_REF, MlflowReader
+from runner.tracking.mlflow_rest import (
+    MlflowApiError,
+    MlflowRestClient,
+    ServerUnreachable,
+    as_tracking_error,
+)
+from runner.tracking.spool import Spool, SpoolEntry
+
+STORE_KIND = "mlflow"
+_ACTIVE = ("RUNNING", "SCHEDULED")
+_ATTACHMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+Files = dict[str, "Path | bytes"]  # what uploads send, by path among the run's artifacts
+
+
+@dataclass
+class _StartedRun:
+    """What this process knows about a run it started."""
+
+    record: RunRecord
+    experiment_id: str
+    artifact_root: str | None  # None: the server does not proxy artifacts; files stay on this machine
+    attachments: list[str] = field(default_factory=list)
+    final_metrics: MetricsReading | None = None  # metrics.jsonl as read when the run ended
+
+
+class MlflowStore(TrackingStore):
+    def __init__(self, uri: str, *, spool: Spool | None = None) -> None:
+        parts = urllib.parse.urlsplit(uri)
+        if parts.username or parts.password:
+            raise UsageError(
+                f"The tracking URI {_without_userinfo(parts)!r} contains credentials",
+                hint="remove them from the URI and set MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME "
+                     "and MLFLOW_TRACKING_PASSWORD")
+        self.uri = uri.rstrip("/")
+        self.client = MlflowRestClient(self.uri)
+        self.spool = spool or Spool()
+        self.reader = MlflowReader(self.uri, self.client, self.spool)
+        self._started: dict[str, _StartedRun] = {}
+        self._warnings: list[str] = []
+
+    # --- before the run --------------------------------------------------------------------
+
+    def check_writable(self) -> None:
+        quick = MlflowRestClient(self.uri, replace(self.client.policy, retries=min(self.client.policy.retries, 2)))
+        self._checked("record runs", quick.get, "experiments/search", max_results=1)
+
+    def start_run(self, record: RunRecord) -> RunRecord:
+        experiment_id = self._experiment_id(record.experiment)
+        body = {"experiment_id": experiment_id, "run_name": record.run_name, "user_id": record.user,
+                "start_time": _ms(record.start_time), "tags": mapping.tag_items(mapping.mlflow_tags(record))}
+        # Not retried after a timeout: the server may have created the run, and a retry a second.
+        created = self._checked("create the run", self.client.post, "runs/create", body, idempotent=False)
+        info = created["run"]["info"]
+        record.run_id = info["run_id"]
+        run = _StartedRun(record, experiment_id, mapping.artifact_root(info))
+        _staging_dir(record.run_id).mkdir(parents=True, mode=0o700)
+        self.log_path(record.run_id).touch(mode=0o600)
+        tags = mapping.proj_tags(record)
+        if run.artifact_root is None:
+            record.log = tags["proj.log"] = str(self.log_path(record.run_id))
+        else:
+            record.log = mapping.artifact_location(info, f"{mapping.PROJ_FOLDER}/{LOG_NAME}")
+        self._started[record.run_id] = run
+        try:
+            for batch in mapping.batches(mapping.mlflow_params(record), tags):
+                self.client.post("runs/log-batch", {"run_id": record.run_id, **batch})
+        except (ServerUnreachable, MlflowApiError) as err:
+            self._abandon(run)
+            raise as_tracking_error(self.uri, "record the run's parameters and tags", err) from None
+        return record
+
+    def log_path(self, run_id: str) -> Path:
+        return _staging_dir(run_id) / LOG_NAME
+
+    def output_dir(self, run_id: str) -> Path:
+        path = _outputs_dir(run_id)
+        if run_id in self._started:
+            path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return path
+
+    def attach(self, run_id: str, name: str, data: bytes) -> None:
+        if not _valid_attachment(name):
+            raise ValueError(f"invalid attachment name {name!r}")
+        run = self._run(run_id)
+        run.attachments.append(name)
+        tags = {"proj.attachments": ",".join(run.attachments)}
+        if run.artifact_root is None:
+            (_staging_dir(run_id) / name).write_bytes(data)
+            self._deliver(run, [_log_batch(run_id, tags)], {})
+            return
+        relative = f"{mapping.PROJ_FOLDER}/{name}"
+        self._deliver(run, [_upload(run, relative), _log_batch(run_id, tags)], {relative: data})
+
+    def child_environment(self, record: RunRecord) -> dict[str, str]:
+        # `mlflow.start_run()` in the project resumes the run these three name.
+        env = super().child_environment(record)
+        env.update(MLFLOW_RUN_ID=record.run_id, MLFLOW_TRACKING_URI=self.uri,
+                   MLFLOW_EXPERIMENT_ID=self._run(record.run_id).experiment_id)
+        return env
+
+    # --- after the run ---------------------------------------------------------------------
+
+    def end_run(self, run_id: str, status: RunStatus, exit_code: int | None, end_time: float) -> RunRecord:
+        run = self._run(run_id)
+        record = run.record
+        record.exit_code = exit_code
+        operations, files = self._final_uploads(run)
+        run.final_metrics = read_metrics(_outputs_dir(run_id) / METRICS_FILE)
+        record.metrics = {key: s.as_dict() for key, s in run.final_metrics.summaries().items()}
+        metric_batches, refused = mapping.metric_batches(run_id, list(run.final_metrics.points), end_time)
+        if refused:
+            many = len(refused) > 1
+            self._warnings.append(f"MLflow does not accept the metric name{'s' if many else ''} "
+                                  f"{', '.join(map(repr, refused))}; {'they are' if many else 'it is'} "
+                                  f"kept only in {METRICS_FILE} among the run's artifacts")
+        operations += [{"op": "log_batch", "body": body} for body in metric_batches]
+        if exit_code is not None:
+            operations.append(_log_batch(run_id, {"proj.exit_code": str(exit_code)}))
+        operations.append({"op": "terminate", "run_id": run_id, "status": status.value, "end_time": _ms(end_time)})
+        server_info = self._deliver(run, operations, files)
+        if server_info is not None and server_info.get("status") not in _ACTIVE:
+            # The project's own code ended the run first (e.g. `mlflow.end_run("KILLED")`): that stands.
+            record.status = mapping.record_from_run({"info": server_info}, record.experiment).status
+            record.end_time = int(server_info.get("end_time") or _ms(end_time)) / 1000
+        else:
+            record.status, record.end_time = status, end_time
+        if run.artifact_root is not None:  # everything is on the server now, or in the spool
+            shutil.rmtree(_staging_dir(run_id), ignore_errors=True)
+            shutil.rmtree(_outputs_dir(run_id), ignore_errors=True)
+        return record
+
+    def _final_uploads(self, run: _StartedRun) -> tuple[list[dict], Files]:
+        """Uploads of the log and of every file in the output folder (none without a proxy)."""
+        if run.artifact_root is None:
+            return [], {}
+        files: Files = {}
+        log = self.log_path(run.record.run_id)
+        if log.exists():
+            files[f"{mapping.PROJ_FOLDER}/{LOG_NAME}"] = log
+        outputs = _outputs_dir(run.record.run_id)
+        for artifact in list_artifacts(outputs) if outputs.is_dir() else []:
+            files[artifact.path] = outputs / artifact.path
+        return [_upload(run, relative) for relative in files], files
+
+    def take_warnings(self) -> list[str]:
+        warnings, self._warnings = self._warnings, []
+        return warnings
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def get_run(self, ref: str) -> RunRecord:
+        return self.reader.get_run(ref)
+
+    def list_runs(self, query: RunQuery) -> list[RunRecord]:
+        return self.reader.list_runs(query)
+
+    def read_attachment(self, run_id: str, name: str) -> bytes:
+        if not _valid_attachment(name):
+            raise ValueError(f"invalid attachment name {name!r}")
+        return self.reader.read_attachment(run_id, name, _staging_dir(run_id))
+
+    def read_metrics(self, run_id: str, *, complete: bool = True) -> MetricsReading:
+        started = self._started.get(run_id)
+        if started is not None and started.final_metrics is not None:
+            return started.final_metrics
+        if _outputs_dir(run_id).is_dir():  # running on this machine, or kept here (no artifact proxy)
+            return super().read_metrics(run_id, complete=complete)
+        return MetricsReading(tuple(self.reader.metric_points(run_id)), ())
+
+    def list_artifacts(self, run_id: str) -> list[Artifact]:
+        if _outputs_dir(run_id).is_dir():
+            return super().list_artifacts(run_id)
+        return self.reader.list_artifacts(run_id)
+
+    def artifact_path(self, run_id: str, relative: str) -> Path:
+        if _outputs_dir(run_id).is_dir():
+            return super().artifact_path(run_id, relative)
+        return self.reader.artifact_path(run_id, relative)
+
+    # --- delivery, and the spool -----------------------------------------------------------
+
+    def send_entry(self, entry: SpoolEntry) -> None:
+        """Send one spooled batch; raises TrackingError (and keeps it) when that fails."""
+        files: Files = {p.relative_to(entry.files).as_posix(): p for p in entry.files.rglob("*") if p.is_file()}
+        try:
+            for operation in entry.operations:
+                self._send(operation, files)
+        except (ServerUnreachable, MlflowApiError) as err:
+            raise as_tracking_error(self.uri, f"send the pending updates of run {entry.run_id}", err) from None
+        self.spool.remove(entry)
+
+    def _deliver(self, run: _StartedRun, operations: list[dict], files: Files) -> dict | None:
+        """Send in order; spool the rest at the first failure. Returns the server's final run info."""
+        if not self._flush_spooled(run.record.run_id):
+            self._keep(run, operations, files, "earlier updates of this run are still waiting")
+            return None
+        result = None
+        for index, operation in enumerate(operations):
+            try:
+                result = self._send(operation, files)
+            except (ServerUnreachable, MlflowApiError) as err:
+                self._keep(run, operations[index:], files, str(err))
+                return None
+            except KeyboardInterrupt:  # Ctrl-C while waiting for the server: keep the rest for later
+                self._keep(run, operations[index:], files, "interrupted")
+                return None
+        return result
+
+    def _send(self, operation: dict, files: Files) -> dict | None:
+        kind = operation["op"]
+        if kind == "log_batch":
+            self.client.post("runs/log-batch", operation["body"])
+        elif kind == "upload":
+            self.client.put_artifact(operation["artifact"], files[operation["file"]])
+        elif kind == "terminate":
+            return self._terminate(operation)
+        else:
+            raise TrackingError(f"Unknown spooled operation {kind!r}", hint="it was written by a newer proj")
+        return None
+
+    def _terminate(self, operation: dict) -> dict:
+        """The final status and end time, unless the run already has them (MLflow's own rule)."""
+        info = self.client.get("runs/get", run_id=operation["run_id"])["run"]["info"]
+        if info.get("status") in _ACTIVE:
+            body = {"run_id": operation["run_id"], "status": operation["status"], "end_time": operation["end_time"]}
+            info = self.client.post("runs/update", body)["run_info"]
+        return info
+
+    def _flush_spooled(self, run_id: str) -> bool:
+        """Send what this run already has in the spool; True when nothing is left there."""
+        if not self.spool.has_run(run_id):
+            return True
+        with self.spool.sending():
+            for entry in self.spool.entries(uri=self.uri, run_id=run_id):
+                try:
+                    self.send_entry(entry)
+                except TrackingError:
+                    return False
+        return True
+
+    def _keep(self, run: _StartedRun, operations: list[dict], files: Files, reason: str) -> None:
+        names = {op["file"] for op in operations if op["op"] == "upload"}
+        entry = self.spool.add(store=STORE_KIND, uri=self.uri, run_id=run.record.run_id, operations=operations,
+                               files={name: files[name] for name in names})
+        self._warnings.append(
+            f"the MLflow server at {self.uri} did not take updates of run {run.record.run_id} ({reason}); "
+            f"they are kept in {entry.path.parent} — send them with `proj runs sync`")
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _run(self, run_id: str) -> _StartedRun:
+        try:
+            return self._started[run_id]
+        except KeyError:
+            raise TrackingError(f"Run {run_id} was not started by this proj process; it cannot be changed") from None
+
+    def _abandon(self, run: _StartedRun) -> None:
+        """A run that cannot be recorded fully never runs; mark it failed if the server listens."""
+        self._started.pop(run.record.run_id, None)
+        shutil.rmtree(_staging_dir(run.record.run_id), ignore_errors=True)
+        try:
+            self.client.post("runs/update", {"run_id": run.record.run_id, "status": "FAILED",
+                                             "end_time": _ms(run.record.start_time)})
+        except (ServerUnreachable, MlflowApiError):
+            pass
+
+    def _experiment_id(self, name: str) -> str:
+        """The experiment's id, creating it if needed; safe when several runs create it at once."""
+        found = self.reader.find_experiment(name)
+        if found is None:
+            try:
+                return self.client.post("experiments/create", {"name": name}, idempotent=False)["experiment_id"]
+            except MlflowApiError as err:
+                if err.error_code != "RESOURCE_ALREADY_EXISTS":
+                    raise as_tracking_error(self.uri, f"create the experiment {name!r}", err) from None
+            except ServerUnreachable as err:
+                raise as_tracking_error(self.uri, f"create the experiment {name!r}", err) from None
+            found = self.reader.find_experiment(name)  # another process created it just now
+            if found is None:
+                raise TrackingError(f"The experiment {name!r} exists on {self.uri} but cannot be read")
+        if found.get("lifecycle_stage") == "deleted":
+            raise TrackingError(f"The experiment {name!r} is deleted on {self.uri}",
+                                hint="restore it in MLflow, or choose another name with --experiment-name")
+        return found["experiment_id"]
+
+    def _checked(self, doing: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return call(*args, **kwargs)
+        except (ServerUnreachable, MlflowApiError) as err:
+            raise as_tracking_error(self.uri, doing, err) from None
+
+
+def send_spooled(uri: str | None = None) -> tuple[list[SpoolEntry], list[tuple[SpoolEntry, str]]]:
+    """Send everything waiting in the spool (or only what is meant for `uri`), oldest first.
+
+    Returns the entries sent and those still waiting with the reason. After the first failure
+    for a server, its later entries wait too, so a run's updates always arrive in order.
+    """
+    spool = Spool()
+    sent: list[SpoolEntry] = []
+    waiting: list[tuple[SpoolEntry, str]] = []
+    stores: dict[str, MlflowStore] = {}
+    failed: dict[str, str] = {}
+    with spool.sending():
+        for entry in spool.entries(uri=uri.rstrip("/") if uri else None):
+            if entry.store != STORE_KIND:
+                waiting.append((entry, f"written by a {entry.store!r} store, which this proj cannot send"))
+            elif entry.uri in failed:
+                waiting.append((entry, failed[entry.uri]))
+            else:
+                try:
+                    stores.setdefault(entry.uri, MlflowStore(entry.uri, spool=spool)).send_entry(entry)
+                    sent.append(entry)
+                except TrackingError as err:
+                    failed[entry.uri] = err.message
+                    waiting.append((entry, err.message))
+    return sent, waiting
+
+
+def _upload(run: _StartedRun, relative: str) -> dict:
+    return {"op": "upload", "artifact": f"{run.artifact_root}/{relative}", "file": relative}
+
+
+def _log_batch(run_id: str, tags: dict[str, str]) -> dict:
+    return {"op": "log_batch", "body": {"run_id": run_id, "tags": mapping.tag_items(tags)}}
+
+
+def _valid_attachment(name: str) -> bool:
+    return _ATTACHMENT.match(name) is not None
+
+
+def _staging_dir(run_id: str) -> Path:
+    if not RUN_REF.match(run_id):
+        raise RunNotFoundError(f"{run_id!r} is not a run id")
+    return proj_home() / "mlflow" / "runs" / run_id
+
+
+def _outputs_dir(run_id: str) -> Path:
+    if not RUN_REF.match(run_id):
+        raise RunNotFoundError(f"{run_id!r} is not a run id")
+    return proj_home() / "outputs" / run_id  # where the base class puts it for server stores
+
+
+def _ms(seconds: float) -> int:
+    return int(seconds * 1000)
+
+
+def _without_userinfo(parts: urllib.parse.SplitResult) -> str:
+    return parts._replace(netloc=(parts.hostname or "") + (f":{parts.port}" if parts.port else "")).geturl()

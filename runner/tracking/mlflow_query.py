@@ -1,0 +1,91 @@
+"""`proj runs list` queries on an MLflow server: what its search filter can say, the rest here.
+
+Filters go to `runs/search`. Orderings other than newest-first are applied here, with the same
+rules as the local store (missing values last; parameter values that read as numbers first, in
+numeric order), so both stores list runs alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from runner.errors import UsageError
+from runner.tracking.base import RUN_SORT_COLUMNS, RunQuery, RunRecord, RunStatus
+
+
+def search_filters(query: RunQuery) -> tuple[list[str], list[tuple[str, str]]]:
+    """MLflow search filters for the query, and the parameter conditions it cannot express."""
+    filters, leftover = [], []
+    if query.status is not None:
+        wanted = RunStatus.RUNNING if query.status is RunStatus.LOST else query.status
+        filters.append(f"attributes.status = '{wanted.value}'")
+    if query.sweep is not None and "'" not in query.sweep:
+        filters.append(f"tags.`proj.sweep_id` = '{query.sweep}'")  # (checked again by `matches`)
+    for name, value in query.parameters:
+        quote = "'" if "'" not in value else '"' if '"' not in value else None
+        if quote is None or "`" in name:
+            leftover.append((name, value))
+        else:
+            filters.append(f"params.`{name}` = {quote}{value}{quote}")
+    return filters, leftover
+
+
+def matches(record: RunRecord, query: RunQuery, conditions: list[tuple[str, str]]) -> bool:
+    """The conditions the server could not check: parameters left over, and the sweep."""
+    values = {k: str(v) for k, v in record.parameter_values().items()}
+    return query.sweep in (None, record.sweep_id) and all(values.get(name) == value for name, value in conditions)
+
+
+def is_sorted_here(query: RunQuery) -> bool:
+    return any(x is not None for x in (query.sort_metric, query.sort_parameter, query.sort_by))
+
+
+def sort_records(records: list[RunRecord], query: RunQuery) -> list[RunRecord]:
+    """Order by the query's metric, parameter or column; ties and missing values newest first."""
+    newest_first = sorted(records, key=lambda r: r.start_time, reverse=True)
+    if query.sort_metric is not None:
+        return _by(newest_first, lambda r: (r.metrics.get(query.sort_metric) or {}).get("last"), query.descending)
+    if query.sort_parameter is not None:
+        name = query.sort_parameter
+        value = lambda r: r.parameter_values().get(name)
+        numbers = [r for r in newest_first if _number(value(r)) is not None]
+        texts = [r for r in newest_first if value(r) is not None and _number(value(r)) is None]
+        missing = [r for r in newest_first if value(r) is None]
+        return (sorted(numbers, key=lambda r: _number(value(r)), reverse=query.descending)
+                + sorted(texts, key=lambda r: str(value(r)), reverse=query.descending) + missing)
+    if query.sort_by is not None:
+        if query.sort_by not in RUN_SORT_COLUMNS:
+            raise UsageError(f"Cannot sort runs by {query.sort_by!r}",
+                             hint=f"choose one of {', '.join(RUN_SORT_COLUMNS)}")
+        return _by(newest_first, _COLUMNS[query.sort_by], query.descending)
+    return newest_first
+
+
+_COLUMNS: dict[str, Callable[[RunRecord], Any]] = {
+    "start_time": lambda r: r.start_time,
+    "duration": lambda r: r.duration,
+    "status": lambda r: r.status.value,
+    "experiment": lambda r: r.experiment,
+    "run_name": lambda r: r.run_name or None,
+    "entry_point": lambda r: r.entry_point or None,
+    "source": lambda r: r.source.uri or None,
+    "commit": lambda r: r.source.commit,
+    "exit_code": lambda r: r.exit_code,
+}
+
+
+def _by(records: list[RunRecord], key: Callable[[RunRecord], Any], descending: bool) -> list[RunRecord]:
+    present = [r for r in records if key(r) is not None]
+    missing = [r for r in records if key(r) is None]
+    return sorted(present, key=key, reverse=descending) + missing
+
+
+def _number(value: Any) -> float | None:
+    # As the local store: a value reads as a number only if it has a digit ("nan" and "inf" are text).
+    if isinstance(value, bool) or not any(c.isdigit() for c in str(value)):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None

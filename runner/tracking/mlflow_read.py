@@ -1,0 +1,211 @@
+"""Reading runs back from an MLflow server: `proj runs list/show/logs/artifacts`.
+
+A run's own files are under `proj/` among its artifacts (the output log, the dirty diff, the
+environment lock); everything else there is what the run wrote to $PROJ_OUTPUT_DIR, or logged
+itself with `mlflow.log_artifact`. Artifacts asked for by path are downloaded into
+`$PROJ_HOME/mlflow/artifacts/<run id>/` so that callers get local files, as from any store.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from runner.errors import RunNotFoundError
+from runner.locations import proj_home
+from runner.outputs import Artifact, MetricPoint, artifact_path, summarise
+from runner.tracking import mlflow_query as queries
+from runner.tracking import mlflow_record as mapping
+from runner.tracking.base import RunQuery, RunRecord, RunStatus, launcher_alive
+from runner.tracking.mlflow_rest import (
+    MlflowApiError,
+    MlflowRestClient,
+    ServerUnreachable,
+    as_tracking_error,
+)
+from runner.tracking.spool import Spool
+
+RUN_REF = re.compile(r"^[0-9a-f]{1,32}$")
+_SEARCH_MAX = 50_000  # MLflow's ceiling for max_results in runs/search
+
+
+class MlflowReader:
+    def __init__(self, uri: str, client: MlflowRestClient, spool: Spool) -> None:
+        self.uri = uri
+        self.client = client
+        self.spool = spool
+        self._experiment_names: dict[str, str] = {}
+        self._histories: dict[str, list[MetricPoint]] = {}
+        self._listings: dict[str, list[Artifact]] = {}
+
+    # --- runs ------------------------------------------------------------------------------
+
+    def get_run(self, ref: str) -> RunRecord:
+        ref = ref.strip().lower()
+        if not RUN_REF.match(ref):
+            raise RunNotFoundError(f"{ref!r} is not a run id (run ids are hexadecimal)")
+        if len(ref) == 32:
+            run = self.raw_run(ref)
+        else:
+            runs = self._search(self._all_experiment_ids(), [f"attributes.run_id LIKE '{ref}%'"], 2)
+            if len(runs) > 1:
+                raise RunNotFoundError(f"Run id prefix {ref!r} is ambiguous on {self.uri}; give more characters")
+            if not runs:
+                raise RunNotFoundError(f"No run {ref!r} on {self.uri}")
+            run = runs[0]
+        record = self._record(run)
+        # One run: exact summaries from each metric's history (a search tells the last values only).
+        record.metrics = {key: s.as_dict() for key, s in summarise(self.metric_points(record.run_id, run)).items()}
+        return record
+
+    def raw_run(self, run_id: str) -> dict:
+        try:
+            return self.client.get("runs/get", run_id=run_id)["run"]
+        except MlflowApiError as err:
+            if err.error_code == "RESOURCE_DOES_NOT_EXIST":
+                raise RunNotFoundError(f"No run {run_id!r} on {self.uri}") from None
+            raise as_tracking_error(self.uri, "read the run", err) from None
+        except ServerUnreachable as err:
+            raise as_tracking_error(self.uri, "read the run", err) from None
+
+    def list_runs(self, query: RunQuery) -> list[RunRecord]:
+        if query.experiment is None:
+            experiment_ids = self._all_experiment_ids()
+        else:
+            found = self.find_experiment(query.experiment)
+            experiment_ids = [found["experiment_id"]] if found else []
+        if not experiment_ids:
+            return []
+        filters, leftover = queries.search_filters(query)
+        # Other orders than newest first are applied here, over every matching run.
+        wanted = _SEARCH_MAX if queries.is_sorted_here(query) else min(query.limit + query.offset, _SEARCH_MAX)
+        records = [self._record(run) for run in self._search(experiment_ids, filters, wanted)]
+        records = [r for r in records if queries.matches(r, query, leftover)]
+        if query.status is not None:  # LOST is derived from RUNNING when read
+            records = [r for r in records if r.status is query.status]
+        return queries.sort_records(records, query)[query.offset:query.offset + query.limit]
+
+    # --- what runs left --------------------------------------------------------------------
+
+    def read_attachment(self, run_id: str, name: str, staging: Path) -> bytes:
+        relative = f"{mapping.PROJ_FOLDER}/{name}"
+        for candidate in [staging / name] + [e.files / relative for e in self.spool.entries(run_id=run_id)]:
+            if candidate.is_file():  # kept on this machine, or waiting in the spool
+                return candidate.read_bytes()
+        root = mapping.artifact_root(self.raw_run(run_id)["info"])
+        if root is None:
+            raise RunNotFoundError(f"Run {run_id} has no file {name!r} on this machine, and its artifacts are "
+                                   f"not served by {self.uri}")
+        try:
+            return self.client.get_artifact(f"{root}/{relative}")
+        except MlflowApiError as err:
+            if err.status == 404:
+                raise RunNotFoundError(f"Run {run_id} has no file {name!r}") from None
+            raise as_tracking_error(self.uri, f"read {name}", err) from None
+        except ServerUnreachable as err:
+            raise as_tracking_error(self.uri, f"read {name}", err) from None
+
+    def metric_points(self, run_id: str, run: dict | None = None) -> list[MetricPoint]:
+        """Every value of every metric of the run, as logged (by proj or by the project's code)."""
+        if run_id not in self._histories:
+            run = run or self.raw_run(run_id)
+            keys = [m["key"] for m in run.get("data", {}).get("metrics", [])]
+            self._histories[run_id] = [point for key in keys for point in self._history(run_id, key)]
+        return self._histories[run_id]
+
+    def list_artifacts(self, run_id: str) -> list[Artifact]:
+        """The run's artifacts (its `proj/` files left out), recursively."""
+        if run_id not in self._listings:
+            root = mapping.artifact_root(self.raw_run(run_id)["info"])
+            found = [] if root is None else self._walk(root, "")
+            self._listings[run_id] = [a for a in found if not a.path.startswith(mapping.PROJ_FOLDER + "/")]
+        return self._listings[run_id]
+
+    def artifact_path(self, run_id: str, relative: str) -> Path:
+        """A local copy of an artifact (or of a folder of them), downloaded when first asked for."""
+        cache = proj_home() / "mlflow" / "artifacts" / run_id
+        cache.mkdir(parents=True, exist_ok=True, mode=0o700)
+        target = artifact_path(cache, relative)  # refuses absolute paths, `..`, symlinks
+        wanted = target.relative_to(cache).as_posix()
+        listed = self.list_artifacts(run_id)
+        if wanted == "." or any(a.path.startswith(wanted + "/") for a in listed):
+            target.mkdir(parents=True, exist_ok=True)
+            return target
+        for artifact in listed:
+            if artifact.path == wanted and not (target.is_file() and target.stat().st_size == artifact.size):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                root = mapping.artifact_root(self.raw_run(run_id)["info"])
+                self._checked(f"download {wanted}", self.client.download_artifact, f"{root}/{wanted}", target)
+        return target
+
+    # --- experiments -----------------------------------------------------------------------
+
+    def find_experiment(self, name: str) -> dict | None:
+        def lookup() -> dict | None:
+            try:
+                return self.client.get("experiments/get-by-name", experiment_name=name)["experiment"]
+            except MlflowApiError as err:
+                if err.error_code == "RESOURCE_DOES_NOT_EXIST":
+                    return None
+                raise
+
+        return self._checked(f"look up the experiment {name!r}", lookup)
+
+    def _all_experiment_ids(self) -> list[str]:
+        ids, token = [], None
+        while True:
+            body = {"max_results": 1000, **({"page_token": token} if token else {})}
+            page = self._checked("list experiments", self.client.post, "experiments/search", body)
+            for experiment in page.get("experiments", []):
+                ids.append(experiment["experiment_id"])
+                self._experiment_names[experiment["experiment_id"]] = experiment["name"]
+            token = page.get("next_page_token")
+            if not token:
+                return ids
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _search(self, experiment_ids: list[str], filters: list[str], max_results: int) -> list[dict]:
+        body = {"experiment_ids": experiment_ids, "filter": " and ".join(filters),
+                "max_results": max_results, "order_by": ["attributes.start_time DESC"]}
+        return self._checked("search runs", self.client.post, "runs/search", body).get("runs", [])
+
+    def _history(self, run_id: str, key: str) -> list[MetricPoint]:
+        points, token = [], None
+        while True:
+            query = {"run_id": run_id, "metric_key": key, "max_results": 25000,
+                     **({"page_token": token} if token else {})}
+            page = self._checked(f"read the metric {key!r}", self.client.get, "metrics/get-history", **query)
+            points += mapping.metric_points(page.get("metrics", []))
+            token = page.get("next_page_token")
+            if not token:
+                return points
+
+    def _walk(self, root: str, folder: str) -> list[Artifact]:
+        entries = self._checked("list the run's artifacts", self.client.list_artifact_folder,
+                                f"{root}/{folder}".rstrip("/"))
+        found = []
+        for entry in entries:
+            path = f"{folder}/{entry['path']}" if folder else entry["path"]  # names come relative to the folder
+            found += self._walk(root, path) if entry.get("is_dir") else [Artifact(path, int(entry.get("file_size", 0)))]
+        return sorted(found, key=lambda a: a.path)
+
+    def _record(self, run: dict) -> RunRecord:
+        experiment_id = run["info"]["experiment_id"]
+        if experiment_id not in self._experiment_names:
+            found = self._checked("read the experiment", self.client.get, "experiments/get",
+                                  experiment_id=experiment_id)
+            self._experiment_names[experiment_id] = found["experiment"]["name"]
+        record = mapping.record_from_run(run, self._experiment_names[experiment_id])
+        if (record.status is RunStatus.RUNNING and launcher_alive(record.launcher, record.host) is False
+                and not self.spool.has_run(record.run_id)):
+            record.status = RunStatus.LOST  # its proj died without a word; nothing will finish it
+        return record
+
+    def _checked(self, doing: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return call(*args, **kwargs)
+        except (ServerUnreachable, MlflowApiError) as err:
+            raise as_tracking_error(self.uri, doing, err) from None

@@ -1,0 +1,196 @@
+"""What the pages and the JSON API show, gathered from the store. No HTML here.
+
+Run data always goes through `run_view` (what `proj runs show --format json` prints) and run
+differences through `runner.rundiff` (what `proj runs diff` prints), so the browser, the JSON
+API and the command line never disagree.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from runner.cli.run_views import run_view
+from runner.errors import RunNotFoundError
+from runner.rundiff import RunDiff, diff_runs
+from runner.tracking.base import RunRecord, RunStatus, TrackingStore
+from runner.ui.charts import Series, line_chart, series_by_key
+from runner.ui.queries import TableRequest
+
+LOG_CHUNK = 256 * 1024  # the most log text sent at once (the first view shows the log's tail)
+SHOWN_INLINE = 512 * 1024  # the dirty diff and the lock are shown in the page up to this size
+DEFAULT_METRIC_COLUMNS = 4
+MAX_COMPARED = 10
+# Terminal colour and cursor codes: meaningless in a page, and they clutter the text.
+_TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+# --- runs table --------------------------------------------------------------------------------
+
+@dataclass
+class RunsTable:
+    records: list[RunRecord]
+    has_next: bool
+    parameters: list[str]  # names, in order of first appearance on this page
+    metrics: list[str]  # metric columns shown
+    other_metrics: list[str]  # metrics seen on this page but not shown: offered as columns
+    last_values: dict[str, dict[str, float]] = field(default_factory=dict)  # run id -> metric -> last
+
+
+def runs_table(store: TrackingStore, request: TableRequest) -> RunsTable:
+    found = store.list_runs(request.query)
+    records = found[: request.page_size]
+    last_values = {r.run_id: _last_values(store, r) for r in records}
+    parameters = list(dict.fromkeys(p.name for r in records for p in r.parameters))
+    seen = sorted({key for values in last_values.values() for key in values})
+    shown = list(request.metrics) or seen[:DEFAULT_METRIC_COLUMNS]
+    return RunsTable(records, len(found) > request.page_size, parameters, shown,
+                     [key for key in seen if key not in shown], last_values)
+
+
+def _last_values(store: TrackingStore, record: RunRecord) -> dict[str, float]:
+    """Stored summaries once a run has ended; read live from its metrics file while it runs."""
+    if record.status is RunStatus.RUNNING:
+        return {k: s.last for k, s in store.read_metrics(record.run_id, complete=False).summaries().items()}
+    return {key: summary["last"] for key, summary in record.metrics.items()}
+
+
+# --- one run -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Attachment:
+    name: str
+    text: str
+    truncated: bool
+
+
+@dataclass
+class RunDetails:
+    view: dict[str, Any]  # run_view: the same data as `proj runs show --format json`
+    diff: Attachment | None
+    lock: Attachment | None
+    log: LogChunk
+    charts: list[tuple[str, Any]]  # (metric, SVG) for each metric
+
+
+def run_details(store: TrackingStore, record: RunRecord) -> RunDetails:
+    view = run_view(store, record)
+    reading = store.read_metrics(record.run_id, complete=record.status is not RunStatus.RUNNING)
+    series = sorted(series_by_key(reading.points).items())
+    charts = [(key, line_chart(key, [Series(key, points)])) for key, points in series]
+    lock_name = record.environment.lock
+    return RunDetails(
+        view=view,
+        diff=shown_attachment(store, record, "diff.patch"),
+        lock=shown_attachment(store, record, lock_name) if lock_name else None,
+        log=read_log(store, record.run_id, None),
+        charts=charts,
+    )
+
+
+def shown_attachment(store: TrackingStore, record: RunRecord, name: str) -> Attachment | None:
+    data = _attachment(store, record, name)
+    if data is None:
+        return None
+    return Attachment(name, data[:SHOWN_INLINE].decode("utf-8", "replace"), len(data) > SHOWN_INLINE)
+
+
+def _attachment(store: TrackingStore, record: RunRecord, name: str) -> bytes | None:
+    if name not in record.attachments:
+        return None
+    try:
+        return store.read_attachment(record.run_id, name)
+    except (RunNotFoundError, ValueError):
+        return None
+
+
+# --- the log -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LogChunk:
+    offset: int  # where `text` starts in the log, in bytes
+    next_offset: int  # where the next chunk starts
+    size: int  # the log's size when read
+    text: str
+
+    def as_dict(self, status: RunStatus) -> dict[str, Any]:
+        return {"offset": self.offset, "next_offset": self.next_offset, "size": self.size,
+                "text": self.text, "status": status.value}
+
+
+def read_log(store: TrackingStore, run_id: str, offset: int | None) -> LogChunk:
+    """Log text from byte `offset` (None: the tail), at most LOG_CHUNK bytes, whole characters only."""
+    try:
+        with open(store.log_path(run_id), "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            start = max(0, size - LOG_CHUNK) if offset is None else min(offset, size)
+            handle.seek(start)
+            data = handle.read(LOG_CHUNK)
+    except FileNotFoundError:
+        return LogChunk(0, 0, 0, "")
+    if offset is None and start > 0 and b"\n" in data[:-1]:
+        skipped = data.index(b"\n") + 1  # a tail starts at a whole line
+        start, data = start + skipped, data[skipped:]
+    data = _whole_characters(data)
+    text = _TERMINAL_CODES.sub("", data.decode("utf-8", "replace"))
+    return LogChunk(start, start + len(data), max(size, start + len(data)), text)
+
+
+def _whole_characters(data: bytes) -> bytes:
+    """`data` without a UTF-8 sequence cut at its end; the next chunk starts with it instead."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte & 0xC0 == 0x80:
+            continue  # a continuation byte: look further back for the sequence's first byte
+        length = 1 if byte < 0x80 else 2 if byte >> 5 == 0b110 else 3 if byte >> 4 == 0b1110 else 4
+        return data if length <= back else data[:-back]
+    return data
+
+
+# --- comparing runs ----------------------------------------------------------------------------
+
+@dataclass
+class Comparison:
+    views: list[dict[str, Any]]
+    diffs: list[RunDiff]  # each run against the first
+    rows: list[dict[str, Any]]  # section, name, values (one per run), differs (one per run)
+    charts: list[tuple[str, Any]] = field(default_factory=list)  # (metric, SVG), runs overlaid
+
+
+def compare_runs(store: TrackingStore, records: list[RunRecord], *, charts: bool = True) -> Comparison:
+    """Each run against the first, as `proj runs diff FIRST OTHER` reports it."""
+    views = [run_view(store, r) for r in records]
+    locks = [_lock(store, r) for r in records]
+    diffs = [diff_runs(views[0], view, locks[0], lock) for view, lock in zip(views[1:], locks[1:])]
+    return Comparison(views, diffs, _grid(diffs, len(views)), _overlaid_charts(store, records) if charts else [])
+
+
+def _lock(store: TrackingStore, record: RunRecord) -> tuple[str, bytes] | None:
+    name = record.environment.lock
+    data = _attachment(store, record, name) if name else None
+    return None if data is None else (name, data)
+
+
+def _grid(diffs: list[RunDiff], count: int) -> list[dict[str, Any]]:
+    """Every (section, name) that differs in any pair, with each run's value.
+
+    All pairs share the first run, so a run whose pair lacks a change has the first run's value."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for index, diff in enumerate(diffs, start=1):
+        for change in diff.changes:
+            row = rows.setdefault((change.section, change.name), {
+                "section": change.section, "name": change.name,
+                "values": [change.a] * count, "differs": [False] * count})
+            row["values"][index], row["differs"][index] = change.b, True
+    return list(rows.values())
+
+
+def _overlaid_charts(store: TrackingStore, records: list[RunRecord]) -> list[Any]:
+    per_run = [series_by_key(store.read_metrics(r.run_id, complete=r.status is not RunStatus.RUNNING).points)
+               for r in records]
+    keys = sorted({key for series in per_run for key in series})
+    return [(key, line_chart(key, [Series(f"{r.run_id[:8]} {r.run_name}", series[key], colour)
+                                   for colour, (r, series) in enumerate(zip(records, per_run)) if key in series]))
+            for key in keys]

@@ -1,0 +1,83 @@
+"""Backends from other packages, found through the entry-point group `proj.backends`.
+
+The example plugin (tests/data/plugin-backend, the one docs/plugins.md describes) is built and
+installed for real into a folder of its own, which only the `proj` processes of these tests see
+through PYTHONPATH; the test environment itself is never changed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import DATA, run_proj
+
+SPEC = """\
+name: niceness
+entry_points:
+  main:
+    command: "python3 -c 'import os; print(\\"niceness\\", os.nice(0))'"
+"""
+
+
+@pytest.fixture(scope="module")
+def plugin_site(tmp_path_factory) -> Path:
+    """The example plugin, built with hatchling (a test dependency) and installed into a folder."""
+    work = tmp_path_factory.mktemp("backend-plugin")
+    source = shutil.copytree(DATA / "plugin-backend", work / "source")  # build outside the repository
+    site = work / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
+                    "--no-build-isolation", "--no-index", "--target", str(site), str(source)],
+                   check=True, capture_output=True)
+    return site
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    (tmp_path / "MLproject").write_text(SPEC)
+    return tmp_path
+
+
+def test_a_backend_from_a_plugin_package_runs_the_command_with_its_settings(plugin_site, project):
+    env = {"PYTHONPATH": str(plugin_site)}
+    expected = min(os.nice(0) + 7, 19)
+
+    done = run_proj("run", ".", "-b", "nice", "--backend-config", '{"niceness": 7}', cwd=project, env=env,
+                    check_exit=0)
+
+    assert done.stdout == f"niceness {expected}\n"
+    run_id = done.stderr.split("proj: run ")[1].split()[0]
+    record = json.loads(run_proj("runs", "show", run_id, "--format", "json", cwd=project, check_exit=0).stdout)
+    assert (record["backend"], record["status"], record["job"]) == ("nice", "FINISHED", None)
+
+
+def test_a_plugin_refuses_its_bad_settings_before_anything_runs(plugin_site, project):
+    done = run_proj("run", ".", "-b", "nice", "--backend-config", '{"niceness": 40}', cwd=project,
+                    env={"PYTHONPATH": str(plugin_site)}, check_exit=2)
+    assert "niceness must be a whole number from 0 to 19, got 40" in done.stderr
+    assert run_proj("runs", "list", cwd=project, check_exit=0).stdout.strip() == "no runs"
+
+
+def test_an_attached_only_plugin_cannot_detach(plugin_site, project):
+    done = run_proj("run", ".", "-b", "nice", "--detach", cwd=project, env={"PYTHONPATH": str(plugin_site)},
+                    check_exit=2)
+    assert "The nice backend cannot run detached" in done.stderr
+
+
+def test_an_unknown_backend_lists_the_known_ones(plugin_site, project):
+    done = run_proj("run", ".", "-b", "nope", cwd=project, env={"PYTHONPATH": str(plugin_site)}, check_exit=2)
+    assert "Unknown backend 'nope'; choose one of local, nice, slurm" in done.stderr
+
+
+def test_a_plugin_may_not_take_a_built_in_name(tmp_path, project):
+    info = tmp_path / "site" / "fake_slurm-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-slurm\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[proj.backends]\nslurm = fake_slurm:make\n")
+    done = run_proj("run", ".", "-b", "other", cwd=project, env={"PYTHONPATH": str(tmp_path / "site")}, check_exit=3)
+    assert "The backend plugin 'slurm' from fake-slurm clashes with proj's built-in 'slurm'" in done.stderr

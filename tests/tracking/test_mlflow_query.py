@@ -1,0 +1,61 @@
+"""`proj runs list` on an MLflow server: the filter it is sent, and the orders applied after."""
+
+from __future__ import annotations
+
+import pytest
+
+from runner.errors import UsageError
+from runner.tracking.base import (
+    EnvironmentRecord,
+    ParameterRecord,
+    RunQuery,
+    RunRecord,
+    RunStatus,
+    SourceRecord,
+)
+from runner.tracking.mlflow_query import search_filters, sort_records
+
+
+def _run(name: str, start: float, lr: str | None = None, loss: float | None = None, exit_code=None) -> RunRecord:
+    return RunRecord(
+        experiment="e", run_name=name, entry_point="main", command="true",
+        source=SourceRecord(uri=".", kind="local", path="/p"),
+        parameters=[] if lr is None else [ParameterRecord("lr", "string", lr, lr, lr, True)],
+        environment=EnvironmentRecord(kind="local"), user="u", host="h", platform="p", python_version="3",
+        proj_version="0", launcher="1:1", start_time=start, exit_code=exit_code,
+        metrics={} if loss is None else {"loss": {"last": loss}})
+
+
+RUNS = [_run("a", 1, lr="0.1", loss=0.5), _run("b", 2, lr="abc", loss=0.2), _run("c", 3),
+        _run("d", 4, lr="10", loss=0.2, exit_code=1), _run("e", 5, lr="2e-3")]
+
+
+def _names(records: list[RunRecord]) -> str:
+    return "".join(r.run_name for r in records)
+
+
+def test_search_filters_quote_values_and_leave_what_mlflow_cannot_express():
+    query = RunQuery(status=RunStatus.LOST, parameters=(("lr", "0.1"), ("msg", "it's"), ("both", "'\"")),
+                     sweep="s1")
+    filters, leftover = search_filters(query)
+    assert filters == ["attributes.status = 'RUNNING'", "tags.`proj.sweep_id` = 's1'", "params.`lr` = '0.1'",
+                       'params.`msg` = "it\'s"']
+    assert leftover == [("both", "'\"")]
+
+
+@pytest.mark.parametrize("query, expected", [
+    (RunQuery(), "edcba"),
+    (RunQuery(sort_metric="loss"), "dbaec"),  # ties newest first, runs without it last
+    (RunQuery(sort_metric="loss", descending=True), "adbec"),
+    (RunQuery(sort_parameter="lr"), "eadbc"),  # numbers (numerically) before text
+    (RunQuery(sort_parameter="lr", descending=True), "daebc"),
+    (RunQuery(sort_by="exit_code"), "decba"),
+])
+def test_orders_match_the_local_store(query, expected):
+    assert _names(sort_records(RUNS, query)) == expected
+
+
+def test_an_unknown_column_is_refused_with_the_choices():
+    with pytest.raises(UsageError, match="Cannot sort runs by 'colour'") as caught:
+        sort_records(RUNS, RunQuery(sort_by="colour"))
+    assert "start_time" in str(caught.value)

@@ -1,0 +1,178 @@
+"""`proj ui` in a real headless browser: Debian's chromium driven by Playwright, against `proj ui`
+started as a subprocess on a store filled by real `proj run`s.
+
+Screenshots of the three pages go to $PROJ_TEST_ARTIFACTS (default: a temporary folder) so CI
+can keep them; docs/ui-*.png are copies of them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import require
+from helpers.processes import wait_for
+
+from ui.conftest import XSS_NOTE, UiServer, UiStore, started_run_id
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+TIMEOUT_MS = 15_000
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """A chromium with a fresh profile; Playwright never downloads a browser of its own here."""
+    require("browser", CHROMIUM.exists() and importlib.util.find_spec("playwright") is not None,
+            f"needs Debian's chromium at {CHROMIUM} and the playwright package")
+    from playwright.sync_api import expect as playwright_expect
+    from playwright.sync_api import sync_playwright
+
+    playwright_expect.set_options(timeout=TIMEOUT_MS)
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM), headless=True,
+            args=LAUNCH_ARGS, viewport={"width": 1440, "height": 900})
+        context.set_default_timeout(TIMEOUT_MS)
+        yield context
+        context.close()
+
+
+def expect(locator):
+    """Playwright's retrying assertions (imported here: without playwright these tests skip)."""
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(locator)
+
+
+class Tab:
+    """A page that records every dialog (alert, confirm) and script error it sees."""
+
+    def __init__(self, context) -> None:
+        self.page = context.new_page()
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        self.page.on("dialog", self._dialog)
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.on("console", lambda message: message.type == "error" and self.errors.append(message.text))
+
+    def _dialog(self, dialog) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+
+@pytest.fixture
+def tab(browser):
+    opened = Tab(browser)
+    yield opened
+    opened.page.close()
+    assert opened.dialogs == [], "a recorded value ran as script"
+    assert opened.errors == []
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory) -> Path:
+    folder = Path(os.environ.get("PROJ_TEST_ARTIFACTS") or tmp_path_factory.mktemp("ui-screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def table_names(page) -> list[str]:
+    return page.locator("#runs tbody a.run-link").all_inner_texts()
+
+
+def test_runs_table_lists_the_runs_and_filters_narrow_it(tab, ui_server, ui_store, screenshots):
+    page = tab.page
+    page.goto(ui_server.url + "/")
+    assert sorted(table_names(page)) == sorted(ui_store.runs)
+    page.screenshot(path=str(screenshots / "ui-runs.png"), full_page=True)
+
+    page.fill("input[name=experiment]", "alpha")
+    page.click("button:has-text('Filter')")
+    page.wait_for_url("**/?*experiment=alpha*")
+    assert sorted(table_names(page)) == ["baseline", "faster", "links"]
+
+    page.fill("input[name=param] >> nth=-1", "lr=0.2")
+    page.click("button:has-text('Filter')")
+    page.wait_for_url("**param=lr%3D0.2*")
+    assert table_names(page) == ["faster"]
+
+
+def test_a_click_opens_the_run_page_with_parameters_log_and_chart(tab, ui_server, ui_store, screenshots):
+    page = tab.page
+    page.goto(ui_server.url + "/")
+    page.click("a.run-link:text-is('faster')")
+    page.wait_for_url(f"**/runs/{ui_store.runs['faster']}")
+    assert page.inner_text("tr[data-parameter=lr] td.value") == "0.2"
+    assert "training with lr=0.2" in page.inner_text("#log")
+    chart = page.locator("svg.chart[data-metric=loss]")
+    assert chart.is_visible()
+    assert chart.locator("polyline").count() == 1 and chart.locator("circle").count() == 5
+    page.screenshot(path=str(screenshots / "ui-run.png"), full_page=True)
+
+
+def test_compare_page_shows_the_parameter_difference(tab, ui_server, ui_store, screenshots):
+    page = tab.page
+    page.goto(ui_server.url + "/")
+    for name in ("baseline", "faster", "xss-probe"):
+        page.check(f"tr[data-run-id='{ui_store.runs[name]}'] input[type=checkbox]")
+    page.click("#compare-button")
+    page.wait_for_url("**/compare?run=*")
+    # The runs in table order (newest first); the first one is what the others are compared with.
+    cells = page.locator("tr[data-section=parameters][data-name=lr] td.value")
+    assert cells.all_inner_texts() == ["0.3", "0.2", "0.1"]
+    assert [cells.nth(i).get_attribute("class") for i in range(3)] == ["value", "value differs", "value differs"]
+    assert page.locator("tr[data-section=parameters][data-name=note] td.value").first.inner_text() == XSS_NOTE
+    assert page.locator("svg.chart[data-metric=loss] polyline").count() == 3
+    page.screenshot(path=str(screenshots / "ui-compare.png"), full_page=True)
+
+
+def test_a_script_tag_in_a_parameter_is_shown_as_text(tab, ui_server, ui_store):
+    page = tab.page
+    page.goto(f"{ui_server.url}/runs/{ui_store.runs['xss-probe']}")
+    value = page.locator("tr[data-parameter=note] td.value")
+    assert value.inner_text() == XSS_NOTE and value.is_visible()
+    assert page.locator("script").count() == 1  # the app's own run.js only
+    assert XSS_NOTE in page.inner_text("#log")
+    page.goto(ui_server.url + "/?experiment=beta")
+    assert page.locator("#runs td.param a").filter(has_text=XSS_NOTE).is_visible()
+
+
+def test_the_log_of_a_running_run_is_followed_live(tab, ui_store, tmp_path):
+    """A run of its own (in a store of its own) that waits for files: its page shows the output as
+    it is written, without reloading, then the run's final status."""
+    project = tmp_path / "project"
+    shutil.copytree(ui_store.project, project, ignore=shutil.ignore_patterns(".git"))
+    store = UiStore(tmp_path / "store", project, {**ui_store.env, "PROJ_TRACKING_URI": str(tmp_path / "store")})
+    launcher_log = tmp_path / "run.log"
+    with launcher_log.open("w") as output:
+        running = subprocess.Popen([sys.executable, "-m", "runner", "run", ".", "-e", "wait"], cwd=project,
+                                   env={**os.environ, **store.env}, stdout=output, stderr=output)
+    server = UiServer(store, tmp_path / "proj-ui.log")
+    try:
+        run_id = wait_for(lambda: " started " in launcher_log.read_text() and started_run_id(launcher_log.read_text()),
+                          what="the run to start")
+        page = tab.page
+        page.goto(f"{server.url}/runs/{run_id}")
+        expect(page.locator("#log")).to_contain_text("waiting for release")
+        assert page.inner_text("#run-status") == "RUNNING"
+        page.evaluate("window.sameDocument = true")
+        (project / "release").write_text("")
+        expect(page.locator("#log")).to_contain_text("released after the wait")
+        assert page.evaluate("window.sameDocument === true"), "the page reloaded instead of appending"
+        (project / "finish").write_text("")
+        expect(page.locator("#run-status")).to_have_text("FINISHED")
+        assert running.wait(timeout=30) == 0
+    finally:
+        if running.poll() is None:
+            running.kill()
+            running.wait()
+        assert server.stop() == 0
