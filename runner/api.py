@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, BinaryIO, Callable, Mapping, Protocol
 
 from runner import __version__
-from runner.command import render_command
 from runner.backends import Backend, Job, get_backend
+from runner.command import render_command
 from runner.environments import EnvironmentOptions, PreparedEnvironment, choose_manager, create_environment
 from runner.errors import UsageError
 from runner.params import ResolvedParams, resolve_parameters

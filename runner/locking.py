@@ -45,5 +45,5 @@ def _acquire(fd: int, on_wait, timeout: float | None, path: Path) -> None:
             return
         except BlockingIOError:
             if time.monotonic() >= deadline:
-                raise TimeoutError(f"timed out after {timeout:.0f} s waiting for the lock {path}")
+                raise TimeoutError(f"timed out after {timeout:.0f} s waiting for the lock {path}") from None
             time.sleep(0.05)

@@ -7,12 +7,10 @@ in its own process group, and is stopped as a whole when proj is interrupted or 
 
 from __future__ import annotations
 
-import ctypes
 import os
 import selectors
 import signal
 import subprocess
-import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -20,12 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator, Mapping, Sequence
 
+from runner.supervision import STOP_SIGNALS, Watchdog, die_with_parent
+
 CHUNK = 64 * 1024
 # How long a command may take to stop after the signal proj forwarded, before SIGKILL.
 DEFAULT_GRACE_SECONDS = float(os.environ.get("PROJ_STOP_GRACE_SECONDS", "10"))
 # After the command exits, how long to keep reading output that its leftover children write.
 DRAIN_SECONDS = 1.0
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class ToolError(Exception):
@@ -70,7 +69,7 @@ def run_tool(
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # our signal handling, not the terminal's, decides its fate
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
     except OSError as err:
         raise ToolError(argv, None, f"{argv[0]}: {err.strerror}") from err
@@ -136,10 +135,10 @@ def run_command(
     once. A watchdog kills the group if proj itself dies, so nothing the command started
     outlives the run.
     """
-    watchdog = _Watchdog()
+    watchdog = Watchdog()
 
     def before_exec() -> None:
-        _die_with_parent()
+        die_with_parent()
         watchdog.report_group()
 
     try:
@@ -311,124 +310,3 @@ def _signal_group(pgid: int, signum: int) -> None:
 
 def _kill_group(pgid: int) -> None:
     _signal_group(pgid, signal.SIGKILL)
-
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: be killed if proj dies (Linux only; best effort elsewhere)."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-
-
-class _Watchdog:
-    """A process that kills the command's group as soon as proj exits, however it exits.
-
-    It waits for end-of-file on a pipe only proj writes to; the kernel closes that pipe when
-    proj dies, even by SIGKILL. (The parent-death signal alone reaches only the command's
-    shell, not the processes the shell started.) It is forked before the command starts, and
-    the command reports its process group to it before it execs, so there is no moment at
-    which a command runs that the watchdog could not stop.
-    """
-
-    def __init__(self) -> None:
-        life_read, self._life = os.pipe()
-        self._group_read, self.group_write = os.pipe()
-        self.pid = os.fork()
-        if self.pid == 0:  # the watchdog itself: no Python-level cleanup, no exceptions escape
-            try:
-                _watch(life_read, self._group_read)
-            finally:
-                os._exit(0)
-        os.close(life_read)
-        os.close(self._group_read)
-
-    def report_group(self) -> None:
-        """In the command's process, before exec: tell the watchdog which group to kill."""
-        os.write(self.group_write, f"{os.getpid()}\n".encode())
-
-    def started(self) -> None:
-        """In proj, once the command runs (its copy of the write end closed at exec)."""
-        os.close(self.group_write)
-
-    def release(self) -> None:
-        os.close(self._life)
-        try:
-            os.waitpid(self.pid, 0)
-        except ChildProcessError:
-            pass
-
-
-def _watch(life_read: int, group_read: int) -> None:
-    os.setsid()  # out of the terminal's process group: Ctrl-C is proj's to handle
-    for sig in STOP_SIGNALS:
-        signal.signal(sig, signal.SIG_IGN)
-    low, high = sorted((life_read, group_read))
-    # Hold nothing else open: an inherited pipe would keep its reader waiting for our exit.
-    os.closerange(0, low)
-    os.closerange(low + 1, high)
-    os.closerange(high + 1, os.sysconf("SC_OPEN_MAX"))
-    while os.read(life_read, 4096):
-        pass
-    reported = b""
-    while True:  # the group id, once the command has written it (or nothing: no command started)
-        chunk = os.read(group_read, 64)
-        if not chunk:
-            break
-        reported += chunk
-    if reported.strip():
-        try:
-            os.killpg(int(reported.split()[0]), signal.SIGKILL)
-        except (OSError, ValueError):
-            pass
-
-
-class Reaper:
-    """A process that runs a clean-up command if proj dies before calling `disarm`."""
-
-    def __init__(self, pid: int, write_fd: int) -> None:
-        self.pid = pid
-        self.write_fd = write_fd
-
-    def disarm(self) -> None:
-        try:
-            os.write(self.write_fd, b"x")  # the all-clear: the reaper exits without running anything
-        finally:
-            os.close(self.write_fd)
-        try:
-            os.waitpid(self.pid, 0)
-        except ChildProcessError:
-            pass
-
-
-def start_reaper(argv: Sequence[str]) -> Reaper:
-    """Fork a process that runs `argv` if proj dies, even by SIGKILL, before `disarm()`.
-
-    For clean-up proj does itself when it lives, such as removing a container the daemon would
-    otherwise keep running. Like the watchdog above it waits for end-of-file on a pipe only proj
-    writes to; `disarm` writes a byte first, so a normal end runs nothing.
-    """
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the reaper: no Python-level cleanup, no exceptions escape
-        try:
-            os.setsid()  # Ctrl-C at the terminal is proj's to handle; ignored signals stay so in argv
-            for sig in STOP_SIGNALS:
-                signal.signal(sig, signal.SIG_IGN)
-            os.closerange(3, read_fd)
-            os.closerange(read_fd + 1, os.sysconf("SC_OPEN_MAX"))
-            null = os.open(os.devnull, os.O_RDWR)
-            for fd in (0, 1, 2):
-                if fd != read_fd:
-                    os.dup2(null, fd)
-            released = False
-            while os.read(read_fd, 1):
-                released = True
-            if not released:
-                os.execv(argv[0], list(argv))
-        finally:
-            os._exit(0)
-    os.close(read_fd)
-    return Reaper(pid, write_fd)

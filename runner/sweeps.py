@@ -17,8 +17,18 @@ from dataclasses import dataclass, replace
 from itertools import product
 from typing import BinaryIO, Callable, Mapping, Sequence
 
-from runner.api import (Reporter, RunOutcome, RunPlan, RunRequest, begin_run, job_for, open_project, plan_point,
-                        prepare_run, run_here)
+from runner.api import (
+    Reporter,
+    RunOutcome,
+    RunPlan,
+    RunRequest,
+    begin_run,
+    job_for,
+    open_project,
+    plan_point,
+    prepare_run,
+    run_here,
+)
 from runner.backends import Backend, get_backend
 from runner.errors import ParameterError, UsageError
 from runner.tracking import open_store

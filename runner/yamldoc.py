@@ -129,14 +129,14 @@ def read_yaml(path: Path) -> YamlDocument:
     try:
         raw = path.read_bytes()
     except OSError as err:
-        raise SpecError([Problem(path, 0, 0, Severity.ERROR, f"cannot read file: {err.strerror}")])
+        raise SpecError([Problem(path, 0, 0, Severity.ERROR, f"cannot read file: {err.strerror}")]) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = raw.count(b"\n", 0, err.start) + 1
         column = err.start - raw.rfind(b"\n", 0, err.start)
         message = f"file is not valid UTF-8 (byte 0x{raw[err.start]:02x}); save it as UTF-8"
-        raise SpecError([Problem(path, line, column, Severity.ERROR, message)])
+        raise SpecError([Problem(path, line, column, Severity.ERROR, message)]) from None
     return parse_yaml(text, path)
 
 

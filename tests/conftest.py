@@ -7,7 +7,9 @@ then its absence is a failure, so CI can never pass by skipping.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -59,6 +61,45 @@ def run_proj(*args: str, cwd: Path | str | None = None, env: dict | None = None,
     return completed
 
 
+_STARTED = re.compile(r"^proj: run ([0-9a-f]{32}) started", re.MULTILINE)
+
+
+def run_id_of(result: subprocess.CompletedProcess | str) -> str:
+    """The id of the run a `proj run` (or `proj rerun`) started, read from what it printed."""
+    stderr = result if isinstance(result, str) else result.stderr
+    match = _STARTED.search(stderr)
+    if match is None:
+        raise AssertionError(f"no run id in:\n{stderr}")
+    return match.group(1)
+
+
+def show_run(run_id: str, cwd: Path | str, *extra: str, env: dict | None = None) -> dict:
+    """`proj runs show RUN --format json`, parsed."""
+    shown = run_proj("runs", "show", run_id, "--format", "json", *extra, cwd=cwd, env=env, check_exit=0)
+    return json.loads(shown.stdout)
+
+
+def diff_of(a: str, b: str, cwd: Path | str, *extra: str, env: dict | None = None) -> dict:
+    """`proj runs diff A B --format json`, parsed."""
+    return json.loads(run_proj("runs", "diff", a, b, "--format", "json", *extra, cwd=cwd, env=env,
+                               check_exit=0).stdout)
+
+
 @pytest.fixture
 def git_available() -> None:
     require("git", shutil.which("git") is not None, "the git executable is not on PATH")
+
+
+@pytest.fixture
+def wheelhouse(tmp_path, monkeypatch) -> Path:
+    """A folder of tiny wheels (tinygreet, tinydep), and uv and pip pointed at it and nothing else."""
+    from helpers.wheels import OTHER_INDEX_VARIABLES, build_greeting_packages, offline_index_env
+    from runner.environments.python_installers import uv_binary
+
+    require("uv", uv_binary() is not None, "the uv package (which ships the binary) is not installed")
+    for name in OTHER_INDEX_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    folder = build_greeting_packages(tmp_path / "wheels")
+    for name, value in offline_index_env(folder, tmp_path / "uv-config").items():
+        monkeypatch.setenv(name, value)
+    return folder

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_proj
+from conftest import run_id_of, run_proj
 from helpers.processes import wait_for
 from runner.outputs import artifact_path, read_metrics
 
@@ -63,10 +63,6 @@ def project(tmp_path) -> Path:
     (folder / "MLproject").write_text(SHELL_PROJECT)
     (folder / "train.py").write_text(PYTHON_TRAIN)
     return folder
-
-
-def run_id_of(result) -> str:
-    return next(line.split()[2] for line in result.stderr.splitlines() if " started " in line)
 
 
 def show(project: Path, run_id: str) -> dict:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO_ROOT, run_proj
+from conftest import REPO_ROOT, diff_of, run_id_of, run_proj
 from helpers.gitrepo import GitRepo
 
 pytestmark = [pytest.mark.git, pytest.mark.usefixtures("git_available")]
@@ -26,16 +26,8 @@ def repo(tmp_path) -> GitRepo:
     return GitRepo.create(tmp_path / "repo", files)
 
 
-def run_id_of(result) -> str:
-    return next(line.split()[2] for line in result.stderr.splitlines() if " started " in line)
-
-
 def show(run_id: str, cwd: Path, *extra: str) -> dict:
     return json.loads(run_proj("runs", "show", run_id, "--format", "json", *extra, cwd=cwd, check_exit=0).stdout)
-
-
-def diff(a: str, b: str, cwd: Path, *extra: str) -> dict:
-    return json.loads(run_proj("runs", "diff", a, b, "--format", "json", *extra, cwd=cwd, check_exit=0).stdout)
 
 
 def output_of(run_id: str, cwd: Path, *extra: str) -> str:
@@ -51,7 +43,7 @@ def test_rerun_of_a_git_run_is_identical(repo, tmp_path):
     record = show(again, tmp_path)
     assert record["reproduction"] == {"of": original, "deliberate": [], "drift": []}
     assert record["source"]["commit"] == show(original, tmp_path)["source"]["commit"]
-    comparison = diff(original, again, tmp_path)
+    comparison = diff_of(original, again, tmp_path)
     assert comparison["identical_inputs"] is True
     assert [c for c in comparison["changes"] if c["section"] in ("source", "parameters", "command")] == []
     assert output_of(original, tmp_path) == output_of(again, tmp_path)  # a deterministic example
@@ -72,7 +64,7 @@ def test_rerun_of_a_dirty_local_project_reapplies_its_changes_and_leaves_the_fol
     record = show(again, repo.path)
     assert record["source"]["dirty"] is True
     assert record["source"]["diff_hash"] == show(original, repo.path)["source"]["diff_hash"]
-    assert diff(original, again, repo.path)["identical_inputs"] is True
+    assert diff_of(original, again, repo.path)["identical_inputs"] is True
 
 
 def test_exported_card_reruns_with_an_empty_home_and_store(repo, tmp_path):
@@ -107,7 +99,7 @@ def test_overridden_parameter_is_recorded_as_a_deliberate_difference(repo, tmp_p
     original = run_id_of(run_proj("run", repo.url, "-P", "epochs=10", cwd=tmp_path, check_exit=0))
     again = run_id_of(run_proj("rerun", original, "-P", "epochs=20", cwd=tmp_path, check_exit=0))
     assert show(again, tmp_path)["reproduction"]["deliberate"] == ["parameter epochs=20 (was 10)"]
-    changes = diff(original, again, tmp_path)["changes"]
+    changes = diff_of(original, again, tmp_path)["changes"]
     assert {"section": "parameters", "name": "epochs", "a": 10, "b": 20, "kind": "changed"} in changes
     text = run_proj("runs", "diff", original, again, cwd=tmp_path, check_exit=0).stdout
     assert "  epochs: 10 -> 20" in text and "inputs (source, parameters, command, environment): different" in text
@@ -160,7 +152,7 @@ def test_diff_of_two_unrelated_runs_lists_what_differs(tmp_path):
     (first / "MLproject").write_text("entry_points:\n  main:\n    parameters: {x: int}\n    command: 'exit {x}'\n")
     a = run_id_of(run_proj("run", str(first), "-P", "x=0", cwd=tmp_path, check_exit=0))
     b = run_id_of(run_proj("run", str(first), "-P", "x=3", cwd=tmp_path))
-    changes = {(c["section"], c["name"]): (c["a"], c["b"]) for c in diff(a, b, tmp_path)["changes"]}
+    changes = {(c["section"], c["name"]): (c["a"], c["b"]) for c in diff_of(a, b, tmp_path)["changes"]}
     assert changes[("parameters", "x")] == (0, 3)
     assert changes[("command", "command")] == ("exit 0", "exit 3")
     assert changes[("outcome", "status")] == ("FINISHED", "FAILED")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT, run_proj
+from conftest import REPO_ROOT, run_id_of, run_proj
 from helpers.gitrepo import GitRepo
 from helpers.processes import alive, wait_for, wait_for_file
 
@@ -58,13 +58,6 @@ def probe(tmp_path) -> Path:
 
 def show(run_id: str, cwd: Path, *extra: str) -> dict:
     return json.loads(run_proj("runs", "show", run_id, "--format", "json", *extra, cwd=cwd, check_exit=0).stdout)
-
-
-def run_id_of(result) -> str:
-    for line in result.stderr.splitlines():
-        if line.startswith("proj: run ") and " started " in line:
-            return line.split()[2]
-    raise AssertionError(f"no run id in:\n{result.stderr}")
 
 
 def test_example_project_runs_and_is_recorded(tmp_path):

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from conftest import run_proj
 from helpers.processes import alive, wait_for
-
 from runner.errors import UsageError
 from runner.sweeps import SweepAxis, parse_sweeps, sweep_points
 

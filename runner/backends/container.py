@@ -21,7 +21,8 @@ from runner.backends.base import JobResult
 from runner.environments.base import ContainerInvocation
 from runner.environments.docker_daemon import connect, explain
 from runner.errors import BackendError
-from runner.process import DEFAULT_GRACE_SECONDS, STOP_SIGNALS, start_reaper
+from runner.process import DEFAULT_GRACE_SECONDS
+from runner.supervision import STOP_SIGNALS, start_reaper
 
 # Docker's init is tini; this makes it forward signals to the command's whole process group,
 # as a terminal's Ctrl-C would, instead of only to the shell (which waits for its child).

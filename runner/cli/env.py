@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from runner.cli.app import env_app
-from runner.cli.output import emit, emit_json, note, table, warn
+from runner.cli.output import emit, emit_json, note, size, table, warn
 from runner.errors import UsageError
 
 
@@ -33,7 +33,7 @@ def list_envs(output_format: ListFormat = typer.Option(ListFormat.table, "--form
     if not environments:
         emit(f"no environments in {cache.envs_root()}")
         return
-    rows = [[e.key, e.kind, _size(cache.size_of(e.path)), _when(cache.last_used(e)),
+    rows = [[e.key, e.kind, size(cache.size_of(e.path)), _when(cache.last_used(e)),
              str(e.metadata.get("project") or "")] for e in environments]
     emit(table(rows, ["KEY", "KIND", "SIZE", "LAST USED", "PROJECT"]))
 
@@ -119,14 +119,6 @@ def _write_atomically(path: Path, data: bytes) -> None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     temporary.write_bytes(data)
     os.replace(temporary, path)
-
-
-def _size(size: int) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return str(size)
 
 
 def _when(timestamp: float) -> str:

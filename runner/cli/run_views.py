@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any, Optional
 
+from runner.cli.output import duration, size, when
 from runner.tracking.base import RunRecord, RunStatus, TrackingStore
 
 
@@ -81,27 +81,6 @@ def status_text(record: RunRecord) -> str:
     if record.job is not None and not record.status.is_terminal and record.job.state:
         return f"{record.status.value}/{record.job.state}"
     return record.status.value
-
-
-def when(timestamp: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
-
-
-def duration(seconds: Optional[float]) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, rest = divmod(int(seconds), 60)
-    return f"{minutes}m{rest:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
-
-
-def size(count: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if count < 1024 or unit == "GiB":
-            return f"{count} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1024
-    return str(count)
 
 
 def parameters_text(record: RunRecord, width: int = 60) -> str:

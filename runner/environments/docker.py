@@ -152,15 +152,20 @@ class DockerEnvironment(Environment):
         if self.options.frozen and "@sha256:" not in image:
             raise UsageError(f"--frozen needs a locked base image, and docker_env.image {image!r} is a tag",
                              hint="pin it by digest (name@sha256:...) or pass --lock with a run's docker-image.json")
-        info = inspect_image(client, image)
+        info = self._present_image(client, image, f"Docker image {image!r} (docker_env.image)", log)
+        return ImageRef(image, info["Id"], repo_digests=tuple(info.get("RepoDigests") or ()))
+
+    def _present_image(self, client: Any, name: str, what: str, log: BuildLog) -> dict:
+        """The image's details; pulled first only with --pull, otherwise it must be here."""
+        info = inspect_image(client, name)
         if info is None and self.options.pull:
-            pull_image(client, image, log)
-            info = inspect_image(client, image)
+            pull_image(client, name, log)
+            info = inspect_image(client, name)
         if info is None:
             raise EnvironmentSetupError(
-                f"Docker image {image!r} (docker_env.image) is not on this machine",
-                hint=f"proj never pulls on its own: `docker pull {image}` or build it, or run with --pull")
-        return ImageRef(image, info["Id"], repo_digests=tuple(info.get("RepoDigests") or ()))
+                f"{what} is not on this machine",
+                hint=f"proj never pulls on its own: `docker pull {name}` or build it, or run with --pull")
+        return info
 
     def _locked_base_id(self) -> str | None:
         """The base image id in --lock (a run's docker-image.json), if one was given."""
@@ -202,15 +207,7 @@ class DockerEnvironment(Environment):
             raise EnvironmentSetupError(
                 f"{dockerfile}: cannot tell which image {name!r} names, so proj cannot check it is here",
                 hint="give the ARG a default before the first FROM, or run with --pull")
-        info = inspect_image(client, name)
-        if info is None and self.options.pull:
-            pull_image(client, name, log)
-            info = inspect_image(client, name)
-        if info is None:
-            raise EnvironmentSetupError(
-                f"{dockerfile} builds FROM {name!r}, which is not on this machine",
-                hint=f"proj never pulls on its own: `docker pull {name}`, or run with --pull")
-        return info["Id"]
+        return self._present_image(client, name, f"{dockerfile} builds FROM {name!r}, which", log)["Id"]
 
     def _project_image(self, client: Any, base: ImageRef, log: BuildLog) -> ImageRef:
         context = scan_context(self.project.root)

@@ -23,8 +23,7 @@ from pathlib import Path
 from typing import Iterator
 
 from runner.errors import RunNotFoundError, TrackingError, UsageError
-from runner.tracking.base import (LOG_NAME, JobRecord, RunQuery, RunRecord, RunStatus, TrackingStore,
-                                  launcher_alive)
+from runner.tracking.base import LOG_NAME, JobRecord, RunQuery, RunRecord, RunStatus, TrackingStore, launcher_alive
 
 SCHEMA_VERSION = 1
 DATABASE = "proj.db"

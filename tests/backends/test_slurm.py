@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import DATA, require, run_proj
+
+from conftest import DATA, require, run_id_of, run_proj
 from helpers.gitrepo import GitRepo
 from helpers.processes import alive, wait_for, wait_for_file
-from helpers.wheels import OTHER_INDEX_VARIABLES, build_greeting_packages, offline_index_env
 
 pytestmark = pytest.mark.slurm
 
@@ -76,13 +76,6 @@ def show(run_id: str, cwd: Path) -> dict:
 def sweep_runs(sweep_id: str, cwd: Path) -> list[dict]:
     listed = run_proj("runs", "list", "--sweep", sweep_id, "--format", "json", cwd=cwd, check_exit=0)
     return json.loads(listed.stdout)
-
-
-def run_id_of(stderr: str) -> str:
-    for line in stderr.splitlines():
-        if line.startswith("proj: run ") and " started " in line:
-            return line.split()[2]
-    raise AssertionError(f"no run id in:\n{stderr}")
 
 
 def scontrol(job_id: str) -> str:
@@ -232,19 +225,6 @@ def test_detached_sweep_returns_the_sweep_id(probe):
     assert len(runs) == 2 and all(r["job"]["detached"] for r in runs)
     for run in runs:
         run_proj("runs", "wait", run["run_id"], cwd=probe, check_exit=run["parameters"][1]["value"])
-
-
-@pytest.fixture
-def wheelhouse(tmp_path, monkeypatch) -> Path:
-    from runner.environments.python_installers import uv_binary
-
-    require("uv", uv_binary() is not None, "the uv package (which ships the binary) is not installed")
-    for name in OTHER_INDEX_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    folder = build_greeting_packages(tmp_path / "wheels")
-    for name, value in offline_index_env(folder, tmp_path / "uv-config").items():
-        monkeypatch.setenv(name, value)
-    return folder
 
 
 @pytest.mark.uv

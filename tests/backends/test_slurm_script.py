@@ -9,8 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, run_proj
 
+from conftest import REPO_ROOT, run_proj
 from runner.backends.base import Job, JobState
 from runner.backends.slurm_script import SETUP_FAILED, render_script
 from runner.backends.slurm_status import exit_code, parse_sacct, parse_scontrol
@@ -84,7 +84,7 @@ def test_the_script_runs_the_command_in_its_folder_with_its_environment(tmp_path
 
 
 def test_an_array_script_runs_the_element_slurm_names(tmp_path):
-    jobs = [_job(tmp_path, f"r{i}", f'echo "point $POINT shared $SHARED"', {"POINT": str(i), "SHARED": "same"})
+    jobs = [_job(tmp_path, f"r{i}", 'echo "point $POINT shared $SHARED"', {"POINT": str(i), "SHARED": "same"})
             for i in range(3)]
     script = render_script(jobs)
     assert script.count("export SHARED=same") == 1  # what every point shares is written once

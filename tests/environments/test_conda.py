@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DATA, REPO_ROOT, require, run_proj
+from conftest import DATA, REPO_ROOT, diff_of, require, run_id_of, run_proj
 from helpers.conda_channel import (
     PREFIX_PLACEHOLDER,
     build_fixture_channel,
@@ -396,29 +396,21 @@ def _git_example(tmp_path: Path):
     return GitRepo.create(tmp_path / "repo", files)
 
 
-def _run_id(result) -> str:
-    return next(line.split()[2] for line in result.stderr.splitlines() if " started " in line)
-
-
-def _diff(a: str, b: str, cwd: Path) -> dict:
-    return json.loads(run_proj("runs", "diff", a, b, "--format", "json", cwd=cwd, check_exit=0).stdout)
-
-
 def test_rerun_installs_the_recorded_lock_even_when_the_channel_has_moved_on(channels, tmp_path):
     repo = _git_example(tmp_path)
-    original = _run_id(proj("run", repo.url, cwd=tmp_path, alias=channels))
+    original = run_id_of(proj("run", repo.url, cwd=tmp_path, alias=channels))
     add_greet_tool(channels / "conda-forge", "3.0")  # a fresh solve would now pick 3.0
     fresh_home = str(tmp_path / "fresh-home")
     result = proj("rerun", original, cwd=tmp_path, alias=channels, PROJ_HOME=fresh_home)
     assert "greet-tool 2.0" in result.stdout
-    comparison = _diff(original, _run_id(result), tmp_path)
+    comparison = diff_of(original, run_id_of(result), tmp_path)
     assert comparison["identical_inputs"] is True, comparison["changes"]
     assert [c for c in comparison["changes"] if c["section"] == "packages"] == []
 
 
 def test_rerun_with_a_lock_that_no_longer_installs_fails_or_drifts(channels, tmp_path):
     repo = _git_example(tmp_path)
-    original = _run_id(proj("run", repo.url, cwd=tmp_path, alias=channels))
+    original = run_id_of(proj("run", repo.url, cwd=tmp_path, alias=channels))
     (channels / "conda-forge" / "noarch" / "greet-tool-2.0-0.tar.bz2").unlink()  # withdrawn
     index_channel(channels / "conda-forge")
     fresh = {"PROJ_HOME": str(tmp_path / "fresh-home")}  # no package cache that still has it
@@ -426,9 +418,9 @@ def test_rerun_with_a_lock_that_no_longer_installs_fails_or_drifts(channels, tmp
     assert f"Cannot reproduce run {original} exactly" in refused.stderr
     drifted = proj("rerun", original, "--allow-drift", cwd=tmp_path, alias=channels, **fresh)
     assert "greet-tool 1.0" in drifted.stdout
-    again = _run_id(drifted)
+    again = run_id_of(drifted)
     record = json.loads(run_proj("runs", "show", again, "--format", "json", cwd=tmp_path, check_exit=0).stdout)
     assert len(record["reproduction"]["drift"]) == 1
     assert "environment lock could not be installed" in record["reproduction"]["drift"][0]
-    packages = [c for c in _diff(original, again, tmp_path)["changes"] if c["section"] == "packages"]
+    packages = [c for c in diff_of(original, again, tmp_path)["changes"] if c["section"] == "packages"]
     assert {"section": "packages", "name": "greet-tool", "a": "2.0", "b": "1.0", "kind": "changed"} in packages

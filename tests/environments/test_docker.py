@@ -20,7 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import DATA, REPO_ROOT, require, run_proj
+
+from conftest import DATA, REPO_ROOT, require, run_id_of, run_proj
 from helpers.processes import wait_for
 
 pytestmark = pytest.mark.docker
@@ -28,7 +29,6 @@ pytestmark = pytest.mark.docker
 PYTHON_IMAGE = os.environ.get("PROJ_TEST_DOCKER_IMAGE", "proj-test-python:3.11")
 BUSYBOX_IMAGE = os.environ.get("PROJ_TEST_BUSYBOX_IMAGE", "proj-test-busybox:latest")
 EXAMPLE = REPO_ROOT / "example-projects" / "docker-example"
-RUN_STARTED = re.compile(r"run ([0-9a-f]{32}) started")
 
 
 @pytest.fixture(scope="session")
@@ -85,10 +85,6 @@ def copy_project(source: Path, target: Path, name: str) -> Path:
 
 def proj(*args: str, cwd: Path, check_exit: int | None = 0, **env: str) -> subprocess.CompletedProcess:
     return run_proj(*args, cwd=cwd, env=env, check_exit=check_exit, timeout=180)
-
-
-def run_id_of(completed: subprocess.CompletedProcess) -> str:
-    return RUN_STARTED.search(completed.stderr).group(1)
 
 
 def record(run_id: str, cwd: Path, *extra: str) -> dict:

@@ -18,34 +18,18 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import DATA, require, run_proj
+
+from conftest import DATA, diff_of, run_id_of, run_proj
 from helpers.processes import alive, wait_for
 from helpers.wheels import (
-    OTHER_INDEX_VARIABLES,
     add_embedded_pip,
-    build_greeting_packages,
     build_slow_sdist,
     build_wheel,
-    offline_index_env,
 )
-
-from runner.environments.python_installers import uv_binary
 
 pytestmark = pytest.mark.uv
 
 PYTHON = platform.python_version()
-
-
-@pytest.fixture
-def wheelhouse(tmp_path, monkeypatch) -> Path:
-    """A folder of tiny wheels, and uv and pip pointed at it and at nothing else."""
-    require("uv", uv_binary() is not None, "the uv package (which ships the binary) is not installed")
-    for name in OTHER_INDEX_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    folder = build_greeting_packages(tmp_path / "wheels")
-    for name, value in offline_index_env(folder, tmp_path / "uv-config").items():
-        monkeypatch.setenv(name, value)
-    return folder
 
 
 @pytest.fixture
@@ -332,26 +316,18 @@ def test_verbose_shows_the_build_output_live(wheelhouse, project):
 # --- reproduction: run → rerun → diff ------------------------------------------------------
 
 
-def _run_id(result) -> str:
-    return next(line.split()[2] for line in result.stderr.splitlines() if " started " in line)
-
-
-def _diff(a: str, b: str, cwd: Path) -> dict:
-    return json.loads(run_proj("runs", "diff", a, b, "--format", "json", cwd=cwd, check_exit=0).stdout)
-
-
 def test_rerun_installs_the_recorded_lock_not_a_newer_release(wheelhouse, project, tmp_path):
-    original = _run_id(run_proj("run", ".", cwd=project, check_exit=0))
+    original = run_id_of(run_proj("run", ".", cwd=project, check_exit=0))
     build_wheel(wheelhouse, "tinydep", "2.0", {"tinydep/__init__.py": "VALUE = 'tinydep 2.0'\n"})
     fresh = {"PROJ_HOME": str(tmp_path / "fresh-home")}  # nothing cached: everything is installed again
     result = run_proj("rerun", original, cwd=project, env=fresh, check_exit=0)
     assert "from tinydep 1.0" in result.stdout
-    comparison = _diff(original, _run_id(result), project)
+    comparison = diff_of(original, run_id_of(result), project)
     assert comparison["identical_inputs"] is True, comparison["changes"]
 
 
 def test_rerun_whose_locked_release_is_gone_fails_or_drifts(wheelhouse, project, tmp_path):
-    original = _run_id(run_proj("run", ".", cwd=project, check_exit=0))
+    original = run_id_of(run_proj("run", ".", cwd=project, check_exit=0))
     build_wheel(wheelhouse, "tinydep", "2.0", {"tinydep/__init__.py": "VALUE = 'tinydep 2.0'\n"})
     (wheelhouse / "tinydep-1.0-py3-none-any.whl").unlink()  # the locked release was withdrawn
     fresh = {"PROJ_HOME": str(tmp_path / "fresh-home")}
@@ -359,7 +335,7 @@ def test_rerun_whose_locked_release_is_gone_fails_or_drifts(wheelhouse, project,
     assert refused.returncode == 3 and f"Cannot reproduce run {original} exactly" in refused.stderr
     drifted = run_proj("rerun", original, "--allow-drift", cwd=project, env=fresh, check_exit=0)
     assert "from tinydep 2.0" in drifted.stdout
-    again = _run_id(drifted)
+    again = run_id_of(drifted)
     assert "environment lock could not be installed" in show(again, project)["reproduction"]["drift"][0]
-    packages = [c for c in _diff(original, again, project)["changes"] if c["section"] == "packages"]
+    packages = [c for c in diff_of(original, again, project)["changes"] if c["section"] == "packages"]
     assert {"section": "packages", "name": "tinydep", "a": "1.0", "b": "2.0", "kind": "changed"} in packages

@@ -11,6 +11,7 @@ import json
 import urllib.request
 
 import pytest
+
 from conftest import REPO_ROOT, require, run_proj
 from helpers.wheels import OTHER_INDEX_VARIABLES
 

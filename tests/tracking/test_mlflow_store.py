@@ -19,7 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import DATA, require, run_proj
+
+from conftest import DATA, require, run_id_of, run_proj
 from helpers.gitrepo import GitRepo
 from helpers.mlflow_server import (
     MLFLOW_VERSION,
@@ -73,13 +74,6 @@ def _experiment() -> str:
     return f"test-{uuid.uuid4().hex[:10]}"
 
 
-def _run_id(completed: subprocess.CompletedProcess) -> str:
-    for line in completed.stderr.splitlines():
-        if line.startswith("proj: run ") and " started in experiment " in line:
-            return line.split()[2]
-    raise AssertionError(f"no run id in:\n{completed.stderr}")
-
-
 def _proj_run(server: MlflowServer | str, project: Path, *args: str, experiment: str, check_exit: int = 0,
               env: dict | None = None) -> subprocess.CompletedProcess:
     url = server if isinstance(server, str) else server.url
@@ -99,7 +93,7 @@ def test_run_is_recorded_with_mlflows_project_tags_and_projs_own(mlflow_server, 
 
     done = _proj_run(mlflow_server, repo.path, "-P", "name=ada", "-P", "extra=7", "--run-name", "first",
                      experiment=experiment)
-    run_id = _run_id(done)
+    run_id = run_id_of(done)
     run = mlflow_server.run(run_id)
 
     assert done.stdout == "hello ada alpha=0.1 --extra 7\n"
@@ -125,8 +119,8 @@ def test_run_is_recorded_with_mlflows_project_tags_and_projs_own(mlflow_server, 
 @pytest.mark.mlflow
 def test_runs_list_show_and_logs_read_the_server(mlflow_server, tmp_path):
     experiment = _experiment()
-    first = _run_id(_proj_run(mlflow_server, PROJECTS / "basic", "-P", "name=ada", experiment=experiment))
-    failed = _run_id(_proj_run(mlflow_server, PROJECTS / "basic", "-e", "fail", experiment=experiment,
+    first = run_id_of(_proj_run(mlflow_server, PROJECTS / "basic", "-P", "name=ada", experiment=experiment))
+    failed = run_id_of(_proj_run(mlflow_server, PROJECTS / "basic", "-e", "fail", experiment=experiment,
                                check_exit=3))
     uri = ["--tracking-uri", mlflow_server.url]
 
@@ -151,7 +145,7 @@ def test_runs_list_show_and_logs_read_the_server(mlflow_server, tmp_path):
 def test_the_output_folder_becomes_the_runs_artifacts_and_metrics(mlflow_server, tmp_path, isolated_home):
     experiment = _experiment()
     done = _proj_run(mlflow_server, PROJECTS / "basic", "-e", "outputs", experiment=experiment)
-    run_id = _run_id(done)
+    run_id = run_id_of(done)
 
     history = mlflow_server.call("metrics/get-history", run_id=run_id, metric_key="loss")["metrics"]
     assert [(m["value"], m["step"]) for m in history] == [(0.5, 1), (0.25, 2)]
@@ -175,7 +169,7 @@ def test_files_stay_local_when_the_server_does_not_serve_the_runs_artifacts(mlfl
     # An experiment whose artifacts go to a location the client must write itself (a path here,
     # a bucket in real life): the server's artifact proxy cannot take them.
     mlflow_server.call("experiments/create", {"name": experiment, "artifact_location": (tmp_path / "elsewhere").as_uri()})
-    run_id = _run_id(_proj_run(mlflow_server, PROJECTS / "basic", "-P", "name=local", experiment=experiment))
+    run_id = run_id_of(_proj_run(mlflow_server, PROJECTS / "basic", "-P", "name=local", experiment=experiment))
     kept = Path(mlflow_server.run(run_id)["tags"]["proj.log"])
     assert kept.is_relative_to(isolated_home) and kept.read_text() == "hello local alpha=0.1\n"
     uri = ["--tracking-uri", mlflow_server.url]
@@ -188,7 +182,7 @@ def test_parameters_are_sent_in_batches_within_mlflows_limits(mlflow_server):
     experiment = _experiment()
     many = [arg for i in range(130) for arg in ("-P", f"p{i:03d}={i}")]
     long_value = "v" * 7000
-    run_id = _run_id(_proj_run(mlflow_server, PROJECTS / "basic", "-e", "quiet", *many, "-P", f"long={long_value}",
+    run_id = run_id_of(_proj_run(mlflow_server, PROJECTS / "basic", "-e", "quiet", *many, "-P", f"long={long_value}",
                                experiment=experiment))
     params = mlflow_server.run(run_id)["params"]
     assert len(params) == 131
@@ -200,7 +194,7 @@ def test_parameters_are_sent_in_batches_within_mlflows_limits(mlflow_server):
 def test_project_code_logs_into_the_same_run(mlflow_server, skinny_python):
     experiment = _experiment()
     done = _proj_run(mlflow_server, PROJECTS / "logs-metric", "-P", f"python={skinny_python}", experiment=experiment)
-    run_id = _run_id(done)
+    run_id = run_id_of(done)
     run = mlflow_server.run(run_id)
     assert f"continuing run {run_id} (launcher said {run_id})" in done.stdout
     assert run["metrics"] == {"loss": 0.25}
@@ -214,7 +208,7 @@ def test_a_status_set_by_the_project_itself_is_kept(mlflow_server, skinny_python
     experiment = _experiment()
     done = _proj_run(mlflow_server, PROJECTS / "logs-metric", "-P", f"python={skinny_python}",
                      "-P", "end_status=KILLED", experiment=experiment)
-    run_id = _run_id(done)
+    run_id = run_id_of(done)
     assert mlflow_server.run(run_id)["info"]["status"] == "KILLED"  # proj's FINISHED did not overwrite it
     assert f"run {run_id} KILLED (exit code 0)" in done.stderr
 
@@ -225,7 +219,7 @@ def test_runs_that_create_one_new_experiment_at_once_share_it(mlflow_server):
     with ThreadPoolExecutor(4) as pool:
         done = list(pool.map(lambda i: _proj_run(mlflow_server, PROJECTS / "basic", "-P", f"name=n{i}",
                                                  experiment=experiment), range(4)))
-    assert sorted(run["info"]["run_id"] for run in mlflow_server.runs_in(experiment)) == sorted(map(_run_id, done))
+    assert sorted(run["info"]["run_id"] for run in mlflow_server.runs_in(experiment)) == sorted(map(run_id_of, done))
     search = mlflow_server.call("experiments/search", {"max_results": 1000, "filter": f"name = '{experiment}'"})
     assert len(search["experiments"]) == 1
 

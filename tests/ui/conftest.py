@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
 from conftest import DATA, require, run_proj
 from helpers.gitrepo import GitRepo
 from helpers.processes import wait_for

@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from conftest import require
 from helpers.processes import wait_for
-
 from ui.conftest import XSS_NOTE, UiServer, UiStore, started_run_id
 
 pytestmark = pytest.mark.browser

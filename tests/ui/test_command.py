@@ -12,7 +12,6 @@ import urllib.request
 
 from conftest import run_proj
 from helpers.processes import wait_for
-
 from ui.conftest import UiServer
 
 DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through a proxy from the environment
