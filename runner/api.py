@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import getpass
 import os
-import platform
 import signal
-import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +19,7 @@ from runner.backends import Backend, Job, get_backend
 from runner.command import render_command
 from runner.environments import EnvironmentOptions, PreparedEnvironment, choose_manager, create_environment
 from runner.errors import UsageError
+from runner.host import hostname, platform_label, python_version
 from runner.params import ResolvedParams, resolve_parameters
 from runner.secrets import redact, redact_bytes, secret_values
 from runner.sources import ProjectSource, fetch_project
@@ -232,9 +231,9 @@ def _new_record(request: RunRequest, plan: RunPlan, prepared) -> RunRecord:
                                       lock=prepared.lock_name if prepared.lock else None,
                                       details=dict(prepared.details)),
         user=_user(),
-        host=socket.gethostname(),
-        platform=platform.platform(),
-        python_version=platform.python_version(),
+        host=hostname(),
+        platform=platform_label(),
+        python_version=python_version(),
         proj_version=__version__,
         launcher=launcher_token(),
         start_time=time.time(),

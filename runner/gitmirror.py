@@ -19,7 +19,6 @@ import hashlib
 import os
 import re
 import shutil
-import socket
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from typing import Callable, Iterable
 from urllib.parse import urlsplit, urlunsplit
 
 from runner.errors import SourceError, UnknownVersionError
+from runner.host import hostname
 from runner.locations import cache_dir
 from runner.locking import file_lock
 from runner.process import ToolError, run_tool
@@ -195,7 +195,7 @@ def _fetch(mirror: Path, url: str, args: list[str], secrets: list[str]) -> None:
 
 
 def _add_worktree(mirror: Path, commit: str) -> Path:
-    owner = f"{socket.gethostname()}-{os.getpid()}"
+    owner = f"{hostname()}-{os.getpid()}"
     checkout = Path(tempfile.mkdtemp(prefix=f"{mirror.name}-{commit[:12]}-{owner}-", dir=cache_dir("checkouts")))
     checkout.rmdir()  # git creates it
     run_git(["worktree", "add", "--detach", "--force", str(checkout), commit], cwd=mirror)
@@ -212,7 +212,7 @@ def remove_worktree(mirror: Path, checkout: Path) -> None:
 
 def _reap_stale_checkouts(mirror: Path) -> None:
     """Remove checkouts left by a proj on this host that died before cleaning up."""
-    host = socket.gethostname()
+    host = hostname()
     for checkout in cache_dir("checkouts").glob(f"{mirror.name}-*"):
         match = re.match(rf"{re.escape(mirror.name)}-[0-9a-f]{{12}}-(?P<host>.+)-(?P<pid>\d+)-", checkout.name)
         kept = any(_holders_dir(checkout).glob("*"))  # a scheduled job still needs it

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import socket
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
+
+from runner.host import hostname
 
 if TYPE_CHECKING:
     from runner.outputs import Artifact, MetricsReading
@@ -249,7 +250,7 @@ def launcher_token(pid: int | None = None) -> str:
 
 def launcher_alive(token: str, host: str) -> bool | None:
     """Whether the proj that launched a run still lives; None when that cannot be known here."""
-    if host != socket.gethostname():
+    if host != hostname():
         return None
     pid_text, _, ticks = token.partition(":")
     try:
