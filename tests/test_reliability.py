@@ -190,17 +190,28 @@ def test_leftovers_of_a_killed_fetch_are_cleaned_up(tmp_path, isolated_home):
     run_proj("run", repo.url, cwd=tmp_path, check_exit=0)
 
 
+# Launches proj and prints its rusage as JSON. Linux carries a process's peak memory across
+# exec, so proj must be started from this small interpreter: forked straight from pytest, it
+# would report the (large) test process's own peak.
+_MEASURE = """
+import json, os, subprocess, sys
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+stderr = child.stderr.read()
+_pid, status, usage = os.wait4(child.pid, 0)
+print(json.dumps({"code": os.waitstatus_to_exitcode(status), "maxrss_kib": usage.ru_maxrss,
+                  "stderr": stderr.decode(errors="replace")}))
+"""
+
+
 @pytest.mark.slow
 def test_a_gigabyte_of_hostile_output_streams_with_bounded_memory(project):
-    proj = subprocess.Popen([sys.executable, "-m", "runner", "run", ".", "-e", "flood"], cwd=project,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     started = time.monotonic()
-    _pid, status, usage = os.wait4(proj.pid, 0)
+    measured = subprocess.run([sys.executable, "-c", _MEASURE, sys.executable, "-m", "runner", "run", ".",
+                               "-e", "flood"], cwd=project, capture_output=True, text=True, check=True)
     elapsed = time.monotonic() - started
-    stderr = proj.stderr.read().decode()
-    proj.returncode = os.waitstatus_to_exitcode(status)
-    assert proj.returncode == 0, stderr
-    run_id = next(line.split()[2] for line in stderr.splitlines() if " started " in line)
+    result = json.loads(measured.stdout)
+    assert result["code"] == 0, result["stderr"]
+    run_id = next(line.split()[2] for line in result["stderr"].splitlines() if " started " in line)
     log = project / ".proj" / "runs" / run_id / "output.log"
     digest = hashlib.sha256()
     with open(log, "rb") as handle:
@@ -208,7 +219,7 @@ def test_a_gigabyte_of_hostile_output_streams_with_bounded_memory(project):
             digest.update(block)
     assert log.stat().st_size == 1024 * 1024 * 1024
     assert digest.hexdigest() == (project / "flood.sha256").read_text()
-    peak_mib = usage.ru_maxrss / 1024  # proj and the processes it waited for, whichever peaked
+    peak_mib = result["maxrss_kib"] / 1024  # proj and the processes it waited for, whichever peaked
     assert peak_mib < 300, f"peak RSS {peak_mib:.0f} MiB"
     record_figure("gigabyte_output", {"bytes": log.stat().st_size, "bytes_lost": 0, "peak_rss_mib": round(peak_mib),
                                       "seconds": round(elapsed, 1), "longest_line_mib": 64})
