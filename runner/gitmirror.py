@@ -27,7 +27,7 @@ from typing import Callable, Iterable
 from urllib.parse import urlsplit, urlunsplit
 
 from runner.errors import SourceError, UnknownVersionError
-from runner.host import hostname
+from runner.host import hostname, process_alive
 from runner.locations import cache_dir
 from runner.locking import file_lock
 from runner.process import ToolError, run_tool
@@ -216,19 +216,9 @@ def _reap_stale_checkouts(mirror: Path) -> None:
     for checkout in cache_dir("checkouts").glob(f"{mirror.name}-*"):
         match = re.match(rf"{re.escape(mirror.name)}-[0-9a-f]{{12}}-(?P<host>.+)-(?P<pid>\d+)-", checkout.name)
         kept = any(_holders_dir(checkout).glob("*"))  # a scheduled job still needs it
-        if match and match.group("host") == host and not _pid_alive(int(match.group("pid"))) and not kept:
+        if match and match.group("host") == host and not process_alive(int(match.group("pid"))) and not kept:
             remove_worktree(mirror, checkout)
     run_git(["worktree", "prune"], cwd=mirror)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _init_submodules(checkout: Path, url: str, uri: str, secrets: list[str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import Enum
@@ -16,6 +17,12 @@ if TYPE_CHECKING:
 
 
 LOG_NAME = "output.log"  # the name under which every store keeps a run's output
+_ATTACHMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def is_attachment_name(name: str) -> bool:
+    """A file name a store may keep with a run: no separators, no leading dot, nothing to escape."""
+    return _ATTACHMENT_NAME.match(name) is not None
 
 
 class RunStatus(str, Enum):

@@ -23,13 +23,21 @@ from pathlib import Path
 from typing import Iterator
 
 from runner.errors import RunNotFoundError, TrackingError, UsageError
-from runner.tracking.base import LOG_NAME, JobRecord, RunQuery, RunRecord, RunStatus, TrackingStore, launcher_alive
+from runner.tracking.base import (
+    LOG_NAME,
+    JobRecord,
+    RunQuery,
+    RunRecord,
+    RunStatus,
+    TrackingStore,
+    is_attachment_name,
+    launcher_alive,
+)
 
 SCHEMA_VERSION = 1
 DATABASE = "proj.db"
 OUTPUTS = "outputs"
 _RUN_REF = re.compile(r"^[0-9a-f]{1,32}$")
-_ATTACHMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _BUSY_TIMEOUT_MS = 60_000
 
 _SCHEMA = """
@@ -318,7 +326,7 @@ class LocalStore(TrackingStore):
         return self.root / "runs" / run_id
 
     def _attachment_path(self, run_id: str, name: str) -> Path:
-        if not _ATTACHMENT.match(name):
+        if not is_attachment_name(name):
             raise ValueError(f"invalid attachment name {name!r}")
         return self._run_dir(run_id) / name
 

@@ -17,7 +17,6 @@ runs unrecorded.
 
 from __future__ import annotations
 
-import re
 import shutil
 import urllib.parse
 from collections.abc import Callable
@@ -29,7 +28,7 @@ from runner.errors import RunNotFoundError, TrackingError, UsageError
 from runner.locations import proj_home
 from runner.outputs import METRICS_FILE, Artifact, MetricsReading, list_artifacts, read_metrics
 from runner.tracking import mlflow_record as mapping
-from runner.tracking.base import LOG_NAME, RunQuery, RunRecord, RunStatus, TrackingStore
+from runner.tracking.base import LOG_NAME, RunQuery, RunRecord, RunStatus, TrackingStore, is_attachment_name
 from runner.tracking.mlflow_read import RUN_REF, MlflowReader
 from runner.tracking.mlflow_rest import (
     MlflowApiError,
@@ -41,7 +40,6 @@ from runner.tracking.spool import Spool, SpoolEntry
 
 STORE_KIND = "mlflow"
 _ACTIVE = ("RUNNING", "SCHEDULED")
-_ATTACHMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 Files = dict[str, "Path | bytes"]  # what uploads send, by path among the run's artifacts
 
@@ -113,7 +111,7 @@ class MlflowStore(TrackingStore):
         return path
 
     def attach(self, run_id: str, name: str, data: bytes) -> None:
-        if not _valid_attachment(name):
+        if not is_attachment_name(name):
             raise ValueError(f"invalid attachment name {name!r}")
         run = self._run(run_id)
         run.attachments.append(name)
@@ -189,7 +187,7 @@ class MlflowStore(TrackingStore):
         return self.reader.list_runs(query)
 
     def read_attachment(self, run_id: str, name: str) -> bytes:
-        if not _valid_attachment(name):
+        if not is_attachment_name(name):
             raise ValueError(f"invalid attachment name {name!r}")
         return self.reader.read_attachment(run_id, name, _staging_dir(run_id))
 
@@ -357,10 +355,6 @@ def _upload(run: _StartedRun, relative: str) -> dict:
 
 def _log_batch(run_id: str, tags: dict[str, str]) -> dict:
     return {"op": "log_batch", "body": {"run_id": run_id, "tags": mapping.tag_items(tags)}}
-
-
-def _valid_attachment(name: str) -> bool:
-    return _ATTACHMENT.match(name) is not None
 
 
 def _staging_dir(run_id: str) -> Path:
