@@ -1,71 +1,24 @@
-"""Parameter values: `-P` parsing, type checks, defaults, and the path/uri rules.
+"""Parameter values: `-P` parsing, type checks (runner.grammar), defaults, and the path rules.
 
-MLflow checks only `path` and `uri`. proj also checks `float`, `int` and `bool`, so that a typo
-fails before anything runs instead of deep inside a training script. Values are substituted as
-the user wrote them (MLflow-compatible); the typed value is kept for the run record.
+Values are substituted as the user wrote them (MLflow-compatible); the typed value is kept for
+the run record.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from runner.errors import ParameterError
+from runner.grammar import Scalar, canonical_type, parse_typed
+from runner.spec import EntryPoint
 
-if TYPE_CHECKING:
-    from runner.spec import EntryPoint
-
-KNOWN_TYPES = ("string", "str", "float", "int", "bool", "path", "uri")
-_TYPE_ALIASES = {"str": "string"}
-_TRUE = {"true", "yes", "on", "1"}
-_FALSE = {"false", "no", "off", "0"}
-_INT = re.compile(r"[+-]?\d+")
 # An undeclared -P key becomes `--key value`; anything else could smuggle shell syntax.
 _OPTION_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
-
-
-def canonical_type(declared: str) -> str:
-    """The type proj applies: `str` means `string`; an unknown name behaves as `string`."""
-    declared = _TYPE_ALIASES.get(declared, declared)
-    return declared if declared in KNOWN_TYPES else "string"
-
-
-def parse_typed(type_name: str, value: Any) -> Any:
-    """Convert a `-P` string or a YAML default to the parameter's type.
-
-    Raises ValueError naming what was expected ("a float") when the value does not fit.
-    `path` values are returned unchanged: where they resolve depends on who gave them.
-    """
-    kind = canonical_type(type_name)
-    if kind == "float":
-        if isinstance(value, bool):
-            raise ValueError("a float")
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise ValueError("a float") from None
-    if kind == "int":
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, str) and _INT.fullmatch(value.strip()):
-            return int(value)
-        raise ValueError("an int (a whole number)")
-    if kind == "bool":
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in _TRUE or text in _FALSE:
-            return text in _TRUE
-        raise ValueError("a bool (true/false, yes/no, on/off, 1/0)")
-    if kind == "uri":
-        if not urlparse(str(value)).scheme:
-            raise ValueError("a URI with a scheme (such as s3://, https:// or file://)")
-        return str(value)
-    return str(value) if kind == "string" else value
 
 
 @dataclass(frozen=True)
@@ -73,7 +26,7 @@ class ResolvedParameter:
     name: str
     type: str  # canonical type applied
     given: str | None  # the -P text, or None when the default was used
-    value: Any  # the typed value (an absolute path for `path`)
+    value: Scalar  # the typed value (an absolute path for `path`)
     rendered: str  # the text substituted into the command, before shell quoting
     declared: bool  # False for extra -P keys, appended as `--key value`
 
@@ -83,7 +36,7 @@ class ResolvedParams:
     declared: tuple[ResolvedParameter, ...]
     extra: tuple[ResolvedParameter, ...]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[ResolvedParameter]:
         yield from self.declared
         yield from self.extra
 
@@ -129,7 +82,7 @@ def resolve_parameters(
     return ResolvedParams(tuple(declared), tuple(extra))
 
 
-def _resolve(name: str, type_name: str, raw: Any, base: Path, from_user: bool) -> ResolvedParameter:
+def _resolve(name: str, type_name: str, raw: Scalar | None, base: Path, from_user: bool) -> ResolvedParameter:
     kind = canonical_type(type_name)
     try:
         value = parse_typed(kind, raw)

@@ -14,13 +14,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping, Union
 
-from runner.command import placeholders
 from runner.envfiles import CondaEnv, PythonEnv, check_conda_env, check_python_env
 from runner.errors import SpecError, UsageError
-from runner.params import KNOWN_TYPES, canonical_type, parse_typed
+from runner.grammar import KNOWN_TYPES, canonical_type, parse_typed, placeholders
 from runner.problems import Problem, Severity
 from runner.schema_check import check_against_schema
-from runner.yamldoc import YamlDocument, describe_path, read_yaml
+from runner.yamldoc import JsonPath, YamlDocument, describe_path, read_yaml
 
 SPEC_FILE_NAME = "MLproject"
 PYTHON_ENV_FILE = "python_env.yaml"
@@ -32,7 +31,7 @@ FALLBACK_RUNNERS = (".py", ".sh")
 @dataclass(frozen=True)
 class Parameter:
     name: str
-    type: str  # as declared; see params.canonical_type for the behaviour
+    type: str  # as declared; see grammar.canonical_type for the behaviour
     default: str | int | float | bool | None = None
     description: str | None = None
 
@@ -140,11 +139,9 @@ def inspect_path(path: Path) -> Inspection:
     if path.is_dir() or name == SPEC_FILE_NAME.lower():
         return inspect_project(path)
     if name.startswith("python_env") and name.endswith((".yaml", ".yml")):
-        _env, problems = check_python_env(path, path.parent)
-        return Inspection(None, tuple(problems))
+        return Inspection(None, tuple(check_python_env(path, path.parent)[1]))
     if name.startswith(("conda", "environment")) and name.endswith((".yaml", ".yml")):
-        _env, problems = check_conda_env(path, path.parent)
-        return Inspection(None, tuple(problems))
+        return Inspection(None, tuple(check_conda_env(path, path.parent)[1]))
     message = "not an MLproject, python_env.yaml or conda environment file"
     return Inspection(None, (Problem(path, 0, 0, Severity.ERROR, message),))
 
@@ -210,7 +207,7 @@ def _build(document: YamlDocument, root: Path, spec_file: Path, problems: list[P
     return _finish(project, problems)
 
 
-def _entry_point(document: YamlDocument, name: str, raw: dict) -> tuple[EntryPoint, list[Problem]]:
+def _entry_point(document: YamlDocument, name: str, raw: dict[str, Any]) -> tuple[EntryPoint, list[Problem]]:
     where = ("entry_points", name)
     problems: list[Problem] = []
     parameters = []
@@ -228,13 +225,14 @@ def _entry_point(document: YamlDocument, name: str, raw: dict) -> tuple[EntryPoi
     return entry_point, problems
 
 
-def _parameter(name: str, spec: str | dict) -> Parameter:
+def _parameter(name: str, spec: str | dict[str, Any]) -> Parameter:
     if isinstance(spec, str):
         return Parameter(name, spec)
     return Parameter(name, spec.get("type", "string"), spec.get("default"), spec.get("description"))
 
 
-def _check_parameter(document: YamlDocument, path: tuple, parameter: Parameter, spec) -> list[Problem]:
+def _check_parameter(document: YamlDocument, path: JsonPath, parameter: Parameter,
+                     spec: str | dict[str, Any]) -> list[Problem]:
     problems = []
     type_path = path if isinstance(spec, str) else path + ("type",)
     if parameter.type not in KNOWN_TYPES:
@@ -259,7 +257,7 @@ def _check_parameter(document: YamlDocument, path: tuple, parameter: Parameter, 
 _TYPE_SUGGESTION = {"integer": "int", "boolean": "bool"}
 
 
-def _check_placeholders(document: YamlDocument, path: tuple, entry_point: EntryPoint) -> list[Problem]:
+def _check_placeholders(document: YamlDocument, path: JsonPath, entry_point: EntryPoint) -> list[Problem]:
     where = describe_path(path)
     try:
         found = placeholders(entry_point.command)
@@ -324,7 +322,7 @@ def _conventional_environment(root: Path) -> tuple[Environment, list[Problem]]:
     return None, []
 
 
-def _docker_env(raw: dict) -> DockerEnv:
+def _docker_env(raw: dict[str, Any]) -> DockerEnv:
     variables = []
     for item in raw.get("environment") or ():
         if isinstance(item, str):

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from runner.command import placeholders, render_command
+from runner.command import render_command
 from runner.params import resolve_parameters
 from runner.spec import EntryPoint, Parameter
 
@@ -49,13 +49,3 @@ def test_multi_line_block_command_renders_with_its_newlines(tmp_path):
 def test_literal_braces_survive(tmp_path):
     entry_point = EntryPoint("main", "echo {{literal}} {x}", (Parameter("x", "string"),))
     assert render(entry_point, {"x": "1"}, tmp_path) == "echo {literal} 1"
-
-
-def test_placeholders_are_listed_with_their_text():
-    found = placeholders("a {x} {{no}} {y!r} {z:>4}")
-    assert [(p.text, p.name) for p in found] == [("{x}", "x"), ("{y!r}", "y"), ("{z:>4}", "z")]
-
-
-def test_unbalanced_braces_raise():
-    with pytest.raises(ValueError):
-        placeholders("echo {x")

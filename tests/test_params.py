@@ -7,7 +7,7 @@ import os
 import pytest
 
 from runner.errors import ParameterError
-from runner.params import parse_assignments, parse_typed, resolve_parameters
+from runner.params import parse_assignments, resolve_parameters
 from runner.spec import EntryPoint, Parameter
 
 
@@ -28,32 +28,6 @@ def test_assignment_without_name_or_equals_is_an_error(bad):
 def test_repeated_parameter_is_an_error():
     with pytest.raises(ParameterError, match=r"^Repeated parameter: 'x'$"):
         parse_assignments(["x=1", "x=2"])
-
-
-@pytest.mark.parametrize(
-    "type_name, raw, expected",
-    [
-        ("float", "0.5", 0.5), ("float", "1e-1", 0.1), ("float", 3, 3.0), ("float", "-2", -2.0),
-        ("int", "42", 42), ("int", " -7 ", -7), ("int", 5, 5),
-        ("bool", "true", True), ("bool", "No", False), ("bool", "1", True), ("bool", "off", False),
-        ("bool", True, True),
-        ("string", 12, "12"), ("str", "x", "x"), ("custom-type", "y", "y"),
-        ("uri", "s3://bucket/key", "s3://bucket/key"), ("uri", "file:///tmp", "file:///tmp"),
-    ],
-)
-def test_values_are_converted_to_their_type(type_name, raw, expected):
-    value = parse_typed(type_name, raw)
-    assert value == expected and type(value) is type(expected)
-
-
-@pytest.mark.parametrize(
-    "type_name, raw",
-    [("float", "abc"), ("float", True), ("float", ""), ("int", "1.5"), ("int", 1.5), ("int", "ten"),
-     ("int", True), ("bool", "maybe"), ("bool", "2"), ("uri", "/tmp/data"), ("uri", "relative/x")],
-)
-def test_values_that_do_not_fit_their_type_are_refused(type_name, raw):
-    with pytest.raises(ValueError):
-        parse_typed(type_name, raw)
 
 
 def test_type_error_names_parameter_type_and_value(tmp_path):

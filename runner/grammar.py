@@ -1,0 +1,85 @@
+"""The small grammar inside MLproject values: parameter types and `{name}` placeholders.
+
+A leaf module (standard library only) because three modules need it: `spec` checks defaults and
+placeholders while loading, `params` converts `-P` values, `command` substitutes them.
+MLflow checks only `path` and `uri`; proj also checks `float`, `int` and `bool`, so that a typo
+fails before anything runs instead of deep inside a training script.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from string import Formatter
+from urllib.parse import urlparse
+
+KNOWN_TYPES = ("string", "str", "float", "int", "bool", "path", "uri")
+_TYPE_ALIASES = {"str": "string"}
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+_INT = re.compile(r"[+-]?\d+")
+
+# What a parameter value can be: YAML gives defaults as scalars, -P gives text, typing gives the rest.
+Scalar = str | int | float | bool
+
+
+def canonical_type(declared: str) -> str:
+    """The type proj applies: `str` means `string`; an unknown name behaves as `string`."""
+    declared = _TYPE_ALIASES.get(declared, declared)
+    return declared if declared in KNOWN_TYPES else "string"
+
+
+def parse_typed(type_name: str, value: object) -> Scalar:
+    """Convert a `-P` string or a YAML default to the parameter's type.
+
+    Raises ValueError naming what was expected ("a float") when the value does not fit.
+    `path` values are returned as text, unchanged: where they resolve depends on who gave them.
+    """
+    kind = canonical_type(type_name)
+    if kind == "float":
+        return _float(value)
+    if kind == "int":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and _INT.fullmatch(value.strip()):
+            return int(value)
+        raise ValueError("an int (a whole number)")
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE or text in _FALSE:
+            return text in _TRUE
+        raise ValueError("a bool (true/false, yes/no, on/off, 1/0)")
+    if kind == "uri" and not urlparse(str(value)).scheme:
+        raise ValueError("a URI with a scheme (such as s3://, https:// or file://)")
+    return str(value)
+
+
+def _float(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValueError("a float")
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError("a float") from None
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    text: str  # as written, e.g. "{alpha}" or "{alpha!r}"
+    name: str  # the field name, e.g. "alpha"
+
+
+def placeholders(command: str) -> list[Placeholder]:
+    """The `{name}` fields of a command; ValueError (with Python's reason) if braces are unbalanced.
+
+    `{{` and `}}` are literal braces and are not placeholders.
+    """
+    found = []
+    for _literal, field, spec, conversion in Formatter().parse(command):
+        if field is None:
+            continue
+        text = "{" + field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+        found.append(Placeholder(text, field))
+    return found
