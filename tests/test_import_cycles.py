@@ -133,3 +133,19 @@ def test_the_cycle_check_sees_imports_inside_functions_and_type_checking_blocks(
     assert graph["pkg.sub.b"] == {"pkg.a"}
     assert graph["pkg.c"] == {"pkg.sub.b", "pkg.a"}
     assert cycles(graph) == [frozenset({"pkg.a", "pkg.sub.b"})]
+
+
+def test_only_the_command_line_depends_on_the_command_line() -> None:
+    """Library code and the web UI never reach into runner/cli (nor typer): what both front ends
+    show lives in neutral modules such as runner/runview.py."""
+    front_end = ("runner.cli", "runner.__main__")
+    offenders = []
+    for name, path in module_names(PACKAGE).items():
+        if name == front_end[1] or name == front_end[0] or name.startswith(front_end[0] + "."):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            imported = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+            offenders += [f"{name} imports {i}" for i in imported if i.split(".")[0] == "typer"
+                          or i == "runner.cli" or i.startswith("runner.cli.")]
+    assert not offenders, "\n".join(offenders)

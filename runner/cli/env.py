@@ -10,8 +10,9 @@ from pathlib import Path
 import typer
 
 from runner.cli.app import env_app
-from runner.cli.output import emit, emit_json, note, size, table, warn
+from runner.cli.output import emit, emit_json, note, table, warn
 from runner.errors import UsageError
+from runner.runview import size
 
 
 class ListFormat(str, Enum):

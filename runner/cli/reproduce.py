@@ -99,8 +99,8 @@ def diff(
     output_format: DiffFormat = typer.Option(DiffFormat.text, "--format", help="text or json."),
 ) -> None:
     """Show what differs between two runs: source, parameters, command, environment, outcome, metrics."""
-    from runner.cli.run_views import run_view
     from runner.rundiff import describe_diff, diff_runs
+    from runner.runview import run_view
 
     store = _store(tracking_uri)
     records = [store.get_run(ref) for ref in (first, second)]

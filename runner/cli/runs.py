@@ -11,9 +11,9 @@ from typing import List, Optional
 import typer
 
 from runner.cli.app import runs_app
-from runner.cli.output import duration, emit, emit_json, size, table, when
-from runner.cli.run_views import describe_run, parameters_text, run_view, status_text
+from runner.cli.output import emit, emit_json, table
 from runner.errors import TrackingError, UsageError
+from runner.runview import describe_run, duration, parameters_text, run_view, size, status_text, when
 
 _TRACKING_URI = typer.Option(None, "--tracking-uri", help="The store [default: $PROJ_TRACKING_URI or ./.proj].")
 

@@ -10,8 +10,8 @@ from dataclasses import asdict
 
 from starlette.requests import Request
 
-from runner.cli.run_views import run_view
 from runner.errors import UsageError
+from runner.runview import run_view
 from runner.ui.jsonresponse import JSON
 from runner.ui.pages import compared_runs, store_of
 from runner.ui.queries import MAX_OFFSET, table_request

@@ -20,8 +20,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from runner.cli.run_views import duration, size, when
 from runner.errors import ProjError, RunNotFoundError, TrackingError
+from runner.runview import duration, size, when
 from runner.tracking.base import TrackingStore
 from runner.ui import api, downloads, pages
 from runner.ui.jsonresponse import JSON

@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from runner.cli.run_views import run_view
 from runner.errors import RunNotFoundError
 from runner.rundiff import RunDiff, diff_runs
+from runner.runview import run_view
 from runner.tracking.base import RunRecord, RunStatus, TrackingStore
 from runner.ui.charts import Series, line_chart, series_by_key
 from runner.ui.queries import TableRequest

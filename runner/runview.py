@@ -1,10 +1,13 @@
-"""Run records as text and JSON, for `proj runs list/show`."""
+"""A run as people read it, the same in the terminal (`proj runs show`) and the browser (`proj ui`):
+the view dict (the record plus what its output folder holds), its text form, and how times,
+durations and sizes are written. No terminal or web code here: both front ends import this.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Optional
+import time
+from typing import Any
 
-from runner.cli.output import duration, size, when
 from runner.tracking.base import RunRecord, RunStatus, TrackingStore
 
 
@@ -68,7 +71,7 @@ def _metric_lines(view: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _job_text(job: Optional[dict]) -> str:
+def _job_text(job: dict[str, Any] | None) -> str:
     if not job:
         return ""
     reason = f", {job['reason']}" if job["reason"] else ""
@@ -86,3 +89,28 @@ def status_text(record: RunRecord) -> str:
 def parameters_text(record: RunRecord, width: int = 60) -> str:
     text = " ".join(f"{name}={value}" for name, value in record.parameter_values().items())
     return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def when(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes}m{rest:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+def size(count: int) -> str:
+    """A byte count in the largest unit that keeps it at least 1: `512 B`, `1.5 MiB`."""
+    if count < 1024:
+        return f"{count} B"
+    scaled = count / 1024
+    for unit in ("KiB", "MiB"):
+        if scaled < 1024:
+            return f"{scaled:.1f} {unit}"
+        scaled /= 1024
+    return f"{scaled:.1f} GiB"
