@@ -12,15 +12,15 @@ import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Mapping, Protocol
+from typing import Any, BinaryIO, Callable, Iterable, Mapping, Protocol
 
 from runner import __version__
 from runner.backends import Backend, Job, get_backend
 from runner.command import render_command
 from runner.environments import EnvironmentOptions, PreparedEnvironment, choose_manager, create_environment
-from runner.errors import UsageError
+from runner.errors import ParameterError, UsageError
 from runner.host import hostname, platform_label, python_version
-from runner.params import ResolvedParams, resolve_parameters
+from runner.params import ResolvedParams, misspelt_parameters, resolve_parameters
 from runner.secrets import redact, redact_bytes, secret_values
 from runner.sources import ProjectSource, fetch_project
 from runner.spec import EntryPoint, Project, load_project
@@ -109,10 +109,21 @@ def open_project(request: RunRequest, reporter: Reporter) -> OpenedProject:
         for warning in project.warnings:
             reporter.warning(warning.as_text())
         entry_point = project.entry_point(request.entry_point)
+        _check_parameter_names(entry_point, request.parameters, request.strict, reporter)
         return OpenedProject(source, project, entry_point, choose_manager(project, request.env_manager))
     except BaseException:
         source.release()
         raise
+
+
+def _check_parameter_names(entry_point: EntryPoint, names: Iterable[str], strict: bool,
+                           reporter: Reporter) -> None:
+    """Near misses of declared names: warnings, or one error under --strict."""
+    messages = misspelt_parameters(entry_point, names)
+    if messages and strict:
+        raise ParameterError("\n".join(messages), hint="fix the name, or leave out --strict to pass it on")
+    for message in messages:
+        reporter.warning(message)
 
 
 def plan_point(opened: OpenedProject, parameters: Mapping[str, str]) -> RunPlan:

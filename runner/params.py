@@ -6,9 +6,10 @@ the run record.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -54,6 +55,30 @@ def parse_assignments(pairs: list[str]) -> dict[str, str]:
             raise ParameterError(f"Repeated parameter: {name!r}")
         values[name] = value
     return values
+
+
+def misspelt_parameters(entry_point: EntryPoint, names: Iterable[str]) -> list[str]:
+    """For each undeclared name close to a declared one, a "did you mean" message.
+
+    MLflow passes an undeclared `-P lrr=0.1` on as `--lrr 0.1` without a word, while the
+    declared `lr` silently keeps its default; a near miss is far more often a typo than intended.
+    """
+    messages = []
+    for name in names:
+        close = closest_declared(entry_point, name)
+        if close:
+            messages.append(f"Parameter {name!r} is not declared by entry point {entry_point.name!r} and is "
+                            f"passed as --{name}; did you mean {close!r}?")
+    return messages
+
+
+def closest_declared(entry_point: EntryPoint, name: str) -> str | None:
+    """The declared parameter an undeclared `name` most likely misspells, if any."""
+    declared = [p.name for p in entry_point.parameters]
+    if name in declared:
+        return None
+    close = difflib.get_close_matches(name, declared, n=1)
+    return close[0] if close else None
 
 
 def resolve_parameters(

@@ -82,6 +82,11 @@ def mask_credentials(uri: str) -> str:
     return uri
 
 
+def strip_quotes(uri: str) -> str:
+    """MLflow strips quotes around a URI (`"'path#sub'"`, quoted twice by a script); so does proj."""
+    return uri.strip("'\"")
+
+
 def split_subdirectory(uri: str) -> tuple[str, str]:
     """`repo#sub/dir` → (`repo`, `sub/dir`)."""
     base, _, subdirectory = uri.partition("#")
@@ -103,6 +108,7 @@ def fetch_project(uri: str, version: str | None = None, *, progress: Progress | 
 
 
 def _fetch_source(uri: str, version: str | None, progress: Progress) -> ProjectSource:
+    uri = strip_quotes(uri)
     _refuse_unsafe_text(uri, "project URI")
     base, subdirectory = split_subdirectory(uri)
     subdirectory = _safe_subdirectory(subdirectory, uri)

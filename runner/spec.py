@@ -6,6 +6,7 @@ model or raises SpecError (for `proj run`). Nothing downstream of this module se
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import os
 import shlex
@@ -25,7 +26,7 @@ SPEC_FILE_NAME = "MLproject"
 PYTHON_ENV_FILE = "python_env.yaml"
 CONDA_ENV_FILE = "conda.yaml"
 ENV_KEYS = ("docker_env", "python_env", "conda_env")
-FALLBACK_RUNNERS = (".py", ".sh")
+FALLBACK_RUNNERS = (".py", ".sh", ".R")
 
 
 @dataclass(frozen=True)
@@ -87,12 +88,25 @@ class Project:
             script = self.root / name
             if not script.is_file():
                 raise UsageError(f"Entry point {name!r} is a script name, but {script} does not exist")
-            runner = "python" if suffix == ".py" else os.environ.get("SHELL") or "bash"
-            return EntryPoint(name, f"{runner} {shlex.quote(name)}")
+            return EntryPoint(name, _script_command(name, suffix))
         raise UsageError(
             f"Could not find {name!r} among entry points {sorted(self.entry_points)} "
             f"or interpret {name!r} as a runnable script (supported: {', '.join(FALLBACK_RUNNERS)})"
         )
+
+
+def _script_command(name: str, suffix: str) -> str:
+    """MLflow's command for a script given as the entry point: python, $SHELL, or R's mlflow."""
+    if suffix == ".py":
+        return f"python {shlex.quote(name)}"
+    if suffix == ".sh":
+        return f"{os.environ.get('SHELL') or 'bash'} {shlex.quote(name)}"
+    if shlex.quote(name) != name:
+        # MLflow puts the name inside a double-quoted R expression, where the shell would still
+        # expand `$(...)` and quotes would end it: only plain names are safe there.
+        raise UsageError(f"Entry point {name!r}: an R script name may only use letters, digits and @%+=:,./-_",
+                         hint="rename the script")
+    return f"Rscript -e \"mlflow::mlflow_source('{name}')\" --args"
 
 
 @dataclass(frozen=True)
@@ -164,11 +178,40 @@ def inspect_project(path: Path, *, require_spec_file: bool = True) -> Inspection
         environment, problems = _conventional_environment(root)
         problems.insert(0, warning)
         return _finish(Project(root, spec_file, None, environment=environment), problems)
+    _read_as_mlflow_does(document)
     problems = check_against_schema(document, "mlproject")
     problems += document.duplicate_key_problems()
     if any(p.is_error for p in problems):
         return Inspection(None, tuple(sorted(problems, key=lambda p: (p.line, p.column))))
     return _build(document, root, spec_file, problems)
+
+
+def _read_as_mlflow_does(document: YamlDocument) -> None:
+    """Turn scalars MLflow only ever uses as text into that text, before the schema sees them.
+
+    YAML reads `2020-01-01` as a date and `name: 42` as a number; MLflow str()s such values
+    wherever it uses them, so a date renders as `2020-01-01`. A non-text name keeps its source
+    text (`name: 1.10` stays `1.10`, not the float's `1.1`).
+    """
+    data = document.data
+    if not isinstance(data, dict):
+        return
+    name = data.get("name")
+    if isinstance(name, (int, float, datetime.date)):  # bool is an int
+        data["name"] = document.source_text(("name",)) or str(name)
+    seen: set[int] = set()
+    stack: list[Any] = [data]
+    while stack:  # aliases may share containers: each is visited once
+        container = stack.pop()
+        if id(container) in seen:
+            continue
+        seen.add(id(container))
+        items = container.items() if isinstance(container, dict) else enumerate(container)
+        for key, value in list(items):
+            if isinstance(value, datetime.date):
+                container[key] = str(value)  # what MLflow's str() renders
+            elif isinstance(value, (dict, list)):
+                stack.append(value)
 
 
 def _locate(path: Path) -> tuple[Path, Path | None]:

@@ -31,6 +31,7 @@ from runner.api import (
 )
 from runner.backends import Backend, get_backend
 from runner.errors import ParameterError, UsageError
+from runner.params import closest_declared
 from runner.tracking import open_store
 from runner.tracking.base import RunRecord, RunStatus, TrackingStore
 
@@ -85,8 +86,10 @@ def plan_sweep(request: RunRequest, axes: Sequence[SweepAxis], reporter: Reporte
     try:
         for axis in axes:
             if opened.entry_point.parameter(axis.name) is None:
+                close = closest_declared(opened.entry_point, axis.name)
                 reporter.warning(f"--sweep {axis.name}: entry point {opened.entry_point.name!r} declares no such "
-                                 f"parameter; it is passed as --{axis.name} VALUE")
+                                 f"parameter; it is passed as --{axis.name} VALUE"
+                                 + (f"; did you mean {close!r}?" if close else ""))
         plans, problems = [], []
         for point in sweep_points(axes):
             try:

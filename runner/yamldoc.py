@@ -74,6 +74,11 @@ class YamlDocument:
             for path, pos in self.duplicate_keys
         ]
 
+    def source_text(self, path: JsonPath) -> str | None:
+        """The scalar at `path` as written in the file (without quotes), or None if it is not a scalar."""
+        node = self._values.get(tuple(path))
+        return node.value if isinstance(node, ScalarNode) else None
+
     def locate_in_value(self, path: JsonPath, needle: str, occurrence: int = 0) -> Position:
         """Where the `occurrence`-th copy of `needle` appears inside the scalar at `path`.
 

@@ -63,7 +63,8 @@ def run(
     verbose: bool = typer.Option(False, "--verbose", help="Show environment build output live."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the parameters and command; run nothing."),
     backend_config: Optional[str] = typer.Option(
-        None, "--backend-config", help="Backend settings: a JSON or YAML file, or inline JSON (docs/slurm.md)."),
+        None, "-c", "--backend-config",
+        help="Backend settings: a JSON or YAML file, or inline JSON (docs/slurm.md)."),
     detach: bool = typer.Option(False, "--detach",
                                 help="Submit to the scheduler and return at once with the run id."),
     sweep: List[str] = typer.Option([], "--sweep", help="Run every combination: NAME=V1,V2,... (repeatable)."),

@@ -82,3 +82,11 @@ def test_a_plugin_may_not_take_a_built_in_name(tmp_path, project):
     (info / "entry_points.txt").write_text("[proj.backends]\nslurm = fake_slurm:make\n")
     done = run_proj("run", ".", "-b", "other", cwd=project, env={"PYTHONPATH": str(tmp_path / "site")}, check_exit=3)
     assert "The backend plugin 'slurm' from fake-slurm clashes with proj's built-in 'slurm'" in done.stderr
+
+
+def test_backend_config_as_a_json_file_with_the_short_option(plugin_site, project, tmp_path):
+    settings = tmp_path / "settings.json"  # as `mlflow run -c cluster.json`
+    settings.write_text('{"niceness": 5}')
+    done = run_proj("run", ".", "-b", "nice", "-c", str(settings), cwd=project, env={"PYTHONPATH": str(plugin_site)},
+                    check_exit=0)
+    assert done.stdout == f"niceness {min(os.nice(0) + 5, 19)}\n"

@@ -1,0 +1,175 @@
+"""`proj run` where it must behave as `mlflow run` does (or, where MLflow is broken, deliberately not).
+
+Every test runs the `proj` command as a user would. Comparisons computed by a real MLflow are in
+tests/test_mlflow_parity.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from conftest import run_id_of, run_proj, show_run
+
+ARGV = "import sys; print(sys.argv[1:])"
+
+
+def _project(folder: Path, spec: str, **files: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "MLproject").write_text(spec)
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    return folder
+
+
+# --- YAML values MLflow reads as text ----------------------------------------------------------
+
+DATES = f"""\
+name: 42
+entry_points:
+  main:
+    parameters:
+      day: {{type: string, default: 2020-01-01}}
+      since: {{type: string, default: 2021-03-04 05:06:07}}
+    command: "python3 -c '{ARGV}' {{day}} {{since}}"
+"""
+
+
+def test_a_date_default_and_a_numeric_name_run_as_mlflow_renders_them(tmp_path):
+    project = _project(tmp_path / "dates", DATES)
+    done = run_proj("run", ".", cwd=project, check_exit=0)
+    assert done.stdout == "['2020-01-01', '2021-03-04 05:06:07']\n"
+    record = show_run(run_id_of(done), project)
+    assert record["run_name"] == "42:main"
+    assert [p["value"] for p in record["parameters"]] == ["2020-01-01", "2021-03-04 05:06:07"]
+    assert run_proj("validate", ".", cwd=project).returncode == 0
+
+
+def test_a_name_keeps_its_source_text(tmp_path):
+    project = _project(tmp_path / "n", "name: 1.10\nentry_points: {main: {command: 'true'}}\n")
+    assert run_proj("info", ".", cwd=project, check_exit=0).stdout.startswith("project      1.10\n")
+
+
+# --- -P names close to a declared one -------------------------------------------------------------
+
+TYPO = f"""\
+entry_points:
+  main:
+    parameters:
+      lr: {{type: float, default: 0.1}}
+    command: "python3 -c '{ARGV}' {{lr}}"
+"""
+
+
+def test_a_near_miss_parameter_name_is_passed_on_with_a_warning(tmp_path):
+    project = _project(tmp_path / "typo", TYPO)
+    done = run_proj("run", ".", "-P", "lrr=0.5", "-P", "seed=3", cwd=project, check_exit=0)
+    assert done.stdout == "['0.1', '--lrr', '0.5', '--seed', '3']\n"
+    assert ("warning: Parameter 'lrr' is not declared by entry point 'main' and is passed as --lrr; "
+            "did you mean 'lr'?") in done.stderr
+    assert "seed" not in done.stderr.split("command:")[0]  # not close to anything: no warning
+
+
+def test_a_near_miss_parameter_name_is_an_error_under_strict(tmp_path):
+    project = _project(tmp_path / "typo", TYPO)
+    done = run_proj("run", ".", "-P", "lrr=0.5", "--strict", cwd=project, check_exit=2)
+    assert "did you mean 'lr'?" in done.stderr
+    assert run_proj("runs", "list", cwd=project, check_exit=0).stdout.strip() == "no runs"
+
+
+def test_a_sweep_over_a_near_miss_name_says_which_was_meant(tmp_path):
+    project = _project(tmp_path / "typo", TYPO)
+    done = run_proj("run", ".", "--sweep", "lrr=1,2", "--dry-run", cwd=project, check_exit=0)
+    assert "--sweep lrr: entry point 'main' declares no such parameter" in done.stderr
+    assert "did you mean 'lr'?" in done.stderr
+
+
+# --- block commands: undeclared -P reach the program (MLflow runs them as their own line) ---------
+
+BLOCK = f"""\
+entry_points:
+  main:
+    parameters:
+      alpha: {{type: float, default: 0.5}}
+    command: |
+      echo preparing
+      python3 -c '{ARGV}' \\
+        --alpha {{alpha}}
+"""
+
+
+def test_undeclared_parameters_reach_the_program_of_a_block_command(tmp_path):
+    project = _project(tmp_path / "block", BLOCK)
+    done = run_proj("run", ".", "-P", "seed=7", cwd=project, check_exit=0)
+    assert done.stdout == "preparing\n['--alpha', '0.5', '--seed', '7']\n"
+    command = show_run(run_id_of(done), project)["command"]
+    assert command == f"echo preparing\npython3 -c '{ARGV}' \\\n  --alpha 0.5 --seed 7"
+
+
+# --- script entry points: R through Rscript ------------------------------------------------------
+
+# A stand-in for R (not installed here, and R's mlflow package cannot be fetched offline): it
+# prints the arguments it was given, which is what this test is about.
+FAKE_RSCRIPT = "#!/bin/sh\nfor a in \"$@\"; do printf '[%s]' \"$a\"; done; echo\n"
+
+
+def test_an_r_script_entry_point_runs_through_rscript_as_mlflow(tmp_path):
+    project = tmp_path / "r"
+    project.mkdir()
+    (project / "train.R").write_text("print('never run by the fake')\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "Rscript").write_text(FAKE_RSCRIPT)
+    (bin_dir / "Rscript").chmod(stat.S_IRWXU)
+
+    done = run_proj("run", ".", "-e", "train.R", "-P", "alpha=0.5", cwd=project,
+                    env={"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}, check_exit=0)
+
+    assert done.stdout == "[-e][mlflow::mlflow_source('train.R')][--args][--alpha][0.5]\n"
+    assert show_run(run_id_of(done), project)["command"] == \
+        "Rscript -e \"mlflow::mlflow_source('train.R')\" --args --alpha 0.5"
+
+
+def test_an_r_script_name_the_shell_would_expand_is_refused(tmp_path):
+    (tmp_path / "$(touch pwned).R").write_text("")
+    done = run_proj("run", ".", "-e", "$(touch pwned).R", cwd=tmp_path, check_exit=2)
+    assert "an R script name may only use" in done.stderr and not (tmp_path / "pwned").exists()
+
+
+def test_a_missing_r_script_is_named(tmp_path):
+    done = run_proj("run", ".", "-e", "absent.R", cwd=tmp_path, check_exit=2)
+    assert "does not exist" in done.stderr
+
+
+# --- URIs -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("quoted", ["'{path}#sub'", "\"'{path}#sub'\"", "\"{path}#sub\""])
+def test_a_quoted_uri_is_unquoted_as_mlflow_does(tmp_path, quoted):
+    _project(tmp_path / "repo" / "sub", f"entry_points: {{main: {{command: \"python3 -c '{ARGV}' sub\"}}}}\n")
+    done = run_proj("run", quoted.format(path=tmp_path / "repo"), cwd=tmp_path, check_exit=0)
+    assert done.stdout == "['sub']\n"
+    assert show_run(run_id_of(done), tmp_path)["source"]["uri"] == f"{tmp_path / 'repo'}#sub"
+
+
+# --- backends MLflow has and proj does not --------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend, where", [("kubernetes", "a Kubernetes cluster"), ("databricks", "Databricks")])
+def test_mlflows_remote_backends_say_what_proj_offers_instead(tmp_path, backend, where):
+    _project(tmp_path, "entry_points: {main: {command: 'true'}}\n")
+    done = run_proj("run", ".", "-b", backend, cwd=tmp_path, check_exit=2)
+    assert f"proj does not run projects on {where} (MLflow's -b {backend})" in done.stderr
+    assert "-b slurm" in done.stderr and "docs/plugins.md" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_the_local_backend_refuses_a_backend_config_file(tmp_path):
+    _project(tmp_path / "p", "entry_points: {main: {command: 'true'}}\n")
+    (tmp_path / "cluster.json").write_text(json.dumps({"nodes": 2}))
+    done = run_proj("run", "p", "-c", str(tmp_path / "cluster.json"), cwd=tmp_path, check_exit=2)
+    assert "The local backend takes no --backend-config" in done.stderr
