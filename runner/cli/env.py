@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import time
 from enum import Enum
 from pathlib import Path
 
 import typer
 
+from runner.atomicfile import write_atomically
 from runner.cli.app import env_app
 from runner.cli.output import emit, emit_json, note, table, warn
 from runner.errors import UsageError
@@ -101,7 +101,7 @@ def lock_env(
                          hint="locks are written for python_env.yaml (python_env.lock) and conda files "
                               "(conda-lock.yml); --env-manager picks the manager") from None
     for name, data in files.items():
-        _write_atomically(project.root / name, data)
+        write_atomically(project.root / name, data)
         emit(f"wrote {project.root / name}")
 
 
@@ -114,12 +114,6 @@ def _match(wanted: str, known: list[str]) -> str:
     if not matches:
         raise UsageError(f"No cached environment matches {wanted!r}; see `proj env list`")
     raise UsageError(f"{wanted!r} matches several environments: {', '.join(matches)}; give more of the key")
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
 
 
 def _when(timestamp: float) -> str:

@@ -80,6 +80,7 @@ def export(
     tracking_uri: Optional[str] = _TRACKING_URI,
 ) -> None:
     """Write a run card: everything needed to re-run this run elsewhere (`proj rerun CARD`)."""
+    from runner.atomicfile import write_atomically
     from runner.runcard import card_from_run, card_to_yaml
 
     store = _store(tracking_uri)
@@ -87,7 +88,7 @@ def export(
     if output is None:
         sys.stdout.write(text)
     else:
-        output.write_text(text)
+        write_atomically(output, text.encode())
         note(f"wrote {output}")
 
 

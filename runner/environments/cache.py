@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from runner.atomicfile import write_atomically
 from runner.locations import cache_dir
 from runner.locking import file_lock
 
@@ -196,9 +197,8 @@ def _read_marker(path: Path) -> dict[str, Any] | None:
 
 
 def _write_marker(path: Path, metadata: dict[str, Any]) -> None:
-    temporary = path / f"{MARKER}.{os.getpid()}.tmp"  # concurrent writers never share a file
-    temporary.write_text(json.dumps(metadata, indent=2, default=str))
-    os.replace(temporary, path / MARKER)  # atomic: the marker is whole or absent
+    # atomic: the marker is whole or absent, and concurrent writers never share a file
+    write_atomically(path / MARKER, json.dumps(metadata, indent=2, default=str).encode())
 
 
 def _touch(path: Path, metadata: dict[str, Any]) -> None:

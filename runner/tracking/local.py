@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from runner.atomicfile import write_atomically
 from runner.errors import RunNotFoundError, TrackingError, UsageError
 from runner.tracking.base import (
     LOG_NAME,
@@ -195,9 +196,7 @@ class LocalStore(TrackingStore):
     def attach(self, run_id: str, name: str, data: bytes) -> None:
         path = self._attachment_path(run_id, name)
         try:
-            fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+            write_atomically(path, data, mode=0o600)
             with self._write() as db:
                 record = _load_record(db, run_id)
                 if name not in record.attachments:

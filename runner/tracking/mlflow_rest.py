@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from runner.atomicfile import atomic_output
+
 API = "/api/2.0/mlflow/"
 ARTIFACTS_API = "/api/2.0/mlflow-artifacts/artifacts/"
 _MAX_DELAY = 30.0
@@ -157,10 +159,8 @@ class MlflowRestClient:
 
 
 def _save(response: BinaryIO, target: Path) -> None:
-    partial = target.with_name(f".{target.name}.partial")
-    with open(partial, "wb") as handle:
+    with atomic_output(target) as handle:
         shutil.copyfileobj(response, handle, 1024 * 1024)
-    os.replace(partial, target)
 
 
 class _Transient(Exception):

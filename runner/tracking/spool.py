@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runner.atomicfile import write_atomically
 from runner.errors import TrackingError
 from runner.locations import proj_home
 
@@ -57,15 +58,10 @@ class Spool:
             self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
             if files:
                 _store_files(entry.files, files)
-            partial = self.root / f".{name}.json.partial"
             payload = {"format": FORMAT_VERSION, "store": store, "uri": uri, "run_id": run_id,
                        "created": entry.created, "operations": operations}
-            fd = os.open(partial, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                json.dump(payload, handle, indent=1)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(partial, path)
+            # durable: once add() returns, this entry is the only copy of the updates
+            write_atomically(path, json.dumps(payload, indent=1).encode(), mode=0o600, durable=True)
         except OSError as err:
             raise TrackingError(f"Cannot keep the run's pending updates in {self.root}: {err.strerror}",
                                 hint="check that PROJ_HOME is writable") from None
