@@ -27,10 +27,11 @@ from typing import Callable, Iterable
 from urllib.parse import urlsplit, urlunsplit
 
 from runner.errors import SourceError, UnknownVersionError
-from runner.host import hostname, process_alive
+from runner.host import hostname
 from runner.locations import cache_dir
 from runner.locking import file_lock
 from runner.process import ToolError, run_tool
+from runner.procfs import process_alive
 
 _HEX = re.compile(r"^[0-9a-f]{4,40}$")
 

@@ -21,22 +21,5 @@ def platform_label() -> str:
     return f"{system.sysname}-{system.release}-{system.machine}"
 
 
-def process_alive(pid: int) -> bool:
-    """Whether `pid` runs; a zombie (exited, not yet reaped) counts as gone, unlike `kill -0`."""
-    try:
-        stat = open(f"/proc/{pid}/stat").read()
-    except FileNotFoundError:
-        return False
-    except OSError:  # no /proc here: fall back to asking the kernel
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
 def python_version() -> str:
     return ".".join(str(part) for part in sys.version_info[:3])

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from runner.host import hostname
+from runner.procfs import same_process_alive, start_ticks
 
 if TYPE_CHECKING:
     from runner.outputs import Artifact, MetricsReading
@@ -252,26 +253,17 @@ def launcher_token(pid: int | None = None) -> str:
     import os
 
     pid = pid or os.getpid()
-    return f"{pid}:{_start_ticks(pid)}"
+    return f"{pid}:{start_ticks(pid)}"
 
 
 def launcher_alive(token: str, host: str) -> bool | None:
-    """Whether the proj that launched a run still lives; None when that cannot be known here."""
+    """Whether the proj that launched a run still runs (a zombie does not: runner.procfs); None
+    when that cannot be known here."""
     if host != hostname():
         return None
     pid_text, _, ticks = token.partition(":")
     try:
-        pid = int(pid_text)
+        pid, started = int(pid_text), int(ticks)
     except ValueError:
         return None
-    current = _start_ticks(pid)
-    return current is not None and str(current) == ticks
-
-
-def _start_ticks(pid: int) -> int | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # Field 22 (starttime) comes after the parenthesised command name, which may hold spaces.
-    return int(stat.rsplit(")", 1)[1].split()[19])
+    return same_process_alive(pid, started)
