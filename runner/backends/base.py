@@ -15,13 +15,13 @@ from enum import Enum
 from pathlib import Path
 from typing import BinaryIO, ClassVar, Sequence
 
-from runner.environments.base import Invocation
+from runner.invocation import Invocation
 
 
 @dataclass(frozen=True)
 class Job:
     run_id: str
-    invocation: Invocation
+    invocation: Invocation  # a host command or a container: dispatch on invocation.kind
     log_path: Path  # the run's output log (a local file the store owns)
 
 

@@ -18,9 +18,9 @@ import time
 from typing import Any, BinaryIO
 
 from runner.backends.base import JobResult
-from runner.environments.base import ContainerInvocation
 from runner.environments.docker_daemon import connect, explain
 from runner.errors import BackendError
+from runner.invocation import ContainerInvocation
 from runner.process import DEFAULT_GRACE_SECONDS
 from runner.supervision import STOP_SIGNALS, start_reaper
 

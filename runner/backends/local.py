@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import BinaryIO
 
 from runner.backends.base import Backend, Job, JobResult
-from runner.environments.base import ContainerInvocation
 from runner.process import run_command
 
 
@@ -17,7 +16,7 @@ class LocalBackend(Backend):
         invocation = job.invocation
         # Unbuffered: `proj runs logs` and `proj ui` follow the log while the run runs.
         with open(job.log_path, "ab", buffering=0) as log:
-            if isinstance(invocation, ContainerInvocation):
+            if invocation.kind == "container":
                 from runner.backends.container import run_container  # imports the docker SDK
 
                 return run_container(invocation, log=log, terminal=terminal)

@@ -19,8 +19,8 @@ from typing import Mapping, Sequence
 
 from runner import __version__
 from runner.backends.base import Job
-from runner.environments.base import Invocation
 from runner.errors import BackendError
+from runner.invocation import HostInvocation
 
 # Exit code of the script itself when it cannot set the run up on the compute node.
 SETUP_FAILED = 111
@@ -71,14 +71,14 @@ def exported_variables(env: Mapping[str, str]) -> dict[str, str]:
             and "\0" not in value}
 
 
-def _plain(job: Job) -> Invocation:
+def _plain(job: Job) -> HostInvocation:
     invocation = job.invocation
-    if not isinstance(invocation, Invocation):  # a container: refused before anything was built
-        raise BackendError(f"Slurm jobs cannot run a {type(invocation).__name__}")
+    if invocation.kind != "host":  # a container: refused before anything was built (Backend.accepts)
+        raise BackendError(f"Slurm jobs cannot run a {invocation.kind} invocation")
     return invocation
 
 
-def _run_block(job: Job, invocation: Invocation, common: Mapping[str, str]) -> list[str]:
+def _run_block(job: Job, invocation: HostInvocation, common: Mapping[str, str]) -> list[str]:
     own = {k: v for k, v in exported_variables(invocation.env).items() if common.get(k) != v}
     cwd = shlex.quote(str(invocation.cwd))
     return [

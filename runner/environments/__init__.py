@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.environments.base import Environment, Invocation, PreparedEnvironment
+from runner.environments.base import Environment, PreparedEnvironment
 from runner.errors import UsageError
+from runner.invocation import Invocation
 from runner.spec import Project
 
 MANAGERS = ("local", "virtualenv", "uv", "conda", "docker")

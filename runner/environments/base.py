@@ -7,44 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping
 
+# The invocation types live in runner.invocation (backends use them without environments);
+# they are re-exported here for environment code and plugins.
+from runner.invocation import ContainerInvocation, ContainerMount, HostInvocation, Invocation, InvocationKind
+
 Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Invocation:
-    """A process to start: the backend runs it, the environment decided what it is."""
-
-    argv: tuple[str, ...]
-    env: Mapping[str, str]
-    cwd: Path
-
-
-@dataclass(frozen=True)
-class ContainerMount:
-    """A host folder (or a named docker volume) made visible inside a container."""
-
-    source: str  # an absolute host path, or a volume name
-    target: str  # an absolute path inside the container
-    read_only: bool = False
-    kind: str = "bind"  # bind | volume
-
-
-@dataclass(frozen=True)
-class ContainerInvocation:
-    """A container to run: the environment decided what it is, a backend starts and stops it.
-
-    `env` is everything the container gets (never the host's whole environment); `options`
-    are further `docker run` settings as docker SDK `create` keywords holding plain values.
-    """
-
-    image: str  # an image id or tag present on the daemon
-    argv: tuple[str, ...]
-    env: Mapping[str, str]
-    workdir: str
-    mounts: tuple[ContainerMount, ...] = ()
-    options: Mapping[str, Any] = field(default_factory=dict)
-    labels: Mapping[str, str] = field(default_factory=dict)
-    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,17 +30,24 @@ class PreparedEnvironment:
     path_prepend: tuple[str, ...] = ()
 
     def invocation(self, command: str, cwd: Path, base_env: Mapping[str, str]) -> Invocation:
+        """What a backend starts to run `command` in this environment."""
+        return self.host_invocation(command, cwd, base_env)
+
+    def host_invocation(self, command: str, cwd: Path, base_env: Mapping[str, str]) -> HostInvocation:
+        """`command` run by bash on the host, with the environment's variables and PATH applied."""
         env = dict(base_env)
         env.update(self.variables)
         if self.path_prepend:
             env["PATH"] = ":".join([*self.path_prepend, env.get("PATH", "")]).rstrip(":")
-        return Invocation(("bash", "-c", command), env, cwd)
+        return HostInvocation(("bash", "-c", command), env, cwd)
 
 
 class Environment(ABC):
     """One kind of environment (local, virtualenv, conda, docker)."""
 
     name: ClassVar[str]
+    # What its prepared environments ask a backend to start (backends declare what they accept).
+    invocation_kind: ClassVar[InvocationKind] = "host"
 
     @abstractmethod
     def prepare(self, progress: Progress) -> PreparedEnvironment:
@@ -83,3 +57,7 @@ class Environment(ABC):
         """Resolve without running anything; the lock files to commit next to the project's
         environment file (`proj env lock`), by file name relative to the project folder."""
         raise NotImplementedError(f"{self.name} environments have nothing to lock")
+
+
+__all__ = ["ContainerInvocation", "ContainerMount", "Environment", "HostInvocation", "Invocation", "InvocationKind",
+           "PreparedEnvironment", "Progress"]

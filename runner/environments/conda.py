@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 from runner.envfiles import CondaEnv, PythonEnv, referenced_files
 from runner.environments import cache
-from runner.environments.base import Environment, Invocation, PreparedEnvironment, Progress
+from runner.environments.base import Environment, HostInvocation, PreparedEnvironment, Progress
 from runner.errors import EnvironmentSetupError, UsageError
 
 LOCK_FILE_NAME = "conda-lock.yml"
@@ -64,8 +64,8 @@ class CondaPreparedEnvironment(PreparedEnvironment):
 
     activation_scripts: tuple[str, ...] = ()
 
-    def invocation(self, command: str, cwd: Path, base_env: Mapping[str, str]) -> Invocation:
-        invocation = super().invocation(command, cwd, base_env)
+    def invocation(self, command: str, cwd: Path, base_env: Mapping[str, str]) -> HostInvocation:
+        invocation = self.host_invocation(command, cwd, base_env)
         if not self.activation_scripts:
             return invocation
         prelude = "".join(f". {shlex.quote(script)}\n" for script in self.activation_scripts)

@@ -106,6 +106,7 @@ class PreparedContainer(PreparedEnvironment):
 
 class DockerEnvironment(Environment):
     name = "docker"
+    invocation_kind = "container"
 
     def __init__(self, project: Project, options: EnvironmentOptions) -> None:
         if not isinstance(project.environment, DockerEnv):

@@ -247,9 +247,9 @@ def test_the_backend_alone_runs_a_job_attached(cluster, tmp_path):
     import io
 
     from runner.backends import Job, get_backend
-    from runner.environments.base import Invocation
+    from runner.invocation import HostInvocation
 
-    invocation = Invocation(("bash", "-c", "echo from-the-job; exit 2"), {"PATH": os.environ["PATH"]}, tmp_path)
+    invocation = HostInvocation(("bash", "-c", "echo from-the-job; exit 2"), {"PATH": os.environ["PATH"]}, tmp_path)
     terminal = io.BytesIO()
     result = get_backend("slurm").run(Job("0" * 32, invocation, tmp_path / "out.log"), terminal=terminal)
     assert (result.exit_code, result.interrupted_by) == (2, None)

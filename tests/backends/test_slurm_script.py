@@ -14,7 +14,7 @@ from conftest import REPO_ROOT, run_proj
 from runner.backends.base import Job, JobState
 from runner.backends.slurm_script import SETUP_FAILED, render_script
 from runner.backends.slurm_status import exit_code, parse_sacct, parse_scontrol
-from runner.environments.base import Invocation
+from runner.invocation import HostInvocation
 
 # Real `scontrol show job -o` lines (Slurm 22.05), shortened: a pending array remainder, a
 # running element, a finished plain job whose WorkDir holds text that looks like a field.
@@ -56,7 +56,7 @@ def test_exit_codes_read_as_a_shell_reports_them(text, code):
 def _job(tmp_path: Path, run_id: str, command: str, env: dict) -> Job:
     folder = tmp_path / f"run-{run_id}"
     folder.mkdir()
-    invocation = Invocation(("bash", "-c", command), env, folder)
+    invocation = HostInvocation(("bash", "-c", command), env, folder)
     return Job(run_id, invocation, tmp_path / f"{run_id}.log")
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any, BinaryIO, Mapping
 
 from runner.backends.base import Backend, Job, JobResult
-from runner.environments.base import Invocation
 from runner.errors import UsageError
 from runner.process import run_command
 
@@ -31,7 +30,8 @@ class NiceBackend(Backend):
 
     def run(self, job: Job, *, terminal: BinaryIO) -> JobResult:
         invocation = job.invocation
-        assert isinstance(invocation, Invocation)  # docker was refused by check_environment
+        if invocation.kind != "host":  # never happens: docker was refused by check_environment
+            raise UsageError(f"The nice backend cannot start a {invocation.kind}")
         argv = ("nice", "-n", str(self.niceness), *invocation.argv)
         with open(job.log_path, "ab") as log:
             result = run_command(argv, cwd=invocation.cwd, env=invocation.env, log=log, terminal=terminal)

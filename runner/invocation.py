@@ -1,0 +1,65 @@
+"""What a backend is asked to start: a command on the host, or a container.
+
+An environment decides which (python and conda environments give a host command, docker
+environments a container); a backend declares the kinds it accepts (`Backend.accepts`) and
+dispatches on the `kind` tag. The tag is a Literal, so a type checker narrows `Invocation` to
+the right class after `if invocation.kind == "container":`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Mapping, Union
+
+InvocationKind = Literal["host", "container"]
+INVOCATION_KINDS: tuple[InvocationKind, ...] = ("host", "container")
+
+# How messages name each kind ("... runs as a container").
+KIND_DESCRIPTIONS: Mapping[InvocationKind, str] = {
+    "host": "a command on the host",
+    "container": "a container",
+}
+
+
+@dataclass(frozen=True)
+class HostInvocation:
+    """A process to start on this machine (or a node that sees the same files): argv, its
+    whole environment, its working folder."""
+
+    argv: tuple[str, ...]
+    env: Mapping[str, str]
+    cwd: Path
+    kind: Literal["host"] = field(default="host", init=False)
+
+
+@dataclass(frozen=True)
+class ContainerMount:
+    """A host folder (or a named docker volume) made visible inside a container."""
+
+    source: str  # an absolute host path, or a volume name
+    target: str  # an absolute path inside the container
+    read_only: bool = False
+    kind: str = "bind"  # bind | volume
+
+
+@dataclass(frozen=True)
+class ContainerInvocation:
+    """A container to run: the environment decided what it is, a backend starts and stops it.
+
+    `env` is everything the container gets (never the host's whole environment); `options`
+    are further `docker run` settings as docker SDK `create` keywords holding plain values.
+    """
+
+    image: str  # an image id or tag present on the daemon
+    argv: tuple[str, ...]
+    env: Mapping[str, str]
+    workdir: str
+    mounts: tuple[ContainerMount, ...] = ()
+    options: Mapping[str, Any] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    name: str | None = None
+    kind: Literal["container"] = field(default="container", init=False)
+
+
+Invocation = Union[HostInvocation, ContainerInvocation]
