@@ -11,10 +11,12 @@ import json
 import os
 import shlex
 import sys
+import time
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
+from runner.environments.pycache import compile_at_build
 from runner.environments.python_interpreters import Interpreter
 from runner.process import ToolError, run_tool
 
@@ -59,7 +61,9 @@ class BuildLog:
 
     def run(self, argv: list[str], *, cwd: Path) -> str:
         self.lines.append("$ " + shlex.join(argv))
+        started = time.monotonic()
         result = run_tool(argv, cwd=cwd, env=_tool_environment(), on_line=self._line)
+        self.lines.append(f"    ({time.monotonic() - started:.2f} s)")  # where a slow build goes
         return str(result.output)
 
     def text(self) -> str:
@@ -85,12 +89,9 @@ def python_in(env: Path) -> Path:
 
 
 def _install_options() -> list[str]:
-    """Bytecode is compiled once at build time, as pip does: an environment is built once and
-    imported from on every run, and with PYTHONDONTWRITEBYTECODE set (or a read-only cache)
-    Python would otherwise recompile every module on every run (seconds for scikit-learn and
-    pandas). It stays valid after the staging folder is renamed (the import system fixes the
-    recorded file names). UV_COMPILE_BYTECODE=0 trades that for faster builds."""
-    return [] if "UV_COMPILE_BYTECODE" in os.environ else ["--compile-bytecode"]
+    """Nothing is compiled at build time unless the user asks (see pycache.py: Python caches
+    what a run imports). uv reads UV_COMPILE_BYTECODE itself; the flag keeps the record plain."""
+    return ["--compile-bytecode"] if compile_at_build() else []
 
 
 class UvInstaller:
@@ -145,11 +146,12 @@ class PipInstaller:
         report = requirements.with_suffix(".report.json")
         self.reports.append(report)
         extra = ["-c", str(constraints)] if constraints is not None else []
-        self._pip(target, "install", "--report", str(report), "-r", str(requirements), *extra)
+        self._pip(target, "install", *_pip_compile_option(), "--report", str(report), "-r", str(requirements),
+                  *extra)
 
     def install_lock(self, target: Path, lock: Path, require_hashes: bool) -> None:
-        self._pip(target, "install", "--no-deps", *(["--require-hashes"] if require_hashes else []),
-                  "-r", str(lock))
+        self._pip(target, "install", "--no-deps", *_pip_compile_option(),
+                  *(["--require-hashes"] if require_hashes else []), "-r", str(lock))
 
     def check(self, target: Path) -> None:
         self._pip(target, "check")
@@ -186,6 +188,11 @@ class PipInstaller:
         if quiet:  # machine-readable output: keep it out of the build log
             return str(run_tool(argv, cwd=self.cwd, env=_tool_environment()).output)
         return self.log.run([*argv, "--progress-bar", "off"] if args[0] == "install" else argv, cwd=self.cwd)
+
+
+def _pip_compile_option() -> list[str]:
+    """pip compiles every module it installs unless told not to; see _install_options."""
+    return [] if compile_at_build() else ["--no-compile"]
 
 
 def _pinned(name: str, version: str, download: dict, is_direct: bool) -> str:

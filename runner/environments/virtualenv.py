@@ -18,6 +18,7 @@ from pathlib import Path
 
 from runner.environments import cache
 from runner.environments.base import Environment, PreparedEnvironment, Progress
+from runner.environments.pycache import add_bytecode_hook
 from runner.environments.python_installers import (
     BuildLog,
     Installer,
@@ -213,6 +214,7 @@ class _Build:
             meta.mkdir(exist_ok=True)
             text = self._install_lock(target, meta) if self.lock else self._install_spec(target, meta)
             (meta / LOCK_NAME).write_text(text)
+            add_bytecode_hook(target)  # after the installs: `uv pip sync` owns site-packages until then
         except ToolError as err:
             raise self._failure(err) from None
 
