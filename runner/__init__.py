@@ -7,7 +7,7 @@ Importing this package must stay cheap: `proj` starts on every run, and projects
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     # `runner.log_metric(...)` without importing the rest of proj until first use.
     if name in ("log_metric", "log_artifact"):
         from runner import log

@@ -23,7 +23,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 from runner.errors import SourceError, UnknownVersionError
@@ -253,12 +253,26 @@ def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def run_git(args: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
-            secrets: list[str] = (), text: bool = True, input: bytes | None = None):
+            secrets: Sequence[str] = (), input: bytes | None = None) -> str:
     """Run git with an argument list; GitFailure carries its last line of output, credentials scrubbed."""
+    output = _git(args, cwd=cwd, env=env, secrets=secrets, binary=False, input=input)
+    assert isinstance(output, str)
+    return output
+
+
+def run_git_binary(args: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None) -> bytes:
+    """`run_git` for output that must stay bytes (diffs of binary files)."""
+    output = _git(args, cwd=cwd, env=env, secrets=(), binary=True, input=None)
+    assert isinstance(output, bytes)
+    return output
+
+
+def _git(args: list[str], *, cwd: Path | None, env: dict[str, str] | None, secrets: Sequence[str], binary: bool,
+         input: bytes | None) -> str | bytes:
     try:
-        result = run_tool(["git", *args], cwd=cwd, env=git_env(env), binary=not text, input=input)
+        result = run_tool(["git", *args], cwd=cwd, env=git_env(env), binary=binary, input=input)
     except ToolError as err:
-        output = err.output
+        output = str(err.output)
         for secret in secrets:
             output = output.replace(secret, "***")
         lines = [line for line in output.strip().splitlines() if line.strip()]

@@ -27,7 +27,7 @@ def file_lock(path: Path, *, on_wait: Callable[[], None] | None = None,
         os.close(fd)  # closing the descriptor releases the lock
 
 
-def _acquire(fd: int, on_wait, timeout: float | None, path: Path) -> None:
+def _acquire(fd: int, on_wait: Callable[[], None] | None, timeout: float | None, path: Path) -> None:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         return

@@ -50,7 +50,7 @@ def log_metric(key: str, value: float, step: int | None = None) -> None:
         os.close(fd)
 
 
-def log_artifact(path: str | os.PathLike, name: str | None = None) -> None:
+def log_artifact(path: str | os.PathLike[str], name: str | None = None) -> None:
     """Copy a file or folder into the run's output folder (under `name`, default its own name)."""
     folder = _output_dir()
     if folder is None:

@@ -17,6 +17,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 METRICS_FILE = "metrics.jsonl"
 MAX_METRIC_LINE = 64 * 1024
@@ -39,7 +40,7 @@ class MetricSummary:
     count: int
     last_step: int | None
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"last": self.last, "min": self.min, "max": self.max, "count": self.count,
                 "last_step": self.last_step}
 

@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict, dataclass
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 
 class Severity(str, Enum):
@@ -40,7 +41,7 @@ class Problem:
             f"col={max(self.column, 1)}::{message}"
         )
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "file": str(self.file), "severity": self.severity.value}
 
 

@@ -18,7 +18,7 @@ from runner.api import Reporter, RunOutcome, RunRequest, run_project
 from runner.environments import MANAGERS, EnvironmentOptions
 from runner.errors import EnvironmentSetupError, PatchError, ReproductionError, UnknownVersionError, UsageError
 from runner.runcard import RunCard
-from runner.tracking.base import Reproduction
+from runner.tracking.base import Reproduction, RunRecord, TrackingStore
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class RerunOptions:
 
 
 def rerun(card: RunCard, options: RerunOptions, reporter: Reporter, *, terminal: BinaryIO,
-          on_started: Callable = lambda record, store: None) -> RunOutcome:
+          on_started: Callable[[RunRecord, TrackingStore], None] = lambda record, store: None) -> RunOutcome:
     with tempfile.TemporaryDirectory(prefix="proj-rerun-") as scratch:
         request = _request(card, options, Path(scratch))
         while True:  # each kind of drift is given up at most once, so this ends

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _CANDIDATES = (_PACKAGE_DIR / "schemas", _PACKAGE_DIR.parent / "schemas")
@@ -31,5 +32,6 @@ def schema_bytes(name: str) -> bytes:
 
 
 @lru_cache(maxsize=None)
-def load_schema(name: str) -> dict:
-    return json.loads(schema_bytes(name))
+def load_schema(name: str) -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(schema_bytes(name))
+    return schema

@@ -156,7 +156,7 @@ def _blob(name: str, data: bytes | None) -> dict[str, str | None]:
         return {f"{name}_base64": base64.b64encode(data).decode()}
 
 
-def _unblob(section: dict, name: str) -> bytes | None:
+def _unblob(section: dict[str, Any], name: str) -> bytes | None:
     if section.get(f"{name}_base64"):
         return base64.b64decode(section[f"{name}_base64"])
     value = section.get(name)
@@ -167,7 +167,7 @@ class _BlockDumper(yaml.SafeDumper):
     """Writes multi-line strings (diffs, locks, commands) as readable `|` blocks."""
 
 
-def _represent_str(dumper: yaml.SafeDumper, value: str):
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     style = "|" if "\n" in value else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 

@@ -132,7 +132,7 @@ def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _fields(section: str, a: dict, b: dict, names: tuple[str, ...]) -> list[Change]:
+def _fields(section: str, a: dict[str, Any], b: dict[str, Any], names: tuple[str, ...]) -> list[Change]:
     return [Change(section, name, a.get(name), b.get(name)) for name in names if a.get(name) != b.get(name)]
 
 

@@ -12,13 +12,19 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from runner import __version__
 from runner.locations import cache_dir
 from runner.problems import Problem, Severity
 from runner.resources import load_schema, schema_bytes
 from runner.yamldoc import JsonPath, YamlDocument, describe_path
+
+if TYPE_CHECKING:  # jsonschema itself is imported only when a document is checked
+    from jsonschema.exceptions import ValidationError
 
 
 def check_against_schema(document: YamlDocument, schema_name: str) -> list[Problem]:
@@ -34,7 +40,7 @@ def check_against_schema(document: YamlDocument, schema_name: str) -> list[Probl
     return problems
 
 
-def _passed_marker(document: YamlDocument, schema_name: str):
+def _passed_marker(document: YamlDocument, schema_name: str) -> Path | None:
     digest = hashlib.sha256()
     for part in (__version__.encode(), schema_bytes(schema_name), document.text.encode()):
         digest.update(part)
@@ -55,28 +61,46 @@ def _validate(document: YamlDocument, schema_name: str) -> list[Problem]:
     return sorted(problems, key=lambda p: (p.line, p.column, p.message))
 
 
-def _problems_from(error, document: YamlDocument) -> list[Problem]:
+@dataclass(frozen=True)
+class _Failure:
+    """What proj reads from a jsonschema ValidationError, whose fields the library types as
+    possibly unset (they are always set on the errors a validator yields)."""
+
+    keyword: str  # the schema keyword that failed: "type", "required", ...
+    expected: Any  # that keyword's value in the schema
+    instance: Any  # the document's value that failed
+    schema: Mapping[str, Any]  # the (sub)schema holding the keyword
+    message: str  # jsonschema's own wording, the fallback
+
+    @classmethod
+    def of(cls, error: ValidationError) -> _Failure:
+        schema = error.schema if isinstance(error.schema, Mapping) else {}
+        return cls(str(error.validator), error.validator_value, error.instance, schema, error.message)
+
+
+def _problems_from(error: ValidationError, document: YamlDocument) -> list[Problem]:
     path = tuple(error.absolute_path)
-    if error.validator == "additionalProperties":
-        return [_unknown_key(document, path, key, error.schema) for key in _unknown_keys(error)]
-    if error.validator in ("if", "then", "else", "anyOf", "oneOf") and error.context:
+    failure = _Failure.of(error)
+    if failure.keyword == "additionalProperties":
+        return [_unknown_key(document, path, key, failure.schema) for key in _unknown_keys(failure)]
+    if failure.keyword in ("if", "then", "else", "anyOf", "oneOf") and error.context:
         from jsonschema.exceptions import best_match
 
         return _problems_from(best_match(error.context), document)
-    message = f"{describe_path(path)}: {_explain(error)}"
+    message = f"{describe_path(path)}: {_explain(failure)}"
     # A schema may attach advice to a type mismatch that has a well-known cause.
-    hint = error.schema.get("x-type-hint") if error.validator == "type" else None
+    hint = failure.schema.get("x-type-hint") if failure.keyword == "type" else None
     if hint:
         message += f" ({hint})"
     return [document.problem(path, message)]
 
 
-def _unknown_keys(error) -> list[Any]:
-    allowed = set(error.schema.get("properties", {}))
-    return [key for key in error.instance if key not in allowed]
+def _unknown_keys(failure: _Failure) -> list[Any]:
+    allowed = set(failure.schema.get("properties", {}))
+    return [key for key in failure.instance if key not in allowed]
 
 
-def _unknown_key(document: YamlDocument, path: JsonPath, key: Any, schema: dict) -> Problem:
+def _unknown_key(document: YamlDocument, path: JsonPath, key: Any, schema: Mapping[str, Any]) -> Problem:
     allowed = sorted(schema.get("properties", {}))
     message = f"unknown key '{key}' in {describe_path(path)}"
     close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
@@ -98,22 +122,21 @@ _TYPE_NAMES = {
 }
 
 
-def _explain(error) -> str:
-    kind, instance = error.validator, error.instance
+def _explain(failure: _Failure) -> str:
+    kind, instance, expected = failure.keyword, failure.instance, failure.expected
     if kind == "type":
-        expected = error.validator_value
         names = [expected] if isinstance(expected, str) else list(expected)
         return f"expected {' or '.join(_TYPE_NAMES.get(n, n) for n in names)}, got {_describe(instance)}"
     if kind == "required":
-        missing = [key for key in error.validator_value if key not in instance]
-        return f"missing required key '{missing[0]}'" if missing else error.message
+        missing = [key for key in expected if key not in instance]
+        return f"missing required key '{missing[0]}'" if missing else failure.message
     if kind == "minLength":
         return "must not be empty"
-    if kind == "pattern" and "x-pattern-hint" in error.schema:  # a regex means little to a user
-        return f"{_describe(instance)} is not valid: {error.schema['x-pattern-hint']}"
+    if kind == "pattern" and "x-pattern-hint" in failure.schema:  # a regex means little to a user
+        return f"{_describe(instance)} is not valid: {failure.schema['x-pattern-hint']}"
     if kind in ("minItems", "maxItems") and isinstance(instance, list):
         return f"expected a [NAME, value] pair (2 items), got {len(instance)} items"
-    return error.message
+    return failure.message
 
 
 def _describe(value: Any) -> str:

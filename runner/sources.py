@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from runner import gitmirror
 from runner.errors import PatchError, SourceError, UnsafeSourceError, UsageError
-from runner.gitmirror import GitFailure, run_git
+from runner.gitmirror import GitFailure, run_git, run_git_binary
 
 GIT_SCHEMES = ("https", "http", "ssh", "git", "file", "git+ssh", "ssh+git")
 _REMOTE_HELPER = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*::")
@@ -156,7 +156,7 @@ def _check_git_url(url: str) -> None:
     """Refuse host or user names that ssh would read as an option (`-oProxyCommand=...`)."""
     if "://" in url:
         parts = urlsplit(url)
-        names = (parts.hostname or "", parts.username or "")
+        names: tuple[str, ...] = (parts.hostname or "", parts.username or "")
     else:
         match = _SCP_LIKE.match(url)
         names = (match.group("host"), match.group("user") or "") if match else ()
@@ -253,8 +253,8 @@ def _record_working_tree(source: ProjectSource, top: Path) -> None:
         env = {"GIT_INDEX_FILE": str(scratch_index)}
         run_git(["add", "--intent-to-add", "--all"], cwd=top, env=env)
         base = source.commit or _EMPTY_TREE
-        source.diff = run_git(["diff", base, "--binary", "--no-color", "--no-ext-diff", "--no-textconv"],
-                           cwd=top, env=env, text=False)
+        source.diff = run_git_binary(["diff", base, "--binary", "--no-color", "--no-ext-diff", "--no-textconv"],
+                                     cwd=top, env=env)
     source.dirty = bool(source.diff)
     source.diff_hash = hashlib.sha256(source.diff).hexdigest() if source.diff else None
 

@@ -62,7 +62,8 @@ class YamlDocument:
         node = self._keys.get(tuple(path))
         return Position.of(node) if node is not None else self.position(path)
 
-    def problem(self, path: JsonPath, message: str, *, severity=Severity.ERROR, at_key=False):
+    def problem(self, path: JsonPath, message: str, *, severity: Severity = Severity.ERROR,
+                at_key: bool = False) -> Problem:
         pos = self.key_position(path) if at_key else self.position(path)
         return Problem(self.path, pos.line, pos.column, severity, message)
 
@@ -195,7 +196,7 @@ def _scalar_key(node: Node) -> Any:
     """The Python value of a mapping key node, as safe_load would build it."""
     if isinstance(node, ScalarNode):
         return _KEY_CONSTRUCTOR.construct_object(node)
-    return f"<{node.id} key>"
+    return f"<{'mapping' if isinstance(node, MappingNode) else 'sequence'} key>"
 
 
 def _duplicate_keys(root: Node) -> list[tuple[JsonPath, Position]]:

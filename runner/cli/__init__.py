@@ -44,5 +44,5 @@ def main() -> None:
 
 
 def _modules_for(arguments: list[str]) -> tuple[str, ...]:
-    command = next((a for a in arguments if not a.startswith("-")), None)
+    command = next((a for a in arguments if not a.startswith("-")), "")
     return _COMMAND_MODULES.get(command, _ALL_MODULES)

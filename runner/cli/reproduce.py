@@ -5,13 +5,17 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import typer
 
 from runner.cli.app import app, runs_app
 from runner.cli.output import emit, emit_json, note
 from runner.cli.run import Reporter, report_finished, report_started
+
+if TYPE_CHECKING:
+    from runner.runcard import RunCard
+    from runner.tracking.base import RunRecord, TrackingStore
 
 _TRACKING_URI = typer.Option(None, "--tracking-uri", help="The store [default: $PROJ_TRACKING_URI or ./.proj].")
 
@@ -21,7 +25,7 @@ class DiffFormat(str, Enum):
     json = "json"
 
 
-def _store(tracking_uri: Optional[str]):
+def _store(tracking_uri: Optional[str]) -> TrackingStore:
     from runner.tracking import open_store, resolve_tracking_uri
 
     return open_store(resolve_tracking_uri(tracking_uri))
@@ -63,7 +67,7 @@ def rerun(
     raise typer.Exit(outcome.exit_code)
 
 
-def _card(reference: str, tracking_uri: Optional[str]):
+def _card(reference: str, tracking_uri: Optional[str]) -> RunCard:
     from runner.runcard import card_from_run, load_card
 
     path = Path(reference)
@@ -114,7 +118,7 @@ def diff(
         emit(describe_diff(result))
 
 
-def _lock(store, record):
+def _lock(store: TrackingStore, record: RunRecord) -> tuple[str, bytes] | None:
     name = record.environment.lock
     if not name or name not in record.attachments:
         return None

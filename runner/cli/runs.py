@@ -6,7 +6,7 @@ import shutil
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import typer
 
@@ -14,6 +14,9 @@ from runner.cli.app import runs_app
 from runner.cli.output import emit, emit_json, table
 from runner.errors import TrackingError, UsageError
 from runner.runview import describe_run, duration, parameters_text, run_view, size, status_text, when
+
+if TYPE_CHECKING:
+    from runner.tracking.base import TrackingStore
 
 _TRACKING_URI = typer.Option(None, "--tracking-uri", help="The store [default: $PROJ_TRACKING_URI or ./.proj].")
 
@@ -28,7 +31,7 @@ class ShowFormat(str, Enum):
     json = "json"
 
 
-def _store(tracking_uri: Optional[str]):
+def _store(tracking_uri: Optional[str]) -> TrackingStore:
     from runner.tracking import open_store, resolve_tracking_uri
 
     return open_store(resolve_tracking_uri(tracking_uri))

@@ -8,23 +8,26 @@ command's exit code when it failed.
 from __future__ import annotations
 
 import sys
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from runner.cli.app import runs_app
 from runner.cli.output import note
 
+if TYPE_CHECKING:
+    from runner.tracking.base import RunRecord, TrackingStore
+
 _TRACKING_URI = typer.Option(None, "--tracking-uri", help="The store [default: $PROJ_TRACKING_URI or ./.proj].")
 
 
-def _store(tracking_uri: Optional[str]):
+def _store(tracking_uri: Optional[str]) -> TrackingStore:
     from runner.tracking import open_store, resolve_tracking_uri
 
     return open_store(resolve_tracking_uri(tracking_uri))
 
 
-def report_detached(record, tracking_uri: Optional[str]) -> None:
+def report_detached(record: RunRecord, tracking_uri: Optional[str]) -> None:
     """After `proj run --detach`: the run id on stdout (for scripts), how to follow it on stderr."""
     hint = f" --tracking-uri {tracking_uri}" if tracking_uri else ""
     job = f" as {record.backend} job {record.job.id}" if record.job else ""
@@ -47,7 +50,7 @@ def wait_for_run(
     record = store.get_run(run_id)
     tail = LogTail(store.log_path(record.run_id), sys.stdout.buffer) if follow else None
 
-    def changed(fresh) -> None:
+    def changed(fresh: RunRecord) -> None:
         if fresh.job is not None and not fresh.status.is_terminal:
             note(f"run {fresh.run_id[:12]}: {fresh.backend} job {fresh.job.id} is {fresh.job.state}")
 
@@ -81,13 +84,14 @@ def cancel_run(
         return
     record = cancel(store, record)
     if not record.status.is_terminal:
-        note(f"the scheduler has not yet confirmed that job {record.job.id} stopped; "
+        job = record.job.id if record.job else "?"
+        note(f"the scheduler has not yet confirmed that job {job} stopped; "
              f"`proj runs show {record.run_id[:12]}` will tell")
         raise typer.Exit(1)
     note(_ended(record))
 
 
-def _ended(record) -> str:
+def _ended(record: RunRecord) -> str:
     job = f"; {record.backend} job {record.job.id}: {record.job.state}" if record.job else ""
     reason = f" ({record.job.reason})" if record.job and record.job.reason else ""
     return f"run {record.run_id} {record.status.value} (exit code {record.exit_code}){job}{reason}"

@@ -7,7 +7,7 @@ worker thread, because a SQLite connection must stay in the thread that opened i
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +109,7 @@ async def _http_error(request: Request, err: Exception) -> Response:
     return _error(request, err.status_code, err.detail, err.headers)
 
 
-def _error(request: Request, status: int, message: str, headers: dict | None = None) -> Response:
+def _error(request: Request, status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
     if request.url.path.startswith("/api/"):
         return JSON({"error": message, "status": status}, status_code=status, headers=headers)
     return pages.render(request, "error.html", status_code=status, headers=headers, status=status, message=message)

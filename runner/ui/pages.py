@@ -6,7 +6,7 @@ artifact names, experiment names) reaches the page as text.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -25,10 +25,11 @@ assert all(key in RUN_SORT_COLUMNS for _, key in COLUMNS)
 
 
 def store_of(request: Request) -> TrackingStore:
-    return request.app.state.stores.get()
+    store: TrackingStore = request.app.state.stores.get()  # app.state is untyped: StoreProvider
+    return store
 
 
-def render(request: Request, template: str, *, status_code: int = 200, headers: dict | None = None,
+def render(request: Request, template: str, *, status_code: int = 200, headers: Mapping[str, str] | None = None,
            **context: Any) -> HTMLResponse:
     page = request.app.state.templates.get_template(template)
     html = page.render(store_uri=request.app.state.stores.uri, statuses=[s.value for s in RunStatus],

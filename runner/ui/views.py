@@ -169,7 +169,9 @@ def compare_runs(store: TrackingStore, records: list[RunRecord], *, charts: bool
 
 def _lock(store: TrackingStore, record: RunRecord) -> tuple[str, bytes] | None:
     name = record.environment.lock
-    data = _attachment(store, record, name) if name else None
+    if not name:
+        return None
+    data = _attachment(store, record, name)
     return None if data is None else (name, data)
 
 
