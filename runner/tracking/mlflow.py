@@ -22,7 +22,7 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import ParamSpec, TypeVar
 
 from runner.errors import RunNotFoundError, TrackingError, UsageError
 from runner.locations import proj_home
@@ -31,12 +31,18 @@ from runner.tracking import mlflow_record as mapping
 from runner.tracking.base import LOG_NAME, RunQuery, RunRecord, RunStatus, TrackingStore, is_attachment_name
 from runner.tracking.mlflow_read import RUN_REF, MlflowReader
 from runner.tracking.mlflow_rest import (
+    JsonObject,
     MlflowApiError,
     MlflowRestClient,
     ServerUnreachable,
     as_tracking_error,
+    json_object,
+    json_text,
 )
 from runner.tracking.spool import Spool, SpoolEntry
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 STORE_KIND = "mlflow"
 _ACTIVE = ("RUNNING", "SCHEDULED")
@@ -161,7 +167,7 @@ class MlflowStore(TrackingStore):
             shutil.rmtree(_outputs_dir(run_id), ignore_errors=True)
         return record
 
-    def _final_uploads(self, run: _StartedRun) -> tuple[list[dict], Files]:
+    def _final_uploads(self, run: _StartedRun) -> tuple[list[JsonObject], Files]:
         """Uploads of the log and of every file in the output folder (none without a proxy)."""
         if run.artifact_root is None:
             return [], {}
@@ -221,7 +227,7 @@ class MlflowStore(TrackingStore):
             raise as_tracking_error(self.uri, f"send the pending updates of run {entry.run_id}", err) from None
         self.spool.remove(entry)
 
-    def _deliver(self, run: _StartedRun, operations: list[dict], files: Files) -> dict | None:
+    def _deliver(self, run: _StartedRun, operations: list[JsonObject], files: Files) -> JsonObject | None:
         """Send in order; spool the rest at the first failure. Returns the server's final run info."""
         if not self._flush_spooled(run.record.run_id):
             self._keep(run, operations, files, "earlier updates of this run are still waiting")
@@ -238,7 +244,7 @@ class MlflowStore(TrackingStore):
                 return None
         return result
 
-    def _send(self, operation: dict, files: Files) -> dict | None:
+    def _send(self, operation: JsonObject, files: Files) -> JsonObject | None:
         kind = operation["op"]
         if kind == "log_batch":
             self.client.post("runs/log-batch", operation["body"])
@@ -250,12 +256,12 @@ class MlflowStore(TrackingStore):
             raise TrackingError(f"Unknown spooled operation {kind!r}", hint="it was written by a newer proj")
         return None
 
-    def _terminate(self, operation: dict) -> dict:
+    def _terminate(self, operation: JsonObject) -> JsonObject:
         """The final status and end time, unless the run already has them (MLflow's own rule)."""
-        info = self.client.get("runs/get", run_id=operation["run_id"])["run"]["info"]
+        info = json_object(self.client.get("runs/get", run_id=operation["run_id"]), "run", "info")
         if info.get("status") in _ACTIVE:
             body = {"run_id": operation["run_id"], "status": operation["status"], "end_time": operation["end_time"]}
-            info = self.client.post("runs/update", body)["run_info"]
+            info = json_object(self.client.post("runs/update", body), "run_info")
         return info
 
     def _flush_spooled(self, run_id: str) -> bool:
@@ -270,7 +276,7 @@ class MlflowStore(TrackingStore):
                     return False
         return True
 
-    def _keep(self, run: _StartedRun, operations: list[dict], files: Files, reason: str) -> None:
+    def _keep(self, run: _StartedRun, operations: list[JsonObject], files: Files, reason: str) -> None:
         names = {op["file"] for op in operations if op["op"] == "upload"}
         entry = self.spool.add(store=STORE_KIND, uri=self.uri, run_id=run.record.run_id, operations=operations,
                                files={name: files[name] for name in names})
@@ -301,7 +307,8 @@ class MlflowStore(TrackingStore):
         found = self.reader.find_experiment(name)
         if found is None:
             try:
-                return self.client.post("experiments/create", {"name": name}, idempotent=False)["experiment_id"]
+                return json_text(self.client.post("experiments/create", {"name": name}, idempotent=False),
+                                 "experiment_id")
             except MlflowApiError as err:
                 if err.error_code != "RESOURCE_ALREADY_EXISTS":
                     raise as_tracking_error(self.uri, f"create the experiment {name!r}", err) from None
@@ -313,9 +320,9 @@ class MlflowStore(TrackingStore):
         if found.get("lifecycle_stage") == "deleted":
             raise TrackingError(f"The experiment {name!r} is deleted on {self.uri}",
                                 hint="restore it in MLflow, or choose another name with --experiment-name")
-        return found["experiment_id"]
+        return json_text(found, "experiment_id")
 
-    def _checked(self, doing: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    def _checked(self, doing: str, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return call(*args, **kwargs)
         except (ServerUnreachable, MlflowApiError) as err:
@@ -349,11 +356,11 @@ def send_spooled(uri: str | None = None) -> tuple[list[SpoolEntry], list[tuple[S
     return sent, waiting
 
 
-def _upload(run: _StartedRun, relative: str) -> dict:
+def _upload(run: _StartedRun, relative: str) -> JsonObject:
     return {"op": "upload", "artifact": f"{run.artifact_root}/{relative}", "file": relative}
 
 
-def _log_batch(run_id: str, tags: dict[str, str]) -> dict:
+def _log_batch(run_id: str, tags: dict[str, str]) -> JsonObject:
     return {"op": "log_batch", "body": {"run_id": run_id, "tags": mapping.tag_items(tags)}}
 
 

@@ -45,15 +45,10 @@ def sort_records(records: list[RunRecord], query: RunQuery) -> list[RunRecord]:
     """Order by the query's metric, parameter or column; ties and missing values newest first."""
     newest_first = sorted(records, key=lambda r: r.start_time, reverse=True)
     if query.sort_metric is not None:
-        return _by(newest_first, lambda r: (r.metrics.get(query.sort_metric) or {}).get("last"), query.descending)
+        metric = query.sort_metric
+        return _by(newest_first, lambda r: (r.metrics.get(metric) or {}).get("last"), query.descending)
     if query.sort_parameter is not None:
-        name = query.sort_parameter
-        value = lambda r: r.parameter_values().get(name)
-        numbers = [r for r in newest_first if _number(value(r)) is not None]
-        texts = [r for r in newest_first if value(r) is not None and _number(value(r)) is None]
-        missing = [r for r in newest_first if value(r) is None]
-        return (sorted(numbers, key=lambda r: _number(value(r)), reverse=query.descending)
-                + sorted(texts, key=lambda r: str(value(r)), reverse=query.descending) + missing)
+        return _by_parameter(newest_first, query.sort_parameter, query.descending)
     if query.sort_by is not None:
         if query.sort_by not in RUN_SORT_COLUMNS:
             raise UsageError(f"Cannot sort runs by {query.sort_by!r}",
@@ -73,6 +68,16 @@ _COLUMNS: dict[str, Callable[[RunRecord], Any]] = {
     "commit": lambda r: r.source.commit,
     "exit_code": lambda r: r.exit_code,
 }
+
+
+def _by_parameter(newest_first: list[RunRecord], name: str, descending: bool) -> list[RunRecord]:
+    """Numbers in numeric order, then text in text order, then runs without the parameter."""
+    rows = [(r, r.parameter_values().get(name)) for r in newest_first]
+    numbers = [(r, number) for r, value in rows if (number := _number(value)) is not None]
+    texts = [(r, str(value)) for r, value in rows if value is not None and _number(value) is None]
+    missing = [r for r, value in rows if value is None]
+    return ([r for r, _ in sorted(numbers, key=lambda row: row[1], reverse=descending)]
+            + [r for r, _ in sorted(texts, key=lambda row: row[1], reverse=descending)] + missing)
 
 
 def _by(records: list[RunRecord], key: Callable[[RunRecord], Any], descending: bool) -> list[RunRecord]:

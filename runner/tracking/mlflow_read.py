@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import ParamSpec, TypeVar
 
 from runner.errors import RunNotFoundError
 from runner.locations import proj_home
@@ -20,12 +20,18 @@ from runner.tracking import mlflow_query as queries
 from runner.tracking import mlflow_record as mapping
 from runner.tracking.base import RunQuery, RunRecord, RunStatus, launcher_alive
 from runner.tracking.mlflow_rest import (
+    JsonObject,
     MlflowApiError,
     MlflowRestClient,
     ServerUnreachable,
     as_tracking_error,
+    json_object,
+    json_objects,
 )
 from runner.tracking.spool import Spool
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 RUN_REF = re.compile(r"^[0-9a-f]{1,32}$")
 _SEARCH_MAX = 50_000  # MLflow's ceiling for max_results in runs/search
@@ -60,9 +66,9 @@ class MlflowReader:
         record.metrics = {key: s.as_dict() for key, s in summarise(self.metric_points(record.run_id, run)).items()}
         return record
 
-    def raw_run(self, run_id: str) -> dict:
+    def raw_run(self, run_id: str) -> JsonObject:
         try:
-            return self.client.get("runs/get", run_id=run_id)["run"]
+            return json_object(self.client.get("runs/get", run_id=run_id), "run")
         except MlflowApiError as err:
             if err.error_code == "RESOURCE_DOES_NOT_EXIST":
                 raise RunNotFoundError(f"No run {run_id!r} on {self.uri}") from None
@@ -107,7 +113,7 @@ class MlflowReader:
         except ServerUnreachable as err:
             raise as_tracking_error(self.uri, f"read {name}", err) from None
 
-    def metric_points(self, run_id: str, run: dict | None = None) -> list[MetricPoint]:
+    def metric_points(self, run_id: str, run: JsonObject | None = None) -> list[MetricPoint]:
         """Every value of every metric of the run, as logged (by proj or by the project's code)."""
         if run_id not in self._histories:
             run = run or self.raw_run(run_id)
@@ -142,10 +148,10 @@ class MlflowReader:
 
     # --- experiments -----------------------------------------------------------------------
 
-    def find_experiment(self, name: str) -> dict | None:
-        def lookup() -> dict | None:
+    def find_experiment(self, name: str) -> JsonObject | None:
+        def lookup() -> JsonObject | None:
             try:
-                return self.client.get("experiments/get-by-name", experiment_name=name)["experiment"]
+                return json_object(self.client.get("experiments/get-by-name", experiment_name=name), "experiment")
             except MlflowApiError as err:
                 if err.error_code == "RESOURCE_DOES_NOT_EXIST":
                     return None
@@ -167,10 +173,10 @@ class MlflowReader:
 
     # --- helpers ---------------------------------------------------------------------------
 
-    def _search(self, experiment_ids: list[str], filters: list[str], max_results: int) -> list[dict]:
+    def _search(self, experiment_ids: list[str], filters: list[str], max_results: int) -> list[JsonObject]:
         body = {"experiment_ids": experiment_ids, "filter": " and ".join(filters),
                 "max_results": max_results, "order_by": ["attributes.start_time DESC"]}
-        return self._checked("search runs", self.client.post, "runs/search", body).get("runs", [])
+        return json_objects(self._checked("search runs", self.client.post, "runs/search", body), "runs")
 
     def _history(self, run_id: str, key: str) -> list[MetricPoint]:
         points, token = [], None
@@ -192,7 +198,7 @@ class MlflowReader:
             found += self._walk(root, path) if entry.get("is_dir") else [Artifact(path, int(entry.get("file_size", 0)))]
         return sorted(found, key=lambda a: a.path)
 
-    def _record(self, run: dict) -> RunRecord:
+    def _record(self, run: JsonObject) -> RunRecord:
         experiment_id = run["info"]["experiment_id"]
         if experiment_id not in self._experiment_names:
             found = self._checked("read the experiment", self.client.get, "experiments/get",
@@ -204,7 +210,7 @@ class MlflowReader:
             record.status = RunStatus.LOST  # its proj died without a word; nothing will finish it
         return record
 
-    def _checked(self, doing: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    def _checked(self, doing: str, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return call(*args, **kwargs)
         except (ServerUnreachable, MlflowApiError) as err:

@@ -24,6 +24,7 @@ from runner.tracking.base import (
     RunStatus,
     SourceRecord,
 )
+from runner.tracking.mlflow_rest import JsonObject
 
 # MLflow's limits (mlflow/utils/validation.py in 3.x). Longer values are cut here rather than
 # left to the server, which either cuts or rejects them depending on its configuration.
@@ -94,7 +95,7 @@ def mlflow_params(record: RunRecord) -> dict[str, str]:
     return {name: _clip(str(value), MAX_PARAM_VALUE) for name, value in record.parameter_values().items()}
 
 
-def batches(params: dict[str, str], tags: dict[str, str]) -> Iterator[dict[str, list]]:
+def batches(params: dict[str, str], tags: dict[str, str]) -> Iterator[dict[str, list[dict[str, str]]]]:
     """log-batch bodies within MLflow's limit of 100 parameters and 100 tags per call."""
     param_items = [{"key": k, "value": v} for k, v in params.items()]
     tag_items = [{"key": k, "value": v} for k, v in tags.items()]
@@ -107,7 +108,8 @@ def tag_items(tags: dict[str, str]) -> list[dict[str, str]]:
     return [{"key": k, "value": _clip(v, MAX_TAG_VALUE)} for k, v in tags.items()]
 
 
-def metric_batches(run_id: str, points: list[MetricPoint], default_time: float) -> tuple[list[dict], list[str]]:
+def metric_batches(run_id: str, points: list[MetricPoint], default_time: float
+                   ) -> tuple[list[JsonObject], list[str]]:
     """log-batch bodies for the points of metrics.jsonl, and the names MLflow would refuse."""
     refused = sorted({p.key for p in points if not valid_metric_name(p.key)})
     items = [{"key": p.key, "value": _metric_value(p.value), "step": p.step or 0,
@@ -123,13 +125,13 @@ def valid_metric_name(key: str) -> bool:
             and not normal.startswith(("..", "/")))
 
 
-def metric_points(history: list[dict]) -> list[MetricPoint]:
+def metric_points(history: list[JsonObject]) -> list[MetricPoint]:
     """`metrics/get-history` entries as proj's metric points."""
     return [MetricPoint(m["key"], float(m["value"]), int(m.get("step", 0)), int(m.get("timestamp", 0)) / 1000)
             for m in history]
 
 
-def latest_metrics(data: dict) -> dict[str, dict[str, Any]]:
+def latest_metrics(data: JsonObject) -> dict[str, dict[str, Any]]:
     """What `runs/search` tells of metrics: the last value only (min, max and count unknown)."""
     return {m["key"]: {"last": float(m["value"]), "min": None, "max": None, "count": None,
                        "last_step": int(m.get("step", 0))} for m in data.get("metrics", [])}
@@ -142,7 +144,7 @@ def _metric_value(value: float) -> float | str:
     return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
 
 
-def record_from_run(run: dict, experiment: str) -> RunRecord:
+def record_from_run(run: JsonObject, experiment: str) -> RunRecord:
     """Rebuild proj's record from a `runs/get` or `runs/search` run."""
     info, data = run["info"], run.get("data", {})
     tags = {t["key"]: t["value"] for t in data.get("tags", [])}
@@ -174,9 +176,9 @@ def record_from_run(run: dict, experiment: str) -> RunRecord:
     )
 
 
-def artifact_root(info: dict) -> str | None:
+def artifact_root(info: JsonObject) -> str | None:
     """`<experiment>/<run>/artifacts` when the run's artifacts go through the server's proxy."""
-    uri = info.get("artifact_uri", "")
+    uri = str(info.get("artifact_uri", ""))
     if not uri.startswith("mlflow-artifacts:"):
         return None  # stored elsewhere (a path or a bucket the client would write to itself)
     rest = uri[len("mlflow-artifacts:"):]
@@ -185,7 +187,7 @@ def artifact_root(info: dict) -> str | None:
     return rest.strip("/")
 
 
-def artifact_location(info: dict, name: str) -> str | None:
+def artifact_location(info: JsonObject, name: str) -> str | None:
     uri = info.get("artifact_uri")
     return f"{uri.rstrip('/')}/{name}" if uri else None
 
@@ -224,7 +226,7 @@ def _reproduction_from(tags: dict[str, str]) -> Reproduction | None:
     return Reproduction(**data) if isinstance(data, dict) and "of" in data else None
 
 
-def _parameter_row(p: ParameterRecord) -> list:
+def _parameter_row(p: ParameterRecord) -> list[Any]:
     return [p.name, p.type, p.given, p.value, p.rendered, p.declared]
 
 

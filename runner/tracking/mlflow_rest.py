@@ -27,15 +27,24 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from runner.atomicfile import atomic_output
+
+if TYPE_CHECKING:
+    import ssl
+
+    from runner.errors import TrackingError
 
 API = "/api/2.0/mlflow/"
 ARTIFACTS_API = "/api/2.0/mlflow-artifacts/artifacts/"
 _MAX_DELAY = 30.0
+
+# A JSON object as the server sends it (MLflow's REST messages); the mlflow_* modules map them.
+JsonObject = dict[str, Any]
 
 
 class MlflowApiError(Exception):
@@ -47,6 +56,40 @@ class MlflowApiError(Exception):
         self.status = status
         self.error_code = error_code
         self.message = message
+
+
+def json_field(data: JsonObject, *path: str) -> Any:
+    """The value at `path` in a server answer; MlflowApiError when the answer lacks it."""
+    value: Any = data
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            raise MlflowApiError(200, "BAD_RESPONSE", f"the answer has no {'.'.join(path)}")
+        value = value[key]
+    return value
+
+
+def json_object(data: JsonObject, *path: str) -> JsonObject:
+    """The JSON object at `path` in a server answer (see `json_field`)."""
+    value = json_field(data, *path)
+    if not isinstance(value, dict):
+        raise MlflowApiError(200, "BAD_RESPONSE", f"{'.'.join(path)} is not an object in the answer")
+    return value
+
+
+def json_text(data: JsonObject, *path: str) -> str:
+    """The string at `path` in a server answer (see `json_field`)."""
+    value = json_field(data, *path)
+    if not isinstance(value, str):
+        raise MlflowApiError(200, "BAD_RESPONSE", f"{'.'.join(path)} is not a string in the answer")
+    return value
+
+
+def json_objects(data: JsonObject, key: str) -> list[JsonObject]:
+    """The list of objects under `key`; MLflow leaves the key out when the list is empty."""
+    value = data.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise MlflowApiError(200, "BAD_RESPONSE", f"{key} is not a list of objects in the answer")
+    return value
 
 
 class ServerUnreachable(Exception):
@@ -66,7 +109,7 @@ class RetryPolicy:
                    backoff=_env_float("PROJ_MLFLOW_BACKOFF", cls.backoff))
 
     def delay(self, attempt: int) -> float:
-        base = min(self.backoff * 2 ** attempt, _MAX_DELAY)
+        base = min(self.backoff * 2.0 ** attempt, _MAX_DELAY)
         return base + random.uniform(0, base / 10)  # a little jitter: parallel runs spread out
 
 
@@ -79,13 +122,13 @@ class MlflowRestClient:
 
     # --- the REST API ----------------------------------------------------------------------
 
-    def get(self, endpoint: str, **query: Any) -> dict:
+    def get(self, endpoint: str, **query: Any) -> JsonObject:
         url = self.base_url + API + endpoint
         if query:
             url += "?" + urllib.parse.urlencode(query)
         return self._json(self._request("GET", url, None, {}, idempotent=True))
 
-    def post(self, endpoint: str, body: dict, *, idempotent: bool = True) -> dict:
+    def post(self, endpoint: str, body: JsonObject, *, idempotent: bool = True) -> JsonObject:
         data = json.dumps(body).encode()
         headers = {"Content-Type": "application/json"}
         return self._json(self._request("POST", self.base_url + API + endpoint, data, headers, idempotent=idempotent))
@@ -104,17 +147,17 @@ class MlflowRestClient:
         """Stream an artifact into `target`, which appears only once it is complete."""
         self._request("GET", self._artifact_url(path), None, {}, idempotent=True, into=target)
 
-    def list_artifact_folder(self, path: str) -> list[dict]:
+    def list_artifact_folder(self, path: str) -> list[JsonObject]:
         """`[{"path": name, "is_dir": bool, "file_size": int}]` of one folder, names relative to it."""
         url = self.base_url + ARTIFACTS_API.rstrip("/") + "?" + urllib.parse.urlencode({"path": path.strip("/")})
-        return self._json(self._request("GET", url, None, {}, idempotent=True)).get("files", [])
+        return json_objects(self._json(self._request("GET", url, None, {}, idempotent=True)), "files")
 
     def _artifact_url(self, path: str) -> str:
         return self.base_url + ARTIFACTS_API + urllib.parse.quote(path.lstrip("/"))
 
     # --- transport -------------------------------------------------------------------------
 
-    def _request(self, method: str, url: str, body: bytes | Path | None, headers: dict,
+    def _request(self, method: str, url: str, body: bytes | Path | None, headers: dict[str, str],
                  *, idempotent: bool, into: Path | None = None) -> bytes:
         """One call, retried on transient failures; returns the response body (or writes it `into`)."""
         attempt = 0
@@ -127,7 +170,8 @@ class MlflowRestClient:
                 time.sleep(failure.retry_after or self.policy.delay(attempt))
                 attempt += 1
 
-    def _attempt(self, method: str, url: str, body: bytes | Path | None, headers: dict, into: Path | None) -> bytes:
+    def _attempt(self, method: str, url: str, body: bytes | Path | None, headers: dict[str, str],
+                 into: Path | None) -> bytes:
         all_headers = {**self._headers, **headers}
         with contextlib.ExitStack() as stack:
             data: Any = body
@@ -141,7 +185,8 @@ class MlflowRestClient:
         try:
             with urllib.request.urlopen(request, timeout=self.policy.timeout, context=self._ssl_context) as response:
                 if into is None:
-                    return response.read()
+                    content: bytes = response.read()
+                    return content
                 _save(response, into)
                 return b""
         except urllib.error.HTTPError as err:
@@ -151,11 +196,14 @@ class MlflowRestClient:
             raise _Transient(_describe(reason), not_processed=isinstance(reason, ConnectionRefusedError)) from None
 
     @staticmethod
-    def _json(raw: bytes) -> dict:
+    def _json(raw: bytes) -> JsonObject:
         try:
-            return json.loads(raw) if raw.strip() else {}
+            data = json.loads(raw) if raw.strip() else {}
         except ValueError:
             raise MlflowApiError(200, "BAD_RESPONSE", f"not JSON: {raw[:200]!r}") from None
+        if not isinstance(data, dict):
+            raise MlflowApiError(200, "BAD_RESPONSE", f"not a JSON object: {raw[:200]!r}")
+        return data
 
 
 def _save(response: BinaryIO, target: Path) -> None:
@@ -208,7 +256,7 @@ def _describe(reason: object) -> str:
     return str(reason) or type(reason).__name__
 
 
-def auth_headers(environ: dict | os._Environ) -> dict[str, str]:
+def auth_headers(environ: Mapping[str, str]) -> dict[str, str]:
     """The Authorization header MLflow's own client would send, from MLflow's variables."""
     token = environ.get("MLFLOW_TRACKING_TOKEN")
     if token:
@@ -220,7 +268,7 @@ def auth_headers(environ: dict | os._Environ) -> dict[str, str]:
     return {}
 
 
-def _ssl_context(base_url: str):
+def _ssl_context(base_url: str) -> ssl.SSLContext | None:
     if not base_url.startswith("https:"):
         return None
     import ssl
@@ -240,7 +288,7 @@ def _env_float(name: str, default: float) -> float:
         return default
 
 
-def as_tracking_error(uri: str, doing: str, err: Exception):
+def as_tracking_error(uri: str, doing: str, err: Exception) -> TrackingError:
     """A TrackingError that says what failed, where, and what to do (never with credentials)."""
     from runner.errors import TrackingError
 
