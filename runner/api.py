@@ -17,8 +17,10 @@ from typing import Any, BinaryIO, Callable, Iterable, Mapping, Protocol
 from runner import __version__
 from runner.backends import Backend, Job, get_backend
 from runner.command import render_command
+from runner.continuation import continued_record, run_to_continue
 from runner.environments import EnvironmentOptions, PreparedEnvironment, choose_manager, create_environment
 from runner.errors import ParameterError, UsageError
+from runner.experiments import experiment_name
 from runner.host import hostname, platform_label, python_version
 from runner.params import ResolvedParams, misspelt_parameters, resolve_parameters
 from runner.secrets import redact, redact_bytes, secret_values
@@ -49,7 +51,9 @@ class RunRequest:
     entry_point: str = "main"
     version: str | None = None
     parameters: Mapping[str, str] = field(default_factory=dict)
-    experiment: str = "Default"
+    experiment: str | None = None  # a name; None: experiment_id, else Default (runner.experiments)
+    experiment_id: str | None = None
+    run_id: str | None = None  # continue this run instead of starting one (runner.continuation)
     run_name: str | None = None
     env_manager: str | None = None
     tracking_uri: str | None = None
@@ -162,11 +166,27 @@ def run_project(
         plan.source.release()  # a checkout a scheduled job still needs is kept (runner.scheduling)
 
 
-def prepare_run(request: RunRequest, plan: RunPlan, backend: Backend,
-                reporter: Reporter) -> tuple[TrackingStore, PreparedEnvironment]:
-    """Open the store and build (or reuse) the environment, once what cannot work is refused."""
+def dry_run(request: RunRequest, reporter: Reporter) -> RunPlan:
+    """Every check a run makes before it builds, records or runs anything; the caller releases
+    the plan's source. Nothing is created (not even a new local store)."""
+    backend = get_backend(request.backend, request.backend_config)
+    plan = plan_run(request, reporter)
+    try:
+        check_run(request, plan, backend, dry_run=True)
+        create_environment(plan.manager, plan.project, request.environment_options)  # checks its options
+    except BaseException:
+        plan.source.release()
+        raise
+    return plan
+
+
+def check_run(request: RunRequest, plan: RunPlan, backend: Backend, *, dry_run: bool = False) -> TrackingStore:
+    """Open the store and refuse what cannot work, before anything is built or run."""
     store = open_store(resolve_tracking_uri(request.tracking_uri))
-    store.check_writable()  # a broken store must fail before anything is built or run
+    if dry_run:
+        store.preflight()
+    else:
+        store.check_writable()  # a broken store must fail before anything is built or run
     backend.check_environment(plan.manager)
     if request.detach and not backend.detachable:
         raise UsageError(f"The {backend.name} backend cannot run detached: the run ends with proj",
@@ -175,16 +195,40 @@ def prepare_run(request: RunRequest, plan: RunPlan, backend: Backend,
         raise UsageError(f"--detach needs a tracking store any proj can finish runs in, and {store.uri} "
                          "can only be finished by the proj that started the run",
                          hint="record detached runs in a local store (--tracking-uri PATH)")
+    if request.run_id is not None:
+        _run_to_continue(store, request, plan)
+    else:
+        experiment_name(store, request.experiment, request.experiment_id)  # an unknown id fails here
+    return store
+
+
+def prepare_run(request: RunRequest, plan: RunPlan, backend: Backend,
+                reporter: Reporter) -> tuple[TrackingStore, PreparedEnvironment]:
+    """Open the store and build (or reuse) the environment, once what cannot work is refused."""
+    store = check_run(request, plan, backend)
     environment = create_environment(plan.manager, plan.project, request.environment_options)
     return store, environment.prepare(reporter.info)
 
 
 def begin_run(store: TrackingStore, request: RunRequest, plan: RunPlan, prepared: PreparedEnvironment) -> RunRecord:
-    """Record the new run (RUNNING) with what went into it."""
+    """Record the new run (RUNNING) with what went into it; or continue the run `--run-id` names."""
     secrets = secret_values()
-    record = store.start_run(_redacted(_new_record(request, plan, prepared), secrets))
+    if request.run_id is None:
+        experiment = experiment_name(store, request.experiment, request.experiment_id)
+        record = store.start_run(_redacted(_new_record(request, plan, prepared, experiment), secrets))
+    else:
+        existing = _run_to_continue(store, request, plan)
+        fresh = _new_record(request, plan, prepared, existing.experiment)
+        record = store.continue_run(_redacted(continued_record(existing, fresh, request.run_name), secrets))
     _attach_inputs(store, record, plan.source, prepared, secrets)
     return record
+
+
+def _run_to_continue(store: TrackingStore, request: RunRequest, plan: RunPlan) -> RunRecord:
+    assert request.run_id is not None
+    logged = {p.name: p.given if p.given is not None else p.rendered for p in plan.params}
+    return run_to_continue(store, request.run_id, experiment=request.experiment,
+                           experiment_id=request.experiment_id, parameters=logged)
 
 
 def job_for(store: TrackingStore, record: RunRecord, plan: RunPlan, prepared: PreparedEnvironment) -> Job:
@@ -226,10 +270,10 @@ def _execute(store: TrackingStore, record: RunRecord, run: Callable) -> RunOutco
     return RunOutcome(final, proj_exit, log_error)
 
 
-def _new_record(request: RunRequest, plan: RunPlan, prepared) -> RunRecord:
+def _new_record(request: RunRequest, plan: RunPlan, prepared, experiment: str) -> RunRecord:
     source = plan.source
     return RunRecord(
-        experiment=request.experiment,
+        experiment=experiment,
         run_name=request.run_name or f"{plan.project.name or plan.project.root.name}:{plan.entry_point.name}",
         entry_point=plan.entry_point.name,
         command=plan.command,

@@ -23,6 +23,7 @@ from runner.api import (
     RunPlan,
     RunRequest,
     begin_run,
+    check_run,
     job_for,
     open_project,
     plan_point,
@@ -30,6 +31,7 @@ from runner.api import (
     run_here,
 )
 from runner.backends import Backend, get_backend
+from runner.environments import create_environment
 from runner.errors import ParameterError, UsageError
 from runner.params import closest_declared
 from runner.tracking import open_store
@@ -82,6 +84,8 @@ def sweep_points(axes: Sequence[SweepAxis]) -> list[dict[str, str]]:
 def plan_sweep(request: RunRequest, axes: Sequence[SweepAxis], reporter: Reporter) -> list[RunPlan]:
     """A RunPlan per point, sharing one fetched source (the caller releases it); every bad
     value of every point is reported at once, before anything is built."""
+    if request.run_id is not None:
+        raise UsageError("--run-id continues one run, and a sweep starts a run per point", hint="leave one out")
     opened = open_project(request, reporter)
     try:
         for axis in axes:
@@ -105,6 +109,27 @@ def plan_sweep(request: RunRequest, axes: Sequence[SweepAxis], reporter: Reporte
     return plans
 
 
+def dry_run_sweep(request: RunRequest, axes: Sequence[SweepAxis], reporter: Reporter, *, jobs: int = 1,
+                  max_parallel: int | None = None) -> list[RunPlan]:
+    """The plans, once every check a sweep makes before building anything has passed (--dry-run)."""
+    backend = get_backend(request.backend, request.backend_config)
+    _check_parallelism(backend, jobs, max_parallel)
+    plans = plan_sweep(request, axes, reporter)
+    try:
+        _check_docker_parallelism(plans[0], jobs)
+        check_run(request, plans[0], backend, dry_run=True)
+        create_environment(plans[0].manager, plans[0].project, request.environment_options)
+    except BaseException:
+        plans[0].source.release()
+        raise
+    return plans
+
+
+def _check_docker_parallelism(plan: RunPlan, jobs: int) -> None:
+    if jobs > 1 and plan.manager == "docker":
+        raise UsageError("The points of a docker sweep run one at a time on this machine", hint="use -j 1")
+
+
 def run_sweep(request: RunRequest, axes: Sequence[SweepAxis], reporter: Reporter, *, terminal: BinaryIO,
               jobs: int = 1, max_parallel: int | None = None, on_started: RunCallback = lambda r, s: None,
               on_finished: RunCallback = lambda r, s: None) -> SweepOutcome:
@@ -116,8 +141,7 @@ def run_sweep(request: RunRequest, axes: Sequence[SweepAxis], reporter: Reporter
     requests = [replace(request, sweep_id=sweep_id, run_name=_point_name(request, plan, point))
                 for plan, point in zip(plans, points)]
     try:
-        if jobs > 1 and plans[0].manager == "docker":
-            raise UsageError("The points of a docker sweep run one at a time on this machine", hint="use -j 1")
+        _check_docker_parallelism(plans[0], jobs)
         store, prepared = prepare_run(request, plans[0], backend, reporter)
         if backend.detachable:
             records, interrupted = _submit(store, backend, requests, plans, prepared, request.detach,

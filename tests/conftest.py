@@ -37,7 +37,8 @@ def isolated_home(tmp_path_factory, monkeypatch) -> Path:
     """Every test gets its own PROJ_HOME and no tracking settings from the outside."""
     home = tmp_path_factory.mktemp("proj-home")
     monkeypatch.setenv("PROJ_HOME", str(home))
-    for name in ("PROJ_TRACKING_URI", "MLFLOW_TRACKING_URI", "PROJ_EXPERIMENT_NAME", "PROJ_DEBUG"):
+    for name in ("PROJ_TRACKING_URI", "MLFLOW_TRACKING_URI", "PROJ_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_NAME",
+                 "MLFLOW_EXPERIMENT_ID", "PROJ_DEBUG"):
         monkeypatch.delenv(name, raising=False)
     return home
 
@@ -61,7 +62,7 @@ def run_proj(*args: str, cwd: Path | str | None = None, env: dict | None = None,
     return completed
 
 
-_STARTED = re.compile(r"^proj: run ([0-9a-f]{32}) started", re.MULTILINE)
+_STARTED = re.compile(r"^proj: run ([0-9a-f]{32}) (?:started|continued)", re.MULTILINE)
 
 
 def run_id_of(result: subprocess.CompletedProcess | str) -> str:

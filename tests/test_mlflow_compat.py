@@ -173,3 +173,29 @@ def test_the_local_backend_refuses_a_backend_config_file(tmp_path):
     (tmp_path / "cluster.json").write_text(json.dumps({"nodes": 2}))
     done = run_proj("run", "p", "-c", str(tmp_path / "cluster.json"), cwd=tmp_path, check_exit=2)
     assert "The local backend takes no --backend-config" in done.stderr
+
+
+# --- tracking URIs only MLflow itself can write -------------------------------------------------
+
+
+@pytest.mark.parametrize("uri, message", [
+    ("databricks", "proj cannot record runs in Databricks"),
+    ("databricks://my-profile", "proj cannot record runs in Databricks"),
+    ("databricks-uc", "proj cannot record runs in Databricks"),
+    ("sqlite:///mlflow.db", "proj cannot record runs in MLflow's database directly"),
+    ("postgresql+psycopg2://ann:s3cret@db.example/mlflow", "proj cannot record runs in MLflow's database directly"),
+    ("mysql://db.example/mlflow", "proj cannot record runs in MLflow's database directly"),
+    ("mssql://db.example/mlflow", "proj cannot record runs in MLflow's database directly"),
+])
+@pytest.mark.parametrize("given_as", ["option", "MLFLOW_TRACKING_URI", "PROJ_TRACKING_URI"])
+def test_tracking_uris_proj_cannot_serve_are_refused(tmp_path, uri, message, given_as):
+    _project(tmp_path, "entry_points: {main: {command: 'echo ran'}}\n")
+    args = ["--tracking-uri", uri] if given_as == "option" else []
+    env = {given_as: uri} if given_as != "option" else {}
+    done = run_proj("run", ".", *args, cwd=tmp_path, env=env, check_exit=2)
+    assert message in done.stderr and done.stdout == ""
+    origin = f"--tracking-uri {uri}" if given_as == "option" else f"{given_as}={uri}"
+    assert origin.replace("s3cret", "***") in done.stderr and "s3cret" not in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["MLproject"]  # no folder named after the URI
+    listed = run_proj("runs", "list", *args, cwd=tmp_path, env=env, check_exit=2)
+    assert message in listed.stderr

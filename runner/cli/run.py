@@ -27,6 +27,11 @@ def report_started(record, store) -> None:
     note(f"command: {record.command.rstrip()}")
 
 
+def report_continued(record, store) -> None:
+    note(f"run {record.run_id} continued in experiment {record.experiment!r}, recorded in {store.uri}")
+    note(f"command: {record.command.rstrip()}")
+
+
 def report_finished(outcome, tracking_uri: Optional[str]) -> None:
     record = outcome.record
     duration = f"{record.duration:.1f} s" if record.duration is not None else "?"
@@ -40,8 +45,13 @@ def run(
     entry_point: str = typer.Option("main", "-e", "--entry-point", help="Entry point to run (or a .py/.sh script)."),
     version: Optional[str] = typer.Option(None, "-v", "--version", help="Git branch, tag or commit to run."),
     param: List[str] = typer.Option([], "-P", "--param-list", help="A parameter, NAME=VALUE (repeatable)."),
-    experiment_name: str = typer.Option("Default", "--experiment-name", envvar="PROJ_EXPERIMENT_NAME",
-                                        help="Experiment to record the run under."),
+    experiment_name: Optional[str] = typer.Option(
+        None, "--experiment-name",
+        help="Experiment to record the run under [default: $PROJ_EXPERIMENT_NAME, $MLFLOW_EXPERIMENT_NAME, "
+             "$MLFLOW_EXPERIMENT_ID, or Default]."),
+    experiment_id: Optional[str] = typer.Option(None, "--experiment-id",
+                                                help="The experiment by id (instead of --experiment-name)."),
+    run_id: Optional[str] = typer.Option(None, "--run-id", help="Continue this existing run instead of starting one."),
     run_name: Optional[str] = typer.Option(None, "--run-name", help="A name for the run."),
     env_manager: Optional[str] = typer.Option(
         None, "--env-manager", help="local, virtualenv, uv, conda or docker [default: from the project]."),
@@ -74,9 +84,13 @@ def run(
         None, "--max-parallel", help="With --sweep on a scheduler: at most N points running at once."),
 ) -> None:
     """Run an entry point of a project and record the run."""
-    from runner.api import RunRequest, plan_run, run_project
+    import os
+
+    from runner.api import RunRequest, run_project
+    from runner.api import dry_run as check_dry_run
     from runner.backends.config import read_backend_config
     from runner.environments import EnvironmentOptions
+    from runner.experiments import choose_experiment
     from runner.params import parse_assignments
 
     options = EnvironmentOptions(
@@ -84,9 +98,12 @@ def run(
         build_image=build_image, pull=pull, docker_args=tuple(_docker_arg(a) for a in docker_args),
         verbose=verbose,
     )
+    # A continued run stays in its experiment: only options given here are checked against it.
+    experiment = choose_experiment(experiment_name, experiment_id, {} if run_id else os.environ)
     request = RunRequest(
         uri=uri, entry_point=entry_point, version=version, parameters=parse_assignments(param),
-        experiment=experiment_name, run_name=run_name, env_manager=env_manager,
+        experiment=experiment.name, experiment_id=experiment.id, run_id=run_id, run_name=run_name,
+        env_manager=env_manager,
         tracking_uri=tracking_uri, backend=backend, strict=strict, environment_options=options,
         backend_config=read_backend_config(backend_config), detach=detach,
     )
@@ -95,13 +112,14 @@ def run(
 
         run_sweep_command(request, sweep, jobs, max_parallel, dry_run=dry_run)  # exits
     if dry_run:
-        plan = plan_run(request, Reporter())
+        plan = check_dry_run(request, Reporter())
         try:
             emit(_describe_plan(plan))
         finally:
             plan.source.release()
         return
-    outcome = run_project(request, Reporter(), terminal=sys.stdout.buffer, on_started=report_started)
+    outcome = run_project(request, Reporter(), terminal=sys.stdout.buffer,
+                          on_started=report_continued if run_id else report_started)
     if detach:
         from runner.cli.runs_control import report_detached
 

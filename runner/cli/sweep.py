@@ -14,14 +14,14 @@ from runner.errors import UsageError
 
 def run_sweep_command(request, sweep_options: list[str], jobs: Optional[int], max_parallel: Optional[int], *,
                       dry_run: bool) -> NoReturn:
-    from runner.sweeps import parse_sweeps, plan_sweep, run_sweep
+    from runner.sweeps import dry_run_sweep, parse_sweeps, run_sweep
 
     if not sweep_options:
         raise UsageError("-j and --max-parallel set how the points of a sweep run",
                          hint="add --sweep NAME=V1,V2,... (or leave them out)")
     axes = parse_sweeps(sweep_options, request.parameters)
     if dry_run:
-        plans = plan_sweep(request, axes, Reporter())
+        plans = dry_run_sweep(request, axes, Reporter(), jobs=1 if jobs is None else jobs, max_parallel=max_parallel)
         try:
             emit(f"sweep of {len(plans)} runs\n" + "\n\n".join(_describe_plan(plan) for plan in plans))
         finally:

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from runner.errors import TrackingError
+from runner.errors import TrackingError, UsageError
 from runner.locations import DEFAULT_STORE_DIR
 from runner.tracking.base import TrackingStore
 
@@ -20,14 +20,18 @@ ENTRY_POINT_GROUP = "proj.tracking_stores"
 
 def resolve_tracking_uri(explicit: str | None) -> str:
     """`--tracking-uri`, else PROJ_TRACKING_URI, else MLFLOW_TRACKING_URI, else `./.proj`."""
-    for candidate in (explicit, os.environ.get("PROJ_TRACKING_URI"), os.environ.get("MLFLOW_TRACKING_URI")):
+    candidates = (("--tracking-uri", explicit), ("PROJ_TRACKING_URI", os.environ.get("PROJ_TRACKING_URI")),
+                  ("MLFLOW_TRACKING_URI", os.environ.get("MLFLOW_TRACKING_URI")))
+    for origin, candidate in candidates:
         if candidate:
+            _refuse_unservable(candidate, origin)
             return candidate
     return DEFAULT_STORE_DIR
 
 
 def open_store(uri: str) -> TrackingStore:
-    scheme = urlsplit(uri).scheme
+    _refuse_unservable(uri, None)
+    scheme = _scheme(uri)
     if scheme in ("", "file") or len(scheme) == 1:  # one letter: a Windows drive
         from runner.tracking.local import LocalStore
 
@@ -38,6 +42,48 @@ def open_store(uri: str) -> TrackingStore:
         known = ", ".join(["a path", "file:", *sorted(_plugin_stores())])
         raise TrackingError(f"No tracking store handles {scheme}:// URIs ({uri!r})", hint=f"known: {known}")
     return factory(uri)
+
+
+# Stores only MLflow itself can write: its SQL databases and Databricks workspaces. A plugin may
+# still register one of these schemes; without one, the URI is refused instead of being misread
+# (`databricks` would otherwise be a local folder of that name).
+_MLFLOW_DATABASES = ("sqlite", "postgresql", "mysql", "mssql")
+_DATABRICKS = ("databricks", "databricks-uc", "uc")
+
+
+def _scheme(uri: str) -> str:
+    """The URI's scheme; MLflow's bare `databricks` (the default profile) counts as one."""
+    bare = uri.strip().lower()
+    return bare if bare in _DATABRICKS else urlsplit(uri).scheme.lower()
+
+
+def _refuse_unservable(uri: str, origin: str | None) -> None:
+    scheme = _scheme(uri)
+    family = scheme.split("+", 1)[0]  # postgresql+psycopg2, mysql+pymysql, ...
+    if family not in _MLFLOW_DATABASES and scheme not in _DATABRICKS:
+        return
+    if scheme in _plugin_stores():
+        return
+    uri = _without_password(uri)
+    given = uri if origin is None else f"{origin} {uri}" if origin.startswith("-") else f"{origin}={uri}"
+    if family in _MLFLOW_DATABASES:
+        raise UsageError(
+            f"proj cannot record runs in MLflow's database directly ({given})",
+            hint=f"serve it with `mlflow server --backend-store-uri {uri}` and give proj the server's address "
+                 "(--tracking-uri http://HOST:PORT), or record locally (--tracking-uri PATH)")
+    raise UsageError(
+        f"proj cannot record runs in Databricks ({given})",
+        hint="record on an MLflow tracking server (--tracking-uri http://HOST:PORT) or locally "
+             "(--tracking-uri PATH), or install a tracking-store plugin for it (docs/plugins.md)")
+
+
+def _without_password(uri: str) -> str:
+    """`postgresql://ann:secret@host/db` → `postgresql://ann:***@host/db`, for messages."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    userinfo, _, host = parts.netloc.rpartition("@")
+    return parts._replace(netloc=f"{userinfo.split(':', 1)[0]}:***@{host}").geturl()
 
 
 def _plugin_stores() -> dict:

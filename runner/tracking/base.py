@@ -10,6 +10,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from runner.errors import UsageError
 from runner.host import hostname
 from runner.procfs import same_process_alive, start_ticks
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from runner.outputs import Artifact, MetricsReading
 
 
+DEFAULT_EXPERIMENT = "Default"  # MLflow's experiment 0, where runs go when none is chosen
 LOG_NAME = "output.log"  # the name under which every store keeps a run's output
 _ATTACHMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -119,6 +121,7 @@ class RunRecord:
     reproduction: Reproduction | None = None
     sweep_id: str | None = None  # shared by the runs of one `--sweep`
     job: JobRecord | None = None  # set once a scheduler has accepted the run's job
+    experiment_id: str | None = None  # the store's id of `experiment`, filled in by the store
 
     @property
     def duration(self) -> float | None:
@@ -179,6 +182,11 @@ class TrackingStore(ABC):
     def check_writable(self) -> None:
         """Raise TrackingError now if a run could not be recorded (before anything runs)."""
 
+    def preflight(self) -> None:
+        """What `check_writable` checks, changing nothing (for --dry-run). Stores that cannot
+        check without writing inherit `check_writable` itself."""
+        self.check_writable()
+
     @abstractmethod
     def start_run(self, record: RunRecord) -> RunRecord:
         """Record a new RUNNING run; returns it with `run_id` and `log` filled in."""
@@ -206,6 +214,21 @@ class TrackingStore(ABC):
     @abstractmethod
     def read_attachment(self, run_id: str, name: str) -> bytes:
         """A file kept with the run (see `attach`), including `output.log`."""
+
+    def experiment_name(self, experiment_id: str) -> str:
+        """The name of the experiment with this id (`--experiment-id`); UsageError if there is none."""
+        raise UsageError(f"The tracking store {self.uri} does not know experiments by id",
+                         hint="choose the experiment by name (--experiment-name)")
+
+    def run_to_continue(self, ref: str) -> RunRecord:
+        """The run `--run-id` names, as `get_run`; stores refuse runs that cannot run again."""
+        return self.get_run(ref)
+
+    def continue_run(self, record: RunRecord) -> RunRecord:
+        """Record `record` (an existing run's id, the new execution's fields) as RUNNING again
+        (`--run-id`); parameters the run lacks are added. The caller has checked that none
+        of them changes a value the run already has."""
+        raise UsageError(f"The tracking store {self.uri} cannot continue runs (--run-id)")
 
     def set_job(self, run_id: str, job: JobRecord) -> RunRecord | None:
         """Record the run's scheduler job (its id, then each change of state). Stores that

@@ -25,6 +25,7 @@ from typing import Iterator
 from runner.atomicfile import write_atomically
 from runner.errors import RunNotFoundError, TrackingError, UsageError
 from runner.tracking.base import (
+    DEFAULT_EXPERIMENT,
     LOG_NAME,
     JobRecord,
     RunQuery,
@@ -89,6 +90,17 @@ class LocalStore(TrackingStore):
         if not os.access(runs, os.W_OK):
             raise TrackingError(f"Cannot record runs in {self.root}: {runs} is not writable")
 
+    def preflight(self) -> None:
+        if (self.root / DATABASE).exists():
+            self._db(create=False)  # a store of a newer proj is refused here
+            for path in (self.root / DATABASE, self.root / "runs"):
+                if not os.access(path, os.W_OK):
+                    raise TrackingError(f"Cannot record runs in {self.root}: {path} is not writable")
+            return
+        existing = next(p for p in (self.root, *self.root.parents) if p.exists())
+        if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+            raise TrackingError(f"Cannot create a tracking store in {self.root}: {existing} is not a writable folder")
+
     def _db(self, *, create: bool) -> sqlite3.Connection:
         if self._connection is not None:
             return self._connection
@@ -138,6 +150,9 @@ class LocalStore(TrackingStore):
                 if statement.strip():
                     connection.execute(statement)
             connection.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            # MLflow's Default experiment has id 0, and scripts say `--experiment-id 0`.
+            connection.execute("INSERT OR IGNORE INTO experiments (id, name, created) VALUES (0, ?, ?)",
+                               (DEFAULT_EXPERIMENT, time.time()))
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")
@@ -189,6 +204,34 @@ class LocalStore(TrackingStore):
                 raise TrackingError(f"Cannot record the run in {self.root}: {err.strerror}") from None
             raise
         return record
+
+    def continue_run(self, record: RunRecord) -> RunRecord:
+        with self._write() as db:
+            before = _load_record(db, record.run_id)
+            record.attachments = before.attachments
+            record.log = before.log
+            db.execute("UPDATE runs SET status = ?, end_time = NULL, exit_code = NULL, record = ? WHERE run_id = ?",
+                       (RunStatus.RUNNING.value, json.dumps(record.to_dict()), record.run_id))
+            db.executemany("INSERT OR IGNORE INTO params (run_id, name, value) VALUES (?, ?, ?)",
+                           [(record.run_id, name, str(value)) for name, value in record.parameter_values().items()])
+            return _load_record(db, record.run_id)
+
+    def experiment_name(self, experiment_id: str) -> str:
+        if not experiment_id.strip().isdigit():
+            raise UsageError(f"Experiment ids in {self.root} are whole numbers, not {experiment_id!r}")
+        try:
+            db = self._db(create=False)
+            row = db.execute("SELECT name FROM experiments WHERE id = ?", (int(experiment_id),)).fetchone()
+            known = db.execute("SELECT id, name FROM experiments ORDER BY id LIMIT 20").fetchall()
+        except RunNotFoundError:
+            row, known = None, []
+        if row is not None:
+            return str(row[0])
+        if int(experiment_id) == 0:  # a store made before Default had id 0 (or with no runs yet)
+            return DEFAULT_EXPERIMENT
+        listing = ", ".join(f"{number} ({name})" for number, name in known) or "none yet"
+        raise UsageError(f"No experiment with id {experiment_id} in {self.root}",
+                         hint=f"experiments there: {listing}; or choose one by name (--experiment-name)")
 
     def log_path(self, run_id: str) -> Path:
         return self._run_dir(run_id) / LOG_NAME
@@ -394,11 +437,12 @@ def _experiment_id(db: sqlite3.Connection, name: str) -> int:
 
 
 def _load_record(db: sqlite3.Connection, run_id: str) -> RunRecord:
-    row = db.execute("SELECT record, status, end_time, exit_code FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+    row = db.execute("SELECT record, status, end_time, exit_code, experiment_id FROM runs WHERE run_id = ?",
+                     (run_id,)).fetchone()
     if row is None:
         raise RunNotFoundError(f"No run {run_id!r}")
     data = json.loads(row[0])
-    data.update(status=row[1], end_time=row[2], exit_code=row[3])
+    data.update(status=row[1], end_time=row[2], exit_code=row[3], experiment_id=str(row[4]))
     data["metrics"] = {
         key: {"last": last, "min": low, "max": high, "count": count, "last_step": step}
         for key, last, low, high, count, step in db.execute(

@@ -90,6 +90,7 @@ class MlflowStore(TrackingStore):
         created = self._checked("create the run", self.client.post, "runs/create", body, idempotent=False)
         info = created["run"]["info"]
         record.run_id = info["run_id"]
+        record.experiment_id = experiment_id
         run = _StartedRun(record, experiment_id, mapping.artifact_root(info))
         _staging_dir(record.run_id).mkdir(parents=True, mode=0o700)
         self.log_path(record.run_id).touch(mode=0o600)
@@ -106,6 +107,62 @@ class MlflowStore(TrackingStore):
             self._abandon(run)
             raise as_tracking_error(self.uri, "record the run's parameters and tags", err) from None
         return record
+
+    def continue_run(self, record: RunRecord) -> RunRecord:
+        """As `mlflow.start_run(run_id=...)` resumes a run: RUNNING again, its end time kept until
+        it ends; parameters it lacks and this execution's tags are added."""
+        info = self.reader.raw_run(record.run_id)["info"]
+        run = _StartedRun(record, info["experiment_id"], mapping.artifact_root(info))
+        record.experiment_id = run.experiment_id
+        staging = _staging_dir(record.run_id)
+        staging.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.log_path(record.run_id).write_bytes(self._earlier_output(record.run_id))  # the log keeps it all
+        tags = {**mapping.mlflow_tags(record), **mapping.proj_tags(record)}
+        tags.pop("mlflow.user")  # who started the run stays its user
+        if run.artifact_root is None:
+            record.log = tags["proj.log"] = str(self.log_path(record.run_id))
+        else:
+            record.log = mapping.artifact_location(info, f"{mapping.PROJ_FOLDER}/{LOG_NAME}")
+        logged = {p["key"] for p in self.reader.raw_run(record.run_id).get("data", {}).get("params", [])}
+        params = {k: v for k, v in mapping.mlflow_params(record).items() if k not in logged}
+        self._started[record.run_id] = run
+        try:
+            for batch in mapping.batches(params, tags):
+                self.client.post("runs/log-batch", {"run_id": record.run_id, **batch})
+            self.client.post("runs/update", {"run_id": record.run_id, "status": "RUNNING",
+                                             "run_name": record.run_name})
+        except (ServerUnreachable, MlflowApiError) as err:
+            self._started.pop(record.run_id, None)  # someone else's run: left as it was, not failed
+            raise as_tracking_error(self.uri, f"continue run {record.run_id}", err) from None
+        return record
+
+    def run_to_continue(self, ref: str) -> RunRecord:
+        record = self.get_run(ref)  # a prefix is resolved here
+        if self.reader.raw_run(record.run_id)["info"].get("lifecycle_stage") == "deleted":
+            raise UsageError(f"Run {record.run_id} is deleted on {self.uri}; it cannot be continued",
+                             hint="restore it in MLflow, or leave out --run-id to start a new run")
+        return record
+
+    def _earlier_output(self, run_id: str) -> bytes:
+        try:
+            return self.reader.read_attachment(run_id, LOG_NAME, _staging_dir(run_id))
+        except RunNotFoundError:
+            return b""  # a run started by something else than proj has no log yet
+
+    def experiment_name(self, experiment_id: str) -> str:
+        try:
+            found = self.client.get("experiments/get", experiment_id=experiment_id)["experiment"]
+        except MlflowApiError as err:
+            if err.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+                raise UsageError(f"No experiment with id {experiment_id!r} on {self.uri}",
+                                 hint="choose an existing experiment, or one by name (--experiment-name)") from None
+            raise as_tracking_error(self.uri, "look up the experiment", err) from None
+        except ServerUnreachable as err:
+            raise as_tracking_error(self.uri, "look up the experiment", err) from None
+        if found.get("lifecycle_stage") == "deleted":
+            raise UsageError(f"The experiment {experiment_id} ({found['name']!r}) is deleted on {self.uri}",
+                             hint="restore it in MLflow, or choose another experiment")
+        return str(found["name"])
 
     def log_path(self, run_id: str) -> Path:
         return _staging_dir(run_id) / LOG_NAME

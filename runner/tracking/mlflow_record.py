@@ -173,6 +173,7 @@ def record_from_run(run: JsonObject, experiment: str) -> RunRecord:
         metrics=latest_metrics(data),
         reproduction=_reproduction_from(tags),
         sweep_id=tags.get("proj.sweep_id"),
+        experiment_id=info.get("experiment_id"),
     )
 
 
