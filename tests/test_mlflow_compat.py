@@ -199,3 +199,32 @@ def test_tracking_uris_proj_cannot_serve_are_refused(tmp_path, uri, message, giv
     assert sorted(p.name for p in tmp_path.iterdir()) == ["MLproject"]  # no folder named after the URI
     listed = run_proj("runs", "list", *args, cwd=tmp_path, env=env, check_exit=2)
     assert message in listed.stderr
+
+
+# --- --dry-run refuses what a run would refuse, with the same exit code -------------------------
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["-b", "nope"], 2, "Unknown backend 'nope'"),
+    (["-b", "kubernetes"], 2, "proj does not run projects on a Kubernetes cluster"),
+    (["-c", '{"x": 1}'], 2, "The local backend takes no --backend-config"),
+    (["-b", "slurm", "-c", '{"partition": 5}'], 2, "Invalid --backend-config for the slurm backend"),
+    (["-c", "{not json"], 2, "Invalid --backend-config"),
+    (["--tracking-uri", "sqlite:///x.db"], 2, "proj cannot record runs in MLflow's database directly"),
+    (["--tracking-uri", "s3://bucket/x"], 3, "No tracking store handles s3:// URIs"),
+    (["--tracking-uri", "{file}/store"], 3, "Cannot create a tracking store in"),
+    (["--env-manager", "nope"], 2, "Unknown environment manager 'nope'"),
+    (["--env-manager", "docker"], 2, "--env-manager docker needs a project with docker_env"),
+    (["--installer", "nope", "--env-manager", "virtualenv"], 2, "Unknown installer 'nope'"),
+    (["--detach"], 2, "The local backend cannot run detached"),
+    (["--experiment-id", "3"], 2, "No experiment with id 3"),
+])
+def test_dry_run_makes_the_checks_a_run_makes(tmp_path, args, code, message):
+    _project(tmp_path / "p", "entry_points: {main: {command: 'echo ran'}}\n")
+    (tmp_path / "a-file").write_text("")
+    args = [a.replace("{file}", str(tmp_path / "a-file")) for a in args]
+    for dry in (["--dry-run"], []):
+        done = run_proj("run", "p", *args, *dry, cwd=tmp_path, check_exit=code)
+        assert message in done.stderr and done.stdout == "" and "Traceback" not in done.stderr
+        if dry:
+            assert not (tmp_path / ".proj").exists()  # a dry run creates no store
