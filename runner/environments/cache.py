@@ -41,7 +41,7 @@ class CachedEnvironment:
 
     @property
     def kind(self) -> str:
-        return self.metadata.get("kind", "?")
+        return str(self.metadata.get("kind", "?"))
 
 
 def content_key(kind: str, parts: Iterable[tuple[str, bytes | str]]) -> str:
@@ -191,9 +191,10 @@ def _remove_leftovers(root: Path, key: str) -> None:
 
 def _read_marker(path: Path) -> dict[str, Any] | None:
     try:
-        return json.loads((path / MARKER).read_text())
+        metadata = json.loads((path / MARKER).read_text())
     except (OSError, ValueError):
         return None
+    return metadata if isinstance(metadata, dict) else None
 
 
 def _write_marker(path: Path, metadata: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 from runner.errors import EnvironmentSetupError, UsageError
 
@@ -89,7 +89,7 @@ def read_lock(path: Path, platform: str) -> LockContents:
     return LockContents(path, platform, conda, pip)
 
 
-def _locked(package) -> LockedPackage:
+def _locked(package: Any) -> LockedPackage:  # a conda_lock model (untyped library)
     return LockedPackage(
         manager=package.manager, name=package.name, version=package.version, url=package.url,
         sha256=package.hash.sha256, md5=package.hash.md5, build=package.build,

@@ -13,9 +13,10 @@ import json
 import os
 import re
 import shlex
+import sys
 import tempfile
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from runner.environments.condalock import LockedPackage
 from runner.errors import EnvironmentSetupError
@@ -101,9 +102,9 @@ def _lock_entries(python: Path, site: Path, added: dict[str, str], source_lines:
 
 
 def _from_pylock(pylock: Path, site: Path, wanted: dict[str, str]) -> list[LockedPackage]:
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ModuleNotFoundError:  # Python 3.10
+    else:  # Python 3.10
         import tomli as tomllib
 
     data = tomllib.loads(pylock.read_text())
@@ -121,7 +122,7 @@ def _from_pylock(pylock: Path, site: Path, wanted: dict[str, str]) -> list[Locke
     return entries
 
 
-def _installed_file(package: dict, site: Path, name: str, base: Path) -> tuple[str, str | None] | None:
+def _installed_file(package: dict[str, Any], site: Path, name: str, base: Path) -> tuple[str, str | None] | None:
     """The wheel uv installed (by its tags), else the sdist it was built from."""
     tags = _installed_tags(site, name)
     wheels = package.get("wheels") or []
@@ -155,10 +156,10 @@ def _file_tags(location: str) -> set[str]:
     return {f"{p}-{a}-{x}" for p in pythons for a in abis for x in platforms}
 
 
-def _location(entry: dict, base: Path) -> str:
+def _location(entry: dict[str, Any], base: Path) -> str:
     if "url" in entry:
-        return entry["url"]
-    return (base / entry["path"]).resolve().as_uri()
+        return str(entry["url"])
+    return (base / str(entry["path"])).resolve().as_uri()
 
 
 def _direct_url(site: Path, name: str) -> tuple[str, str | None] | None:

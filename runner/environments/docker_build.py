@@ -71,7 +71,7 @@ def build_image(client: Any, context: BuildContext, *, tag: str, dockerfile: str
     return image_id
 
 
-def _follow_build(stream: Iterable[dict], tag: str, log: BuildLog) -> str | None:
+def _follow_build(stream: Iterable[dict[str, Any]], tag: str, log: BuildLog) -> str | None:
     image_id = None
     for message in stream:
         if "error" in message:

@@ -18,7 +18,7 @@ import tarfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 IGNORE_FILE = ".dockerignore"
 # Never part of an image unless the project's .dockerignore re-includes them with `!`:
@@ -122,7 +122,7 @@ def _digest(entries: list[ContextEntry]) -> str:
     return digest.hexdigest()
 
 
-def write_context_tar(context: BuildContext, out: BinaryIO, *, prefix: str = "",
+def write_context_tar(context: BuildContext, out: IO[bytes], *, prefix: str = "",
                       extra_files: dict[str, bytes] | None = None) -> None:
     """Write the build context as an uncompressed tar: the entries under `prefix`, plus
     `extra_files` (such as a generated Dockerfile) at the top."""
@@ -164,7 +164,7 @@ class _BytesReader:
 @dataclass(frozen=True)
 class IgnorePattern:
     text: str
-    regex: re.Pattern
+    regex: re.Pattern[str]
     negated: bool
 
 

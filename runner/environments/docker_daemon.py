@@ -39,12 +39,13 @@ def connect() -> Any:
     return client
 
 
-def inspect_image(client: Any, reference: str) -> dict | None:
+def inspect_image(client: Any, reference: str) -> dict[str, Any] | None:
     """The daemon's description of a local image, or None when it has no such image."""
     import docker
 
     try:
-        return client.api.inspect_image(reference)
+        described: dict[str, Any] = client.api.inspect_image(reference)
+        return described
     except docker.errors.ImageNotFound:
         return None
     except docker.errors.APIError as err:

@@ -8,10 +8,11 @@ the entry-point group `proj.tracking_stores` (see docs/plugins.md).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from runner.errors import TrackingError, UsageError
+from runner.errors import PluginError, TrackingError, UsageError
 from runner.locations import DEFAULT_STORE_DIR
 from runner.tracking.base import TrackingStore
 
@@ -41,7 +42,11 @@ def open_store(uri: str) -> TrackingStore:
     if factory is None:
         known = ", ".join(["a path", "file:", *sorted(_plugin_stores())])
         raise TrackingError(f"No tracking store handles {scheme}:// URIs ({uri!r})", hint=f"known: {known}")
-    return factory(uri)
+    store = factory(uri)
+    if not isinstance(store, TrackingStore):
+        raise PluginError(f"The tracking store plugin {scheme!r} returned {type(store).__name__}, "
+                          "not a runner.tracking.base.TrackingStore")
+    return store
 
 
 # Stores only MLflow itself can write: its SQL databases and Databricks workspaces. A plugin may
@@ -86,13 +91,13 @@ def _without_password(uri: str) -> str:
     return parts._replace(netloc=f"{userinfo.split(':', 1)[0]}:***@{host}").geturl()
 
 
-def _plugin_stores() -> dict:
+def _plugin_stores() -> dict[str, Callable[[str], object]]:
     from runner.plugins import load_plugins
 
     return load_plugins(ENTRY_POINT_GROUP, builtins=_builtin_stores(), kind="tracking store")
 
 
-def _builtin_stores() -> dict:
+def _builtin_stores() -> dict[str, Callable[[str], object]]:
     return {"http": _mlflow_store, "https": _mlflow_store}
 
 
