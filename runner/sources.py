@@ -12,6 +12,7 @@ Credentials in URLs are masked in everything proj records or prints.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 import tempfile
@@ -224,10 +225,23 @@ def _within(top: Path, folder: Path, subdirectory: str) -> str:
 
 
 def _toplevel(folder: Path) -> Path | None:
+    if not _may_be_in_a_repository(folder):
+        return None  # saves starting git (a few ms of every `proj run` of a plain folder)
     try:
         return Path(run_git(["rev-parse", "--show-toplevel"], cwd=folder).strip())
     except GitFailure:
         return None  # not in a repository, or git is not installed
+
+
+def _may_be_in_a_repository(folder: Path) -> bool:
+    """False only when git surely finds no repository: no `.git` in the folder or above it,
+    and no variable that points git elsewhere."""
+    if any(name in os.environ for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_CEILING_DIRECTORIES",
+                                           "GIT_DISCOVERY_ACROSS_FILESYSTEM")):
+        return True
+    physical = folder.resolve()  # git walks up from the real folder, past any symbolic link
+    return any(os.path.lexists(os.path.join(parent, ".git"))
+               for parent in {folder, *folder.parents, physical, *physical.parents})
 
 
 def _record_working_tree(source: ProjectSource, top: Path) -> None:
