@@ -4,23 +4,30 @@ Metrics are lines of JSON appended to `metrics.jsonl`, so any language can write
 
     {"key": "rmse", "value": 0.71, "step": 3, "timestamp": 1764288000.5}
 
-`step` (a whole number ≥ 0) and `timestamp` (seconds since the epoch) are optional. A malformed
-line is reported with its number and skipped. Everything else in the folder is an artifact.
-Symlinks are never followed: an artifact is a regular file inside the folder.
+`step` (a whole number from 0 to 2^63-1) and `timestamp` (seconds since the epoch) are optional.
+A malformed line is reported with its number and skipped. The file is read as a stream, within
+the limits of runner.limits: a run's summaries never need its points in memory. Everything else
+in the folder is an artifact. Every file is read through runner.runfiles: an artifact is a
+regular file inside the folder, and links are never followed.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import stat
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from runner.limits import ARTIFACTS_LISTED, INT64_MAX, METRIC_KEYS, METRIC_LINE_BYTES, METRICS_FILE_BYTES
+from runner.runfiles import RunFileError, RunFolder, relative_parts
 
 METRICS_FILE = "metrics.jsonl"
-MAX_METRIC_LINE = 64 * 1024
+MAX_KEY_LENGTH = 250  # MLflow's own limit, so a key proj accepts is one MLflow accepts
+MAX_LISTED_PROBLEMS = 20  # skipped lines reported one by one; the rest are counted
+MAX_TIMESTAMP = 1e15  # seconds: far beyond any real date, small enough for milliseconds in 64 bits
+_BLOCK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -47,11 +54,24 @@ class MetricSummary:
 
 @dataclass(frozen=True)
 class MetricsReading:
-    points: tuple[MetricPoint, ...]
-    problems: tuple[str, ...]  # "metrics.jsonl line 3: ...", one per skipped line
+    """The summary of each metric, the lines skipped, and a way to go through the points again."""
+
+    by_key: Mapping[str, MetricSummary]
+    problems: tuple[str, ...]  # "metrics.jsonl line 3: ...; skipped", at most MAX_LISTED_PROBLEMS + 1
+    _points: Callable[[], Iterator[MetricPoint]] = field(default=lambda: iter(()), repr=False, compare=False)
 
     def summaries(self) -> dict[str, MetricSummary]:
-        return summarise(self.points)
+        return dict(self.by_key)
+
+    def points(self) -> Iterator[MetricPoint]:
+        """Every valid point, in the order written (read again from the file each time)."""
+        return self._points()
+
+    @classmethod
+    def of_points(cls, points: Iterable[MetricPoint]) -> MetricsReading:
+        """A reading of points that are already in memory (from a tracking server)."""
+        kept = tuple(points)
+        return cls(summarise(kept), (), lambda: iter(kept))
 
 
 @dataclass(frozen=True)
@@ -60,90 +80,188 @@ class Artifact:
     size: int
 
 
-def read_metrics(path: Path, *, complete: bool = True) -> MetricsReading:
-    """Every valid metric line of `path`, in order.
+class _Summary:
+    """Last, min, max, count of one metric, updated point by point (NaN never becomes min or max)."""
+
+    __slots__ = ("last", "low", "high", "count", "step")
+
+    def __init__(self) -> None:
+        self.last, self.low, self.high, self.count = math.nan, math.inf, -math.inf, 0
+        self.step: int | None = None
+
+    def add(self, point: MetricPoint) -> None:
+        value = point.value
+        self.last, self.count, self.step = value, self.count + 1, point.step
+        if value < self.low:
+            self.low = value
+        if value > self.high:
+            self.high = value
+
+    def result(self, key: str) -> MetricSummary:
+        seen = self.low <= self.high  # False when every value was NaN
+        return MetricSummary(key, self.last, self.low if seen else math.nan, self.high if seen else math.nan,
+                             self.count, self.step)
+
+
+def summarise(points: Iterable[MetricPoint]) -> dict[str, MetricSummary]:
+    running: dict[str, _Summary] = {}
+    for point in points:
+        summary = running.get(point.key)
+        if summary is None:
+            summary = running[point.key] = _Summary()
+        summary.add(point)
+    return {key: running[key].result(key) for key in sorted(running)}
+
+
+class _Problems:
+    """The first MAX_LISTED_PROBLEMS problems word for word, then only how many more there were."""
+
+    def __init__(self) -> None:
+        self.listed: list[str] = []
+        self.more = 0
+
+    def add(self, text: str) -> None:
+        if len(self.listed) < MAX_LISTED_PROBLEMS:
+            self.listed.append(text)
+        else:
+            self.more += 1
+
+    def result(self) -> tuple[str, ...]:
+        extra = [f"{METRICS_FILE}: {self.more} more line{'s' if self.more > 1 else ''} skipped"] if self.more else []
+        return (*self.listed, *extra)
+
+
+def read_metrics(folder: RunFolder, *, complete: bool = True) -> MetricsReading:
+    """The summaries of `folder/metrics.jsonl`, read as a stream.
 
     With `complete=False` (the run is still writing) an unterminated last line is left for
-    later instead of being reported as malformed.
-    """
+    later instead of being reported as malformed."""
+    problems = _Problems()
+    summaries = summarise(_scan(folder, complete, problems))
+    return MetricsReading(summaries, problems.result(), lambda: _scan(folder, complete, _Problems()))
+
+
+def _scan(folder: RunFolder, complete: bool, problems: _Problems) -> Iterator[MetricPoint]:
     try:
-        data = path.read_bytes()
+        handle = folder.open(METRICS_FILE)
     except FileNotFoundError:
-        return MetricsReading((), ())
-    lines = data.split(b"\n")
-    if not complete and not data.endswith(b"\n"):
-        lines = lines[:-1]
-    points, problems = [], []
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        point, problem = _parse_line(raw)
-        if point is not None:
-            points.append(point)
-        else:
-            problems.append(f"{METRICS_FILE} line {number}: {problem}; skipped")
-    return MetricsReading(tuple(points), tuple(problems))
+        return
+    except RunFileError as err:
+        problems.add(f"{METRICS_FILE} {err.reason}; not read")
+        return
+    except OSError as err:
+        problems.add(f"{METRICS_FILE} could not be opened ({err.strerror}); not read")
+        return
+    keys: set[str] = set()
+    max_keys = METRIC_KEYS.get()
+    with handle:
+        for number, raw in _lines(handle, complete, problems):
+            point, problem = _parse_line(raw) if raw is not None else (None, "line too long")
+            if point is not None and point.key not in keys and len(keys) >= max_keys:
+                point, problem = None, f"more than {max_keys} metric keys (PROJ_MAX_METRIC_KEYS)"
+            if point is None:
+                problems.add(f"{METRICS_FILE} line {number}: {problem}; skipped")
+                continue
+            keys.add(point.key)
+            yield point
 
 
-def summarise(points: tuple[MetricPoint, ...] | list[MetricPoint]) -> dict[str, MetricSummary]:
-    grouped: dict[str, list[MetricPoint]] = {}
-    for point in points:
-        grouped.setdefault(point.key, []).append(point)
-    summaries = {}
-    for key, series in sorted(grouped.items()):
-        values = [p.value for p in series]
-        finite = [v for v in values if not math.isnan(v)] or values
-        last = series[-1]
-        summaries[key] = MetricSummary(key, last.value, min(finite), max(finite), len(series), last.step)
-    return summaries
+def _lines(handle: BinaryIO, complete: bool, problems: _Problems) -> Iterator[tuple[int, bytes | None]]:
+    """(number, content) of each non-blank line; None as content for a line over the length limit,
+    which is skipped without being held in memory. Reads at most METRICS_FILE_BYTES."""
+    max_line, budget = METRIC_LINE_BYTES.get(), METRICS_FILE_BYTES.get()
+    number, pending, overlong = 0, bytearray(), False
+    while budget > 0:
+        block = handle.read(min(_BLOCK, budget))
+        if not block:
+            break
+        budget -= len(block)
+        *whole, tail = block.split(b"\n")
+        for piece in whole:
+            number += 1
+            if overlong or len(pending) + len(piece) > max_line:
+                yield number, None
+            else:
+                content = bytes(pending + piece) if pending else piece
+                if content.strip():
+                    yield number, content
+            pending.clear()
+            overlong = False
+        if not overlong and len(pending) + len(tail) > max_line:
+            overlong = True
+            pending.clear()
+        elif not overlong:
+            pending += tail
+    if budget <= 0 and handle.read(1):
+        limit = METRICS_FILE_BYTES.get()
+        problems.add(f"{METRICS_FILE} is larger than {limit} bytes; the rest was not read (PROJ_MAX_METRICS_BYTES)")
+        return  # the line cut at the limit is not a line
+    if complete and (overlong or pending.strip()):
+        yield number + 1, None if overlong else bytes(pending)
 
 
 def _parse_line(raw: bytes) -> tuple[MetricPoint | None, str]:
-    if len(raw) > MAX_METRIC_LINE:
-        return None, f"line longer than {MAX_METRIC_LINE} bytes"
     try:
         item = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return None, "not valid JSON"
     if not isinstance(item, dict):
         return None, "not a JSON object"
     key, value, step, timestamp = item.get("key"), item.get("value"), item.get("step"), item.get("timestamp")
     if not isinstance(key, str) or not key.strip():
         return None, "'key' must be a non-empty string"
+    if len(key) > MAX_KEY_LENGTH or any(ord(c) < 32 or ord(c) == 127 for c in key):
+        return None, f"'key' must be at most {MAX_KEY_LENGTH} characters, without control characters"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None, f"'value' of {key!r} must be a number"
-    if step is not None and (isinstance(step, bool) or not isinstance(step, int) or step < 0):
-        return None, f"'step' of {key!r} must be a whole number >= 0"
-    if timestamp is not None and (isinstance(timestamp, bool) or not isinstance(timestamp, (int, float))):
-        return None, f"'timestamp' of {key!r} must be a number of seconds"
+    if isinstance(value, int) and abs(value) > 1e308:
+        return None, f"'value' of {key!r} is too large for a floating-point number"
+    if step is not None and (isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= INT64_MAX):
+        return None, f"'step' of {key!r} must be a whole number from 0 to {INT64_MAX}"
+    if timestamp is not None and (isinstance(timestamp, bool) or not isinstance(timestamp, (int, float))
+                                  or not 0 <= timestamp <= MAX_TIMESTAMP):
+        return None, f"'timestamp' of {key!r} must be a number of seconds since 1970"
     return MetricPoint(key, float(value), step, None if timestamp is None else float(timestamp)), ""
 
 
-def list_artifacts(root: Path) -> list[Artifact]:
-    """Regular files under `root`, recursively; symlinks and special files are left out."""
-    found = []
-    for folder, dirs, files in os.walk(root, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if not os.path.islink(os.path.join(folder, d)))
-        for name in sorted(files):
-            full = os.path.join(folder, name)
-            info = os.lstat(full)
-            if stat.S_ISREG(info.st_mode):
-                found.append(Artifact(PurePosixPath(os.path.relpath(full, root)).as_posix(), info.st_size))
-    return found
+# --- artifacts ---------------------------------------------------------------------------------
+
+
+def list_artifacts(folder: RunFolder, relative: str = "") -> Iterator[Artifact]:
+    """The regular files under `folder/relative`, recursively, in name order; links and special
+    files are left out."""
+    for path, size in folder.files(relative):
+        yield Artifact(path, size)
+
+
+@dataclass(frozen=True)
+class ArtifactListing:
+    """The first artifacts of a run (ARTIFACTS_LISTED of them) and how many more there are."""
+
+    shown: list[Artifact]
+    more: int
+
+
+def artifact_listing(artifacts: Iterable[Artifact]) -> ArtifactListing:
+    limit = ARTIFACTS_LISTED.get()
+    shown: list[Artifact] = []
+    more = 0
+    for artifact in artifacts:
+        if len(shown) < limit:
+            shown.append(artifact)
+        else:
+            more += 1
+    return ArtifactListing(shown, more)
 
 
 def artifact_path(root: Path, relative: str) -> Path:
     """`root/relative` for a path a user or a program gave; ValueError if it would leave `root`.
 
-    Refuses absolute paths, `..`, and any symlink on the way, so neither reading nor writing
-    through an artifact name can reach outside the run's folder.
-    """
-    parts = PurePosixPath(relative.replace("\\", "/")).parts
-    if relative.startswith(("/", "\\")) or any(part == ".." for part in parts):
-        raise ValueError(f"artifact path {relative!r} must stay inside the run's output folder")
+    Refuses absolute paths, `..`, NUL bytes, and any symlink on the way, so neither reading nor
+    writing through an artifact name can reach outside the folder."""
     target = root
-    for part in (p for p in parts if p not in ("", ".")):
+    for part in relative_parts(relative):
         target = target / part
         if target.is_symlink():
-            raise ValueError(f"artifact path {relative!r} goes through a symlink")
+            raise RunFileError(relative, "goes through a symlink")
     return target

@@ -7,6 +7,7 @@ so `proj runs diff`, `proj rerun` and the browser's compare page all report the 
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -133,12 +134,17 @@ def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def _fields(section: str, a: dict[str, Any], b: dict[str, Any], names: tuple[str, ...]) -> list[Change]:
-    return [Change(section, name, a.get(name), b.get(name)) for name in names if a.get(name) != b.get(name)]
+    return [Change(section, name, a.get(name), b.get(name)) for name in names if not _same(a.get(name), b.get(name))]
 
 
 def _mapping(section: str, a: dict[str, Any], b: dict[str, Any]) -> list[Change]:
     return [Change(section, name, a.get(name), b.get(name))
-            for name in sorted(set(a) | set(b)) if a.get(name) != b.get(name)]
+            for name in sorted(set(a) | set(b)) if not _same(a.get(name), b.get(name))]
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, counting NaN as equal to NaN: a metric that was NaN in both runs did not change."""
+    return bool(a == b) or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
 
 
 def _parameters(view: dict[str, Any]) -> dict[str, Any]:

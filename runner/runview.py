@@ -13,12 +13,16 @@ from runner.tracking.base import RunRecord, RunStatus, TrackingStore
 
 def run_view(store: TrackingStore, record: RunRecord) -> dict[str, Any]:
     """The record plus what lives in its output folder: metrics (live while it runs) and artifacts."""
+    from runner.outputs import artifact_listing
+
     reading = store.read_metrics(record.run_id, complete=record.status is not RunStatus.RUNNING)
     data = record.to_dict()
     if record.status is RunStatus.RUNNING or not data["metrics"]:
         data["metrics"] = {key: s.as_dict() for key, s in reading.summaries().items()}
     data["metric_problems"] = list(reading.problems)
-    data["artifacts"] = [{"path": a.path, "size": a.size} for a in store.list_artifacts(record.run_id)]
+    listing = artifact_listing(store.list_artifacts(record.run_id))
+    data["artifacts"] = [{"path": a.path, "size": a.size} for a in listing.shown]
+    data["artifacts_not_listed"] = listing.more  # beyond PROJ_MAX_ARTIFACTS_LISTED: counted only
     return data
 
 
@@ -57,6 +61,9 @@ def describe_run(view: dict[str, Any]) -> str:
     if view["artifacts"]:
         lines.append("artifacts")
         lines += [f"  {a['path']}  ({size(a['size'])})" for a in view["artifacts"]]
+    if view.get("artifacts_not_listed"):
+        lines.append(f"  ... and {view['artifacts_not_listed']} more (`proj runs artifacts {view['run_id'][:12]}` "
+                     "lists them all)")
     return "\n".join(lines)
 
 
@@ -66,7 +73,9 @@ def _metric_lines(view: dict[str, Any]) -> list[str]:
     lines = ["metrics      (last, min, max, values)"]
     for key, m in sorted(view["metrics"].items()):
         step = f", last step {m['last_step']}" if m["last_step"] is not None else ""
-        lines.append(f"  {key} = {m['last']:g}  (min {m['min']:g}, max {m['max']:g}, {m['count']} values{step})")
+        count = "?" if m["count"] is None else m["count"]
+        lines.append(f"  {key} = {metric_text(m['last'])}  (min {metric_text(m['min'])}, max {metric_text(m['max'])}, "
+                     f"{count} values{step})")
     lines += [f"  ! {problem}" for problem in view["metric_problems"]]
     return lines
 
@@ -114,3 +123,8 @@ def size(count: int) -> str:
             return f"{scaled:.1f} {unit}"
         scaled /= 1024
     return f"{scaled:.1f} GiB"
+
+
+def metric_text(value: float | None) -> str:
+    """A metric value in a column: `-` when unknown, `nan`/`inf` as Python writes them."""
+    return "-" if value is None else f"{value:g}"

@@ -12,6 +12,7 @@ import pytest
 from conftest import run_id_of, run_proj
 from helpers.processes import wait_for
 from runner.outputs import artifact_path, read_metrics
+from runner.runfiles import RunFolder
 
 SHELL_PROJECT = """\
 name: shell-metrics
@@ -164,9 +165,9 @@ def test_metric_line_rules(tmp_path):
     path.write_text('{"key": "a", "value": 1}\n[1]\n{"key": "", "value": 1}\n{"key": "b", "value": true}\n'
                     '{"key": "c", "value": 1, "step": -1}\n{"key": "d", "value": 2, "step": 4, "timestamp": 5}\n'
                     '{"key": "e", "value": 1')
-    running = read_metrics(path, complete=False)
-    assert [p.key for p in running.points] == ["a", "d"] and len(running.problems) == 4
-    finished = read_metrics(path)
+    running = read_metrics(RunFolder(tmp_path, ()), complete=False)
+    assert [p.key for p in running.points()] == ["a", "d"] and len(running.problems) == 4
+    finished = read_metrics(RunFolder(tmp_path, ()))
     assert len(finished.problems) == 5 and "line 7: not valid JSON" in finished.problems[-1]
 
 

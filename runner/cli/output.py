@@ -3,36 +3,66 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
 import sys
-from typing import Any
+from typing import Any, BinaryIO
 
 import typer
 
 from runner.errors import EnvironmentSetupError, ProjError
+from runner.secrets import redact_text, secret_values
+
+# Control characters other than newline and tab, and the C1 range: a value recorded from a run
+# (a run name, a parameter, a metric problem) must not move the cursor or recolour the terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """`text` with every terminal control character written as a visible escape (`\\x1b`)."""
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
 
 
 def emit(text: str) -> None:
     """A result, on stdout (what scripts capture)."""
-    typer.echo(text)
+    typer.echo(printable(text))
 
 
 def emit_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, default=str))
 
 
+def message(text: str) -> str:
+    """proj's own words as they may be shown: secrets redacted, control characters visible."""
+    return printable(redact_text(text, secret_values()))
+
+
 def note(text: str) -> None:
     """proj's own progress and summaries, on stderr so stdout stays the project's."""
-    typer.echo(f"proj: {text}", err=True)
+    typer.echo(f"proj: {message(text)}", err=True)
 
 
 def warn(text: str) -> None:
-    typer.echo(typer.style("proj: warning: ", fg=typer.colors.YELLOW) + text, err=True)
+    typer.echo(typer.style("proj: warning: ", fg=typer.colors.YELLOW) + message(text), err=True)
 
 
 def show_error(err: ProjError) -> None:
     if isinstance(err, EnvironmentSetupError) and err.output:
-        sys.stderr.write(err.output if err.output.endswith("\n") else err.output + "\n")
-    typer.echo(typer.style("proj: error: ", fg=typer.colors.RED, bold=True) + str(err), err=True)
+        output = redact_text(err.output, secret_values())  # a build tool's own output: kept as it is otherwise
+        sys.stderr.write(output if output.endswith("\n") else output + "\n")
+    typer.echo(typer.style("proj: error: ", fg=typer.colors.RED, bold=True) + message(str(err)), err=True)
+
+
+def copy_to_stdout(handle: BinaryIO) -> None:
+    """Stream a file to stdout as it is; a reader that goes away (`| head`) ends it quietly."""
+    out = sys.stdout.buffer
+    try:
+        shutil.copyfileobj(handle, out, 1024 * 1024)
+        out.flush()
+    except BrokenPipeError:
+        # Python flushes stdout again at exit; point it at /dev/null so that flush cannot fail.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def table(rows: list[list[str]], headers: list[str]) -> str:

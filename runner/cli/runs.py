@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import sys
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, List, Optional
@@ -11,9 +9,9 @@ from typing import TYPE_CHECKING, List, Optional
 import typer
 
 from runner.cli.app import runs_app
-from runner.cli.output import emit, emit_json, table
+from runner.cli.output import copy_to_stdout, emit, emit_json, table
 from runner.errors import TrackingError, UsageError
-from runner.runview import describe_run, duration, parameters_text, run_view, size, status_text, when
+from runner.runview import describe_run, duration, metric_text, parameters_text, run_view, status_text, when
 
 if TYPE_CHECKING:
     from runner.tracking.base import TrackingStore
@@ -72,7 +70,7 @@ def list_runs(
     for r in records:
         row = [r.run_id[:12], when(r.start_time), status_text(r), duration(r.duration), r.experiment, r.entry_point]
         if metric:
-            row.append(f"{r.metrics[metric]['last']:g}" if metric in r.metrics else "-")
+            row.append(metric_text(r.metrics[metric]["last"]) if metric in r.metrics else "-")
         rows.append(row + [parameters_text(r)])
     emit(table(rows, headers + ["PARAMETERS"]))
 
@@ -102,8 +100,8 @@ def show_logs(
 
     store = _store(tracking_uri)
     record = store.get_run(run_id)
-    sys.stdout.buffer.write(store.read_attachment(record.run_id, LOG_NAME))
-    sys.stdout.buffer.flush()
+    with store.open_attachment(record.run_id, LOG_NAME) as handle:
+        copy_to_stdout(handle)
 
 
 @runs_app.command("sync")
@@ -134,27 +132,22 @@ def sync_runs(
 def artifacts(
     run_id: str = typer.Argument(..., metavar="RUN_ID", help="A run id, or a unique prefix of one."),
     path: Optional[str] = typer.Argument(None, metavar="[PATH]", help="One file or folder among the artifacts."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Copy the artifacts (or PATH) here."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output",
+                                          help="Copy the artifacts (or PATH) into this folder; `-o -` writes "
+                                               "the one file PATH names to stdout."),
     tracking_uri: Optional[str] = _TRACKING_URI,
 ) -> None:
-    """List a run's artifacts, or copy them (or one of them) with -o."""
+    """List a run's artifacts (or those at PATH), or copy them with -o.
+
+    PATH is one artifact, or a folder of them: `sub` means `sub` itself or what is under `sub/`,
+    never `subway.txt`. Copies keep the folders below PATH."""
+    from runner.cli.artifacts import copy_artifacts, list_artifacts, write_artifact
+
     store = _store(tracking_uri)
     record = store.get_run(run_id)
-    try:
-        source = store.artifact_path(record.run_id, path or ".")
-    except ValueError as err:
-        raise UsageError(str(err)) from None
-    if not source.exists():
-        raise UsageError(f"Run {record.run_id} has no artifact {path!r}")
-    prefix = "" if not path or source.is_file() else path.strip("/") + "/"
-    listed = [a for a in store.list_artifacts(record.run_id) if not path or a.path == path.strip("/")
-              or a.path.startswith(prefix)]
     if output is None:
-        emit("\n".join(f"{a.path}  {size(a.size)}" for a in listed) if listed else "no artifacts")
-        return
-    for artifact in listed:
-        relative = artifact.path[len(prefix):] if prefix else Path(artifact.path).name if path else artifact.path
-        target = output / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(store.artifact_path(record.run_id, artifact.path), target)
-    emit(f"copied {len(listed)} file{'s' if len(listed) != 1 else ''} to {output}")
+        list_artifacts(store, record.run_id, path)
+    elif str(output) == "-":
+        write_artifact(store, record.run_id, path)
+    else:
+        copy_artifacts(store, record.run_id, path, output)

@@ -5,14 +5,16 @@ from __future__ import annotations
 import dataclasses
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 from runner.errors import UsageError
 from runner.host import hostname
 from runner.procfs import same_process_alive, start_ticks
+from runner.runfiles import RunFolder
 
 if TYPE_CHECKING:
     from runner.outputs import Artifact, MetricsReading
@@ -61,6 +63,9 @@ class ParameterRecord:
     value: Any  # typed: float, int, bool, str (absolute path for `path`)
     rendered: str  # the text substituted into the command, before quoting
     declared: bool
+    # The environment variable whose value this parameter was given (it is recorded as ***), so
+    # that `proj rerun` can take the value from there again.
+    secret_from: str | None = None
 
 
 @dataclass
@@ -248,22 +253,35 @@ class TrackingStore(ABC):
 
         return cache_dir("outputs", run_id)
 
+    def outputs(self, run_id: str) -> RunFolder:
+        """The run's output folder, reached from a folder the run cannot replace (its parent), so
+        that nothing the run puts there is followed out of it (runner.runfiles)."""
+        path = self.output_dir(run_id)
+        return RunFolder(path.parent, (path.name,))
+
     def read_metrics(self, run_id: str, *, complete: bool = True) -> MetricsReading:
-        """The run's metric points as written so far (live while it runs)."""
-        from runner.outputs import METRICS_FILE, read_metrics
+        """The run's metric summaries as written so far (live while it runs), read as a stream."""
+        from runner.outputs import read_metrics
 
-        return read_metrics(self.output_dir(run_id) / METRICS_FILE, complete=complete)
+        return read_metrics(self.outputs(run_id), complete=complete)
 
-    def list_artifacts(self, run_id: str) -> list[Artifact]:
+    def list_artifacts(self, run_id: str) -> Iterable[Artifact]:
+        """The run's artifacts in path order: regular files only, never through a link."""
         from runner.outputs import list_artifacts
 
-        return list_artifacts(self.output_dir(run_id))
+        return list_artifacts(self.outputs(run_id))
 
-    def artifact_path(self, run_id: str, relative: str) -> Path:
-        """The local path of an artifact; ValueError for a path that leaves the output folder."""
-        from runner.outputs import artifact_path
+    def open_artifact(self, run_id: str, relative: str) -> BinaryIO:
+        """One artifact, opened for reading. FileNotFoundError when there is none; RunFileError
+        (a ValueError) for a path that leaves the output folder or is not a regular file."""
+        return self.outputs(run_id).open(relative)
 
-        return artifact_path(self.output_dir(run_id), relative)
+    def open_attachment(self, run_id: str, name: str) -> BinaryIO:
+        """A file kept with the run (see `read_attachment`), opened for reading. Stores that keep
+        files locally stream them; the others hand over what `read_attachment` returns."""
+        import io
+
+        return io.BytesIO(self.read_attachment(run_id, name))
 
     def take_warnings(self) -> list[str]:
         """Things the user should know that did not stop the run (e.g. updates kept for a later

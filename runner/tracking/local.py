@@ -12,6 +12,7 @@ and readers never block writers (WAL). Everything is created readable by its own
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -20,10 +21,12 @@ import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, BinaryIO, Iterator
 
 from runner.atomicfile import write_atomically
 from runner.errors import RunNotFoundError, TrackingError, UsageError
+from runner.outputs import MetricsReading
+from runner.runfiles import RunFileError, RunFolder
 from runner.tracking.base import (
     DEFAULT_EXPERIMENT,
     LOG_NAME,
@@ -40,6 +43,7 @@ SCHEMA_VERSION = 1
 DATABASE = "proj.db"
 OUTPUTS = "outputs"
 _RUN_REF = re.compile(r"^[0-9a-f]{1,32}$")
+_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 _BUSY_TIMEOUT_MS = 60_000
 
 _SCHEMA = """
@@ -80,6 +84,8 @@ class LocalStore(TrackingStore):
         self.root = root.absolute()
         self.uri = str(self.root)
         self._connection: sqlite3.Connection | None = None
+        # Metrics of runs this process ended: read once at the end, no longer written to.
+        self._final_metrics: dict[str, MetricsReading] = {}
 
     # --- opening ---------------------------------------------------------------------------
 
@@ -105,21 +111,46 @@ class LocalStore(TrackingStore):
         if self._connection is not None:
             return self._connection
         database = self.root / DATABASE
-        if not database.exists():
-            if not create:
+        # Looked at before the schema is: a run folder exists only once a schema was committed.
+        has_runs = self._has_run_folders()
+        if _is_empty(database):
+            if has_runs:
+                raise self._orphaned_runs_error()
+            if not create:  # never write to a store while reading it (not even a SQLite header)
                 raise RunNotFoundError(f"No runs recorded in {self.root} (no store there yet)")
-            self._create_files(database)
+            if not database.exists():
+                self._create_files(database)
         try:
             connection = sqlite3.connect(database, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        except sqlite3.Error as err:
+            raise TrackingError(f"Cannot open the tracking store {database}: {err}") from None
+        try:
             connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             _set_wal(connection)
             connection.execute("PRAGMA synchronous = NORMAL")
-            self._connection = connection
-            self._prepare_schema(create)
-        except sqlite3.Error as err:
-            self._connection = None
-            raise TrackingError(f"Cannot open the tracking store {database}: {err}") from None
+            self._prepare_schema(connection, create, has_runs)
+        except BaseException as err:
+            connection.close()
+            if isinstance(err, sqlite3.Error):
+                raise TrackingError(f"Cannot open the tracking store {database}: {err}") from None
+            raise
+        self._connection = connection
         return connection
+
+    def _has_run_folders(self) -> bool:
+        try:
+            with os.scandir(self.root / "runs") as entries:
+                return any(_RUN_ID.match(entry.name) for entry in entries)
+        except OSError:
+            return False
+
+    def _orphaned_runs_error(self) -> TrackingError:
+        return TrackingError(
+            f"The tracking store {self.root} holds run folders in {self.root / 'runs'}, but its database "
+            f"{DATABASE} is missing or empty: its runs cannot be listed, and a run recorded now would "
+            "not be found with them",
+            hint=f"restore {self.root / DATABASE} from a backup; or, to start a new store here, move the old "
+                 f"runs away first (mv {self.root / 'runs'} {self.root / 'runs.orphaned'})")
 
     def _create_files(self, database: Path) -> None:
         try:
@@ -132,10 +163,12 @@ class LocalStore(TrackingStore):
         except OSError as err:
             raise TrackingError(f"Cannot create a tracking store in {self.root}: {err.strerror}") from None
 
-    def _prepare_schema(self, create: bool) -> None:
-        connection = self._connection
-        assert connection is not None
+    def _prepare_schema(self, connection: sqlite3.Connection, create: bool, has_runs: bool) -> None:
         version = _schema_version(connection)
+        if version is None and has_runs:
+            raise self._orphaned_runs_error()
+        if version is None and not create:
+            raise RunNotFoundError(f"No runs recorded in {self.root} (no store there yet)")
         if version is not None and version > SCHEMA_VERSION:
             raise TrackingError(
                 f"The tracking store {self.root} has schema version {version}, newer than this proj "
@@ -249,7 +282,8 @@ class LocalStore(TrackingStore):
             raise TrackingError(f"Cannot save {name} with run {run_id}: {err.strerror}") from None
 
     def end_run(self, run_id: str, status: RunStatus, exit_code: int | None, end_time: float) -> RunRecord:
-        summaries = self.read_metrics(run_id).summaries()
+        reading = self._final_metrics[run_id] = super().read_metrics(run_id)
+        summaries = reading.summaries()
         with self._write() as db:
             updated = db.execute(
                 "UPDATE runs SET status = ?, exit_code = ?, end_time = ? WHERE run_id = ? AND status = ?",
@@ -258,7 +292,8 @@ class LocalStore(TrackingStore):
             if updated:
                 db.executemany(
                     "INSERT OR REPLACE INTO metric_summaries VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [(run_id, s.key, s.last, s.min, s.max, s.count, s.last_step) for s in summaries.values()],
+                    [(run_id, s.key, _stored(s.last), _stored(s.min), _stored(s.max), s.count, s.last_step)
+                     for s in summaries.values()],
                 )
             return _load_record(db, run_id)
 
@@ -321,11 +356,25 @@ class LocalStore(TrackingStore):
         return records
 
     def read_attachment(self, run_id: str, name: str) -> bytes:
-        path = self._attachment_path(run_id, name)
+        with self.open_attachment(run_id, name) as handle:
+            return handle.read()
+
+    def open_attachment(self, run_id: str, name: str) -> BinaryIO:
+        self._attachment_path(run_id, name)  # refuses names that are not attachment names
         try:
-            return path.read_bytes()
+            return self._run_folder(run_id).open(name)
         except FileNotFoundError:
             raise RunNotFoundError(f"Run {run_id} has no file {name!r}") from None
+        except RunFileError as err:
+            raise TrackingError(f"Cannot read {name} of run {run_id}: it {err.reason}",
+                                hint="the run's own code replaced a file proj keeps with it") from None
+
+    def outputs(self, run_id: str) -> RunFolder:
+        return RunFolder(self.root / "runs", (self._run_dir(run_id).name, OUTPUTS))
+
+    def read_metrics(self, run_id: str, *, complete: bool = True) -> MetricsReading:
+        final = self._final_metrics.get(run_id)
+        return final if final is not None else super().read_metrics(run_id, complete=complete)
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -362,6 +411,10 @@ class LocalStore(TrackingStore):
                 return _load_record(db, record.run_id)
         return record
 
+    def _run_folder(self, run_id: str) -> RunFolder:
+        """The run's folder, below `runs/`, which the run cannot replace: see runner.runfiles."""
+        return RunFolder(self.root / "runs", (self._run_dir(run_id).name,))
+
     def _run_dir(self, run_id: str) -> Path:
         if not _RUN_REF.match(run_id):
             raise RunNotFoundError(f"{run_id!r} is not a run id")
@@ -392,8 +445,8 @@ _NOT_A_NUMBER = "(s.value NOT GLOB '*[0-9]*' OR s.value GLOB '*[^0-9.eE+-]*')"
 def _order_by(query: RunQuery) -> str:
     """The ORDER BY clause: the chosen metric, parameter or column (missing values last), then newest."""
     direction = "DESC" if query.descending else "ASC"
-    if query.sort_metric is not None:
-        return f"ORDER BY m.last IS NULL, m.last {direction}, r.start_time DESC"
+    if query.sort_metric is not None:  # NaN (stored as text) after every number, before no value
+        return f"ORDER BY m.last IS NULL, typeof(m.last) = 'text', m.last {direction}, r.start_time DESC"
     if query.sort_parameter is not None:
         return (f"ORDER BY s.value IS NULL, {_NOT_A_NUMBER}, CAST(s.value AS REAL) {direction}, "
                 f"s.value {direction}, r.start_time DESC")
@@ -444,9 +497,29 @@ def _load_record(db: sqlite3.Connection, run_id: str) -> RunRecord:
     data = json.loads(row[0])
     data.update(status=row[1], end_time=row[2], exit_code=row[3], experiment_id=str(row[4]))
     data["metrics"] = {
-        key: {"last": last, "min": low, "max": high, "count": count, "last_step": step}
+        key: {"last": _number(last), "min": _number(low), "max": _number(high), "count": count, "last_step": step}
         for key, last, low, high, count, step in db.execute(
             "SELECT key, last, min, max, count, last_step FROM metric_summaries WHERE run_id = ? ORDER BY key",
             (run_id,))
     }
     return RunRecord.from_dict(data)
+
+
+# SQLite turns a NaN it is given into NULL ("no value"); a metric that was NaN is kept as this text.
+_NAN = "NaN"
+
+
+def _stored(value: float) -> float | str:
+    return _NAN if math.isnan(value) else value
+
+
+def _number(value: Any) -> Any:
+    return math.nan if value == _NAN else value
+
+
+def _is_empty(database: Path) -> bool:
+    """No database yet: no file, or the empty file a store starts with."""
+    try:
+        return database.stat().st_size == 0
+    except FileNotFoundError:
+        return True

@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import shutil
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import Any, BinaryIO, ParamSpec, TypeVar
 
 from runner.errors import RunNotFoundError, TrackingError, UsageError
 from runner.locations import proj_home
-from runner.outputs import METRICS_FILE, Artifact, MetricsReading, list_artifacts, read_metrics
+from runner.outputs import METRICS_FILE, Artifact, MetricsReading
+from runner.runfiles import NotAFileError
 from runner.tracking import mlflow_record as mapping
 from runner.tracking.base import LOG_NAME, RunQuery, RunRecord, RunStatus, TrackingStore, is_attachment_name
 from runner.tracking.mlflow_read import RUN_REF, MlflowReader
@@ -200,9 +201,9 @@ class MlflowStore(TrackingStore):
         record = run.record
         record.exit_code = exit_code
         operations, files = self._final_uploads(run)
-        run.final_metrics = read_metrics(_outputs_dir(run_id) / METRICS_FILE)
+        run.final_metrics = super().read_metrics(run_id)
         record.metrics = {key: s.as_dict() for key, s in run.final_metrics.summaries().items()}
-        metric_batches, refused = mapping.metric_batches(run_id, list(run.final_metrics.points), end_time)
+        metric_batches, refused = mapping.metric_batches(run_id, list(run.final_metrics.points()), end_time)
         if refused:
             many = len(refused) > 1
             self._warnings.append(f"MLflow does not accept the metric name{'s' if many else ''} "
@@ -233,7 +234,7 @@ class MlflowStore(TrackingStore):
         if log.exists():
             files[f"{mapping.PROJ_FOLDER}/{LOG_NAME}"] = log
         outputs = _outputs_dir(run.record.run_id)
-        for artifact in list_artifacts(outputs) if outputs.is_dir() else []:
+        for artifact in super().list_artifacts(run.record.run_id) if outputs.is_dir() else []:
             files[artifact.path] = outputs / artifact.path
         return [_upload(run, relative) for relative in files], files
 
@@ -260,17 +261,20 @@ class MlflowStore(TrackingStore):
             return started.final_metrics
         if _outputs_dir(run_id).is_dir():  # running on this machine, or kept here (no artifact proxy)
             return super().read_metrics(run_id, complete=complete)
-        return MetricsReading(tuple(self.reader.metric_points(run_id)), ())
+        return MetricsReading.of_points(self.reader.metric_points(run_id))
 
-    def list_artifacts(self, run_id: str) -> list[Artifact]:
+    def list_artifacts(self, run_id: str) -> Iterable[Artifact]:
         if _outputs_dir(run_id).is_dir():
             return super().list_artifacts(run_id)
         return self.reader.list_artifacts(run_id)
 
-    def artifact_path(self, run_id: str, relative: str) -> Path:
+    def open_artifact(self, run_id: str, relative: str) -> BinaryIO:
         if _outputs_dir(run_id).is_dir():
-            return super().artifact_path(run_id, relative)
-        return self.reader.artifact_path(run_id, relative)
+            return super().open_artifact(run_id, relative)
+        path = self.reader.artifact_path(run_id, relative)  # downloaded into proj's own cache
+        if path.is_dir():
+            raise NotAFileError(relative, "a folder")
+        return path.open("rb")
 
     # --- delivery, and the spool -----------------------------------------------------------
 

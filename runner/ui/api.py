@@ -7,6 +7,7 @@ A run is the dict `proj runs show --format json` prints; a runs listing holds th
 from __future__ import annotations
 
 from dataclasses import asdict
+from itertools import islice
 
 from starlette.requests import Request
 
@@ -14,8 +15,10 @@ from runner.errors import UsageError
 from runner.runview import run_view
 from runner.ui.jsonresponse import JSON
 from runner.ui.pages import compared_runs, store_of
-from runner.ui.queries import MAX_OFFSET, table_request
+from runner.ui.queries import MAX_OFFSET, table_request, whole_number
 from runner.ui.views import compare_runs, read_log
+
+MAX_METRIC_PAGE = 10_000  # metric points sent at once by /api/runs/ID/metrics
 
 
 def runs(request: Request) -> JSON:
@@ -33,12 +36,21 @@ def run(request: Request) -> JSON:
 
 
 def metrics(request: Request) -> JSON:
-    """Every metric point written so far (live while the run runs), and the lines skipped."""
+    """The metric points written so far (live while the run runs), a page at a time: `limit`
+    points (at most MAX_METRIC_PAGE) from the `offset`-th on, of one metric when `key` is given;
+    `next_offset` is null on the last page. And the lines skipped."""
     store = store_of(request)
     record = store.get_run(request.path_params["run_id"])
+    arguments = dict(request.query_params)
+    offset = whole_number(arguments, "offset", 0, low=0, high=MAX_OFFSET)
+    limit = whole_number(arguments, "limit", MAX_METRIC_PAGE, low=1, high=MAX_METRIC_PAGE)
+    key = arguments.get("key")
     reading = store.read_metrics(record.run_id, complete=record.status.is_terminal)
-    return JSON({"run_id": record.run_id, "points": [asdict(p) for p in reading.points],
-                 "problems": list(reading.problems)})
+    points = (p for p in reading.points() if key is None or p.key == key)
+    page = [asdict(p) for p in islice(points, offset, offset + limit + 1)]
+    more = len(page) > limit
+    return JSON({"run_id": record.run_id, "points": page[:limit], "offset": offset, "limit": limit,
+                 "next_offset": offset + limit if more else None, "problems": list(reading.problems)})
 
 
 def log(request: Request) -> JSON:

@@ -29,13 +29,44 @@ class Series:
     colour: int = 0
 
 
-def series_by_key(points: Iterable[MetricPoint]) -> dict[str, list[tuple[float, float]]]:
-    """Each metric's (step, value) pairs; a point written without a step takes its position."""
-    grouped: dict[str, list[tuple[float, float]]] = {}
+def series_by_key(points: Iterable[MetricPoint], keys: set[str] | None = None) -> dict[str, list[tuple[float, float]]]:
+    """Each metric's (step, value) pairs (of `keys` only, when given), thinned while they are read
+    so that memory stays bounded however many points there are; a point written without a step
+    takes its position in its series."""
+    grouped: dict[str, _Thinning] = {}
     for point in points:
-        values = grouped.setdefault(point.key, [])
-        values.append((point.step if point.step is not None else len(values), point.value))
-    return grouped
+        if keys is not None and point.key not in keys:
+            continue
+        series = grouped.get(point.key)
+        if series is None:
+            series = grouped[point.key] = _Thinning()
+        series.add(point.step, point.value)
+    return {key: series.result() for key, series in grouped.items()}
+
+
+class _Thinning:
+    """Every `stride`-th point and the last one; when twice MAX_POINTS are kept, every other one
+    is dropped and the stride doubles, so at most 2 * MAX_POINTS points are ever held."""
+
+    def __init__(self) -> None:
+        self.kept: list[tuple[float, float]] = []
+        self.stride, self.seen = 1, 0
+        self.last: tuple[float, float] | None = None
+
+    def add(self, step: int | None, value: float) -> None:
+        point = (step if step is not None else self.seen, value)
+        if self.seen % self.stride == 0:
+            self.kept.append(point)
+            if len(self.kept) >= 2 * MAX_POINTS:
+                self.kept = self.kept[::2]
+                self.stride *= 2
+        self.seen += 1
+        self.last = point
+
+    def result(self) -> list[tuple[float, float]]:
+        if self.last is not None and (not self.kept or self.kept[-1] != self.last):
+            return [*self.kept, self.last]
+        return self.kept
 
 
 def line_chart(title: str, series: list[Series]) -> Markup:

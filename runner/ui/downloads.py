@@ -1,19 +1,17 @@
 """Downloading a run's artifacts and kept files.
 
-An artifact path goes through `store.artifact_path`, which refuses absolute paths, `..` and
-symlinks on the way; the file itself is opened without following a symlink, and must be a
-regular file. Everything is sent as an attachment of type application/octet-stream, so that an
-HTML or SVG file a run wrote can never run as a page of this app.
+Files are opened through the store (runner.runfiles): every part of an artifact path is opened
+without following a link, from a folder the run cannot replace, and only regular files are sent.
+Everything is sent as an attachment of type application/octet-stream, so that an HTML or SVG
+file a run wrote can never run as a page of this app.
 """
 
 from __future__ import annotations
 
-import errno
 import os
 import re
-import stat
 from collections.abc import Iterator
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import BinaryIO
 from urllib.parse import quote
 
@@ -21,6 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from runner.runfiles import NotAFileError, RunFileError
 from runner.tracking.base import LOG_NAME, RunRecord
 from runner.ui.pages import store_of
 
@@ -31,12 +30,16 @@ def artifact(request: Request) -> Response:
     store = store_of(request)
     record = store.get_run(request.path_params["run_id"])
     relative = request.path_params["path"]
+    missing = f"Run {record.run_id} has no artifact {relative!r}"
     try:
-        path = store.artifact_path(record.run_id, relative)
-    except ValueError as err:
-        raise HTTPException(400, str(err)) from None
-    return file_response(path, PurePosixPath(relative).name or "artifact",
-                         missing=f"Run {record.run_id} has no artifact {relative!r}")
+        handle = store.open_artifact(record.run_id, relative)
+    except FileNotFoundError:
+        raise HTTPException(404, missing) from None
+    except NotAFileError as err:
+        raise HTTPException(404, f"{missing}: {err}") from None
+    except RunFileError as err:
+        raise HTTPException(400, f"Artifact path {err}") from None
+    return file_response(handle, PurePosixPath(relative).name or "artifact")
 
 
 def attachment(request: Request) -> Response:
@@ -44,29 +47,21 @@ def attachment(request: Request) -> Response:
     store = store_of(request)
     record = store.get_run(request.path_params["run_id"])
     name = request.path_params["name"]
-    if name == LOG_NAME:
-        return file_response(Path(store.log_path(record.run_id)), name, missing=f"Run {record.run_id} has no log")
-    if name not in record.attachments:
+    if name != LOG_NAME and name not in record.attachments:
         raise HTTPException(404, f"Run {record.run_id} has no file {name!r}; it has: {_listing(record)}")
-    data = store.read_attachment(record.run_id, name)
-    return Response(data, media_type="application/octet-stream",
-                    headers={"Content-Disposition": attachment_disposition(name)})
+    return file_response(store.open_attachment(record.run_id, name), name)
 
 
-def file_response(path: Path, name: str, *, missing: str) -> Response:
+def file_response(handle: BinaryIO, name: str) -> Response:
+    """`handle` streamed as a download; the response closes it."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError as err:
-        if err.errno == errno.ELOOP:
-            raise HTTPException(400, f"{name!r} is a symlink; only regular files are served") from None
-        raise HTTPException(404, missing) from None
-    handle = os.fdopen(fd, "rb")
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
+        length = handle.seek(0, os.SEEK_END)
+        handle.seek(0)
+    except BaseException:
         handle.close()
-        raise HTTPException(404, missing)
-    headers = {"Content-Disposition": attachment_disposition(name), "Content-Length": str(info.st_size)}
-    return StreamingResponse(_chunks(handle, info.st_size), media_type="application/octet-stream", headers=headers)
+        raise
+    headers = {"Content-Disposition": attachment_disposition(name), "Content-Length": str(length)}
+    return StreamingResponse(_chunks(handle, length), media_type="application/octet-stream", headers=headers)
 
 
 def _chunks(handle: BinaryIO, length: int) -> Iterator[bytes]:

@@ -41,8 +41,8 @@ def table_request(args: Mapping[str, str], parameters: list[str]) -> TableReques
     filters = parse_assignments([p for p in parameters if p.strip()])
     sort = args.get("sort", "").strip() or DEFAULT_SORT
     descending = args.get("order", "desc" if sort == DEFAULT_SORT else "asc") == "desc"
-    page_size = _whole_number(args, "limit", DEFAULT_PAGE_SIZE, low=1, high=MAX_PAGE_SIZE)
-    offset = _whole_number(args, "offset", 0, low=0, high=MAX_OFFSET)
+    page_size = whole_number(args, "limit", DEFAULT_PAGE_SIZE, low=1, high=MAX_PAGE_SIZE)
+    offset = whole_number(args, "offset", 0, low=0, high=MAX_OFFSET)
     metrics = tuple(dict.fromkeys(m.strip() for m in args.get("metrics", "").split(",") if m.strip()))
     query = RunQuery(experiment=experiment, status=status, parameters=tuple(filters.items()), sweep=sweep,
                      limit=page_size + 1, offset=offset, descending=descending, **_sort_fields(sort))
@@ -70,7 +70,7 @@ def _status(text: str) -> RunStatus | None:
                          hint=f"choose one of {', '.join(s.value for s in RunStatus)}") from None
 
 
-def _whole_number(args: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
+def whole_number(args: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
     text = args.get(name, "").strip()
     if not text:
         return default

@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from runner.errors import RunNotFoundError
+from runner.errors import ProjError, RunNotFoundError, TrackingError
 from runner.rundiff import RunDiff, diff_runs
 from runner.runview import run_view
-from runner.tracking.base import RunRecord, RunStatus, TrackingStore
+from runner.tracking.base import LOG_NAME, RunRecord, RunStatus, TrackingStore
 from runner.ui.charts import Series, line_chart, series_by_key
 from runner.ui.queries import TableRequest
 
@@ -23,6 +23,7 @@ LOG_CHUNK = 256 * 1024  # the most log text sent at once (the first view shows t
 SHOWN_INLINE = 512 * 1024  # the dirty diff and the lock are shown in the page up to this size
 DEFAULT_METRIC_COLUMNS = 4
 MAX_COMPARED = 10
+MAX_CHARTS = 50  # metrics drawn on a run or compare page (all of them are in its metrics table)
 # Terminal colour and cursor codes: meaningless in a page, and they clutter the text.
 _TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -78,21 +79,34 @@ class RunDetails:
 def run_details(store: TrackingStore, record: RunRecord) -> RunDetails:
     view = run_view(store, record)
     reading = store.read_metrics(record.run_id, complete=record.status is not RunStatus.RUNNING)
-    series = sorted(series_by_key(reading.points).items())
+    drawn = sorted(view["metrics"])[:MAX_CHARTS]
+    series = sorted(series_by_key(reading.points(), set(drawn)).items())
     charts = [(key, line_chart(key, [Series(key, points)])) for key, points in series]
     lock_name = record.environment.lock
     return RunDetails(
         view=view,
         diff=shown_attachment(store, record, "diff.patch"),
         lock=shown_attachment(store, record, lock_name) if lock_name else None,
-        log=read_log(store, record.run_id, None),
+        log=_log_tail(store, record.run_id),
         charts=charts,
     )
 
 
+def _log_tail(store: TrackingStore, run_id: str) -> LogChunk:
+    try:
+        return read_log(store, run_id, None)
+    except TrackingError as err:  # the run replaced its log with something proj will not read
+        return LogChunk(0, 0, 0, f"(proj cannot show this log: {err.message})")
+
+
 def shown_attachment(store: TrackingStore, record: RunRecord, name: str) -> Attachment | None:
-    data = _attachment(store, record, name)
-    if data is None:
+    """The start of a kept file (SHOWN_INLINE bytes), read no further than that."""
+    if name not in record.attachments:
+        return None
+    try:
+        with store.open_attachment(record.run_id, name) as handle:
+            data = handle.read(SHOWN_INLINE + 1)
+    except (ProjError, ValueError):
         return None
     return Attachment(name, data[:SHOWN_INLINE].decode("utf-8", "replace"), len(data) > SHOWN_INLINE)
 
@@ -102,7 +116,7 @@ def _attachment(store: TrackingStore, record: RunRecord, name: str) -> bytes | N
         return None
     try:
         return store.read_attachment(record.run_id, name)
-    except (RunNotFoundError, ValueError):
+    except (ProjError, ValueError):
         return None
 
 
@@ -123,12 +137,12 @@ class LogChunk:
 def read_log(store: TrackingStore, run_id: str, offset: int | None) -> LogChunk:
     """Log text from byte `offset` (None: the tail), at most LOG_CHUNK bytes, whole characters only."""
     try:
-        with open(store.log_path(run_id), "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
+        with store.open_attachment(run_id, LOG_NAME) as handle:
+            size = handle.seek(0, os.SEEK_END)
             start = max(0, size - LOG_CHUNK) if offset is None else min(offset, size)
             handle.seek(start)
             data = handle.read(LOG_CHUNK)
-    except FileNotFoundError:
+    except RunNotFoundError:
         return LogChunk(0, 0, 0, "")
     if offset is None and start > 0 and b"\n" in data[:-1]:
         skipped = data.index(b"\n") + 1  # a tail starts at a whole line
@@ -164,7 +178,7 @@ def compare_runs(store: TrackingStore, records: list[RunRecord], *, charts: bool
     views = [run_view(store, r) for r in records]
     locks = [_lock(store, r) for r in records]
     diffs = [diff_runs(views[0], view, locks[0], lock) for view, lock in zip(views[1:], locks[1:])]
-    return Comparison(views, diffs, _grid(diffs, len(views)), _overlaid_charts(store, records) if charts else [])
+    return Comparison(views, diffs, _grid(diffs, len(views)), _overlaid_charts(store, records, views) if charts else [])
 
 
 def _lock(store: TrackingStore, record: RunRecord) -> tuple[str, bytes] | None:
@@ -189,9 +203,10 @@ def _grid(diffs: list[RunDiff], count: int) -> list[dict[str, Any]]:
     return list(rows.values())
 
 
-def _overlaid_charts(store: TrackingStore, records: list[RunRecord]) -> list[Any]:
-    per_run = [series_by_key(store.read_metrics(r.run_id, complete=r.status is not RunStatus.RUNNING).points)
-               for r in records]
+def _overlaid_charts(store: TrackingStore, records: list[RunRecord], views: list[dict[str, Any]]) -> list[Any]:
+    per_run = [series_by_key(store.read_metrics(r.run_id, complete=r.status is not RunStatus.RUNNING).points(),
+                             set(sorted(view["metrics"])[:MAX_CHARTS]))
+               for r, view in zip(records, views)]
     keys = sorted({key for series in per_run for key in series})
     return [(key, line_chart(key, [Series(f"{r.run_id[:8]} {r.run_name}", series[key], colour)
                                    for colour, (r, series) in enumerate(zip(records, per_run)) if key in series]))
