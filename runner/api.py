@@ -23,9 +23,10 @@ from runner.errors import ParameterError, UsageError
 from runner.experiments import experiment_name
 from runner.host import hostname, platform_label, python_version
 from runner.params import ResolvedParams, misspelt_parameters, resolve_parameters
-from runner.secrets import redact, redact_bytes, secret_values
+from runner.secrets import redact, redact_bytes, secret_values, secret_variables
 from runner.sources import ProjectSource, fetch_project
 from runner.spec import EntryPoint, Project, load_project
+from runner.texts import check_record
 from runner.tracking import open_store, resolve_tracking_uri
 from runner.tracking.base import (
     EnvironmentRecord,
@@ -215,11 +216,13 @@ def begin_run(store: TrackingStore, request: RunRequest, plan: RunPlan, prepared
     secrets = secret_values()
     if request.run_id is None:
         experiment = experiment_name(store, request.experiment, request.experiment_id)
-        record = store.start_run(_redacted(_new_record(request, plan, prepared, experiment), secrets))
+        record = _recordable(_redacted(_new_record(request, plan, prepared, experiment), secrets))
+        record = store.start_run(record)
     else:
         existing = _run_to_continue(store, request, plan)
         fresh = _new_record(request, plan, prepared, existing.experiment)
-        record = store.continue_run(_redacted(continued_record(existing, fresh, request.run_name), secrets))
+        record = _recordable(_redacted(continued_record(existing, fresh, request.run_name), secrets))
+        record = store.continue_run(record)
     _attach_inputs(store, record, plan.source, prepared, secrets)
     return record
 
@@ -298,9 +301,22 @@ def _new_record(request: RunRequest, plan: RunPlan, prepared, experiment: str) -
     )
 
 
+def _recordable(record: RunRecord) -> RunRecord:
+    """The record, once it holds only text a store can keep (a folder named in another encoding)."""
+    check_record(record.to_dict(), "Cannot record the run")
+    return record
+
+
 def _redacted(record: RunRecord, secrets: list[str]) -> RunRecord:
-    """The record with the values of secret-looking environment variables replaced by ***."""
-    return RunRecord.from_dict(redact(record.to_dict(), secrets)) if secrets else record
+    """The record with the values of secret-looking environment variables replaced by ***; a
+    parameter given exactly such a value notes the variable's name, for `proj rerun`."""
+    if not secrets:
+        return record
+    variables = secret_variables()
+    for parameter in record.parameters:
+        if parameter.given is not None and parameter.given in variables:
+            parameter.secret_from = variables[parameter.given]
+    return RunRecord.from_dict(redact(record.to_dict(), secrets))
 
 
 def _attach_inputs(store: TrackingStore, record: RunRecord, source: ProjectSource, prepared,

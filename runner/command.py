@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 
+from runner.grammar import placeholders
 from runner.params import ResolvedParams
 
 
@@ -15,6 +16,8 @@ def render_command(command: str, params: ResolvedParams) -> str:
     where bash runs them as a command of their own (`--x: command not found`, exit 127); proj
     appends them to the command's last line, so they reach the program.
     """
+    if any(p.conversion or p.spec for p in placeholders(command)):  # validation refuses these first
+        raise ValueError("a placeholder with a conversion or format spec cannot be rendered safely")
     quoted = {p.name: shlex.quote(p.rendered) for p in params.declared}
     rendered = command.format(**quoted)
     if not params.extra:

@@ -56,6 +56,14 @@ class CondaEnv:
         return tuple(d for d in self.dependencies if re.split(r"[\s=<>!~]", d.strip())[0] != "python")
 
 
+def inside_folder(root: Path, name: str) -> bool:
+    """Whether `root/name`, with every symlink resolved, is still inside `root`."""
+    try:
+        return (root / name).resolve().is_relative_to(root.resolve())
+    except (OSError, ValueError, RuntimeError):  # a NUL byte, a symlink loop
+        return False
+
+
 def referenced_files(requirements: tuple[str, ...]) -> list[str]:
     """The files named by `-r`/`-c` lines in a requirement list, as written."""
     files = []
@@ -121,7 +129,10 @@ def _missing_requirement_files(document: YamlDocument, key: str, root: Path) -> 
     problems = []
     for index, line in enumerate(document.data.get(key) or ()):
         for name in referenced_files((line,)):
-            if not (root / name).is_file():
+            if not inside_folder(root, name):
+                message = f"{key}[{index}]: requirements file '{name}' is outside the project folder"
+                problems.append(document.problem((key, index), message))
+            elif not (root / name).is_file():
                 message = f"{key}[{index}]: requirements file '{name}' not found in the project folder"
                 problems.append(document.problem((key, index), message))
     return problems

@@ -32,6 +32,7 @@ from runner.locations import cache_dir
 from runner.locking import file_lock
 from runner.process import ToolError, run_tool
 from runner.procfs import process_alive
+from runner.secrets import query_secrets
 
 _HEX = re.compile(r"^[0-9a-f]{4,40}$")
 
@@ -281,12 +282,19 @@ def _git(args: list[str], *, cwd: Path | None, env: dict[str, str] | None, secre
 
 
 def secrets_in(url: str) -> list[str]:
-    """The credentials a URL carries, to scrub from git's messages."""
-    parts = urlsplit(url) if "://" in url else None
-    if parts is None or "@" not in parts.netloc:
+    """The credentials a URL carries, to scrub from git's messages: its userinfo, and the values
+    of query parameters that sources.mask_credentials masks."""
+    try:
+        parts = urlsplit(url) if "://" in url else None
+    except ValueError:
         return []
+    if parts is None:
+        return []
+    found = query_secrets(parts.query)
+    if "@" not in parts.netloc:
+        return found
     userinfo = parts.netloc.rsplit("@", 1)[0]
     # Over http(s) any user name may be a token; elsewhere (ssh) only a password is secret.
     if parts.scheme in ("http", "https") or ":" in userinfo:
-        return [piece for piece in userinfo.split(":") if piece]
-    return []
+        found += [piece for piece in userinfo.split(":") if piece]
+    return found

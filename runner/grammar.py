@@ -18,6 +18,8 @@ _TYPE_ALIASES = {"str": "string"}
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 _INT = re.compile(r"[+-]?\d+")
+# Fixed by what stores and most programs hold: SQLite and MLflow keep 64-bit integers.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 # What a parameter value can be: YAML gives defaults as scalars, -P gives text, typing gives the rest.
 Scalar = str | int | float | bool
@@ -39,11 +41,7 @@ def parse_typed(type_name: str, value: object) -> Scalar:
     if kind == "float":
         return _float(value)
     if kind == "int":
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, str) and _INT.fullmatch(value.strip()):
-            return int(value)
-        raise ValueError("an int (a whole number)")
+        return _int(value)
     if kind == "bool":
         if isinstance(value, bool):
             return value
@@ -54,6 +52,21 @@ def parse_typed(type_name: str, value: object) -> Scalar:
     if kind == "uri" and not urlparse(str(value)).scheme:
         raise ValueError("a URI with a scheme (such as s3://, https:// or file://)")
     return str(value)
+
+
+def _int(value: object) -> int:
+    """A whole number that fits in 64 bits (what SQLite, MLflow and most programs hold)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and _INT.fullmatch(value.strip()):
+        digits = value.strip().lstrip("+-")
+        # Longer text is out of range anyway, and int() refuses more than 4300 digits.
+        number = int(value) if len(digits) <= 20 else INT64_MAX + 1
+    else:
+        raise ValueError("an int (a whole number)")
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise ValueError(f"an int from {INT64_MIN} to {INT64_MAX} (what a 64-bit integer holds)")
+    return number
 
 
 def _float(value: object) -> float:
@@ -69,6 +82,8 @@ def _float(value: object) -> float:
 class Placeholder:
     text: str  # as written, e.g. "{alpha}" or "{alpha!r}"
     name: str  # the field name, e.g. "alpha"
+    conversion: str = ""  # "r" in "{alpha!r}": refused, it would undo the shell quoting
+    spec: str = ""  # ">9" in "{alpha:>9}": refused, it would pad, crash or fill memory
 
 
 def placeholders(command: str) -> list[Placeholder]:
@@ -81,5 +96,5 @@ def placeholders(command: str) -> list[Placeholder]:
         if field is None:
             continue
         text = "{" + field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
-        found.append(Placeholder(text, field))
+        found.append(Placeholder(text, field, conversion or "", spec or ""))
     return found

@@ -2,8 +2,8 @@
 
 Each limit has a default and an environment variable that changes it (docs/reliability.md lists
 them all, with what happens when one is reached). Sizes accept a K, M or G suffix (powers of 1024).
-Limits that a store or a protocol imposes (64-bit integers) are not configurable and live with
-the code that needs them.
+Limits that a store or a protocol imposes (64-bit integers: runner.grammar) are not configurable
+and live with the code that needs them.
 """
 
 from __future__ import annotations
@@ -46,6 +46,3 @@ METRICS_FILE_BYTES = Limit("PROJ_MAX_METRICS_BYTES", 256 * 1024**2, "how much of
 METRIC_KEYS = Limit("PROJ_MAX_METRIC_KEYS", 1000, "the number of different metric keys in a run")
 ARTIFACTS_LISTED = Limit("PROJ_MAX_ARTIFACTS_LISTED", 1000,
                          "artifacts listed by `proj runs show` and the run page (the rest are counted)")
-
-# Fixed by what stores and most programs hold: SQLite and MLflow keep 64-bit integers.
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1

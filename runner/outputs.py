@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from runner.limits import ARTIFACTS_LISTED, INT64_MAX, METRIC_KEYS, METRIC_LINE_BYTES, METRICS_FILE_BYTES
+from runner.grammar import INT64_MAX
+from runner.limits import ARTIFACTS_LISTED, METRIC_KEYS, METRIC_LINE_BYTES, METRICS_FILE_BYTES
 from runner.runfiles import RunFileError, RunFolder, relative_parts
 
 METRICS_FILE = "metrics.jsonl"

@@ -113,11 +113,17 @@ def _resolve(name: str, type_name: str, raw: Scalar | None, base: Path, from_use
         value = parse_typed(kind, raw)
     except ValueError as err:
         origin = "" if from_user else " (from its default)"
-        raise ParameterError(f"Parameter {name!r} expects {err}, got {raw!r}{origin}") from None
+        raise ParameterError(f"Parameter {name!r} expects {err}, got {_clipped(raw)}{origin}") from None
     rendered = str(raw)
     if kind == "path":
         value = rendered = _resolve_path(name, str(raw), base)
     return ResolvedParameter(name, kind, str(raw) if from_user else None, value, rendered, True)
+
+
+def _clipped(value: object, width: int = 80) -> str:
+    """A value as messages show it: its repr, cut short when long (a message is not a dump)."""
+    text = repr(value)
+    return text if len(text) <= width else f"{text[:width]}... ({len(str(value))} characters)"
 
 
 def _resolve_path(name: str, raw: str, base: Path) -> str:

@@ -9,6 +9,7 @@ drift is allowed: then the run goes ahead without it and the record says what dr
 from __future__ import annotations
 
 import hashlib
+import os
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,6 +19,7 @@ from runner.api import Reporter, RunOutcome, RunRequest, run_project
 from runner.environments import MANAGERS, EnvironmentOptions
 from runner.errors import EnvironmentSetupError, PatchError, ReproductionError, UnknownVersionError, UsageError
 from runner.runcard import RunCard
+from runner.secrets import REDACTED
 from runner.tracking.base import Reproduction, RunRecord, TrackingStore
 
 
@@ -50,10 +52,11 @@ def _request(card: RunCard, options: RerunOptions, scratch: Path) -> RunRequest:
                          f"({source.diff_hash}): the card was edited or damaged")
     uri = source.location + (f"#{source.subdirectory}" if source.subdirectory else "")
     deliberate = [f"parameter {name}={value} (was {card.parameters.get(name, 'its default')})"
-                  for name, value in options.overrides.items() if card.parameters.get(name) != value]
+                  for name, value in options.overrides.items()
+                  if card.parameters.get(name) != value and REDACTED not in card.parameters.get(name, "")]
     if options.version:
         deliberate.append(f"version {options.version} (the original ran commit {source.commit})")
-    parameters = {**card.parameters, **options.overrides}
+    parameters = {**card.parameters, **_secret_parameters(card, options.overrides), **options.overrides}
     lock_file = None
     if card.environment.lock is not None and card.environment.lock_name:
         lock_file = scratch / card.environment.lock_name
@@ -72,6 +75,24 @@ def _request(card: RunCard, options: RerunOptions, scratch: Path) -> RunRequest:
         apply_diff=None if options.version else source.diff,
         reproduction=Reproduction(of=card.run_id, deliberate=deliberate),
     )
+
+
+def _secret_parameters(card: RunCard, overrides: dict[str, str]) -> dict[str, str]:
+    """Values for the parameters recorded as *** (they held a secret): from the environment
+    variable that held them then. Passing the literal *** instead would run something else."""
+    values = {}
+    for name, value in card.parameters.items():
+        if REDACTED not in value or name in overrides:
+            continue
+        variable = card.secret_parameters.get(name)
+        if variable and os.environ.get(variable):
+            values[name] = os.environ[variable]
+            continue
+        hint = (f"set {variable} to the value it had (proj takes it from there), or give -P {name}=VALUE"
+                if variable else f"give the value again with -P {name}=VALUE")
+        raise UsageError(f"Run {card.run_id} recorded parameter {name!r} as {value!r}: it held a secret, which "
+                         "proj does not keep, so it cannot be re-run as it was", hint=hint)
+    return values
 
 
 def _drifted(request: RunRequest, err: Exception, card: RunCard, options: RerunOptions,

@@ -56,6 +56,8 @@ class RunCard:
     environment: CardEnvironment
     proj_version: str
     outcome: dict[str, Any] = field(default_factory=dict)
+    # Parameters recorded as *** (they held a secret): name -> the variable that held it.
+    secret_parameters: dict[str, str] = field(default_factory=dict)
 
 
 def card_from_run(store: TrackingStore, record: RunRecord) -> RunCard:
@@ -73,6 +75,7 @@ def card_from_run(store: TrackingStore, record: RunRecord) -> RunCard:
         environment=CardEnvironment(kind=env.kind, key=env.key, lock_name=env.lock if lock else None, lock=lock,
                                     details=dict(env.details)),
         proj_version=record.proj_version,
+        secret_parameters={p.name: p.secret_from for p in record.parameters if p.secret_from and p.given is not None},
         outcome={"status": record.status.value, "exit_code": record.exit_code, "host": record.host,
                  "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(record.start_time)),
                  "duration_seconds": record.duration, "metrics": record.metrics},
@@ -111,6 +114,7 @@ def card_to_yaml(card: RunCard) -> str:
                    "version": s.version, "diff_sha256": s.diff_hash, **_blob("diff", s.diff)},
         "entry_point": card.entry_point,
         "parameters": dict(card.parameters),
+        **({"secret_parameters": dict(card.secret_parameters)} if card.secret_parameters else {}),
         "command": card.command,
         "environment": {"kind": env.kind, "key": env.key, "lock_file": env.lock_name, **_blob("lock", env.lock),
                         "details": env.details},
@@ -122,10 +126,11 @@ def card_to_yaml(card: RunCard) -> str:
 
 
 def load_card(path: Path) -> RunCard:
+    from runner.limits import CARD_FILE_BYTES
     from runner.schema_check import check_against_schema
     from runner.yamldoc import read_yaml
 
-    document = read_yaml(path)
+    document = read_yaml(path, CARD_FILE_BYTES)
     if not isinstance(document.data, dict):
         raise SpecError([Problem(path, 1, 1, Severity.ERROR, "not a run card (expected a mapping)")])
     problems = [p for p in check_against_schema(document, "run-card") if p.is_error]
@@ -143,6 +148,7 @@ def load_card(path: Path) -> RunCard:
         environment=CardEnvironment(kind=env["kind"], key=env.get("key"), lock_name=env.get("lock_file"),
                                     lock=_unblob(env, "lock"), details=env.get("details") or {}),
         proj_version=data["proj_version"], outcome=data.get("outcome") or {},
+        secret_parameters={str(k): str(v) for k, v in (data.get("secret_parameters") or {}).items()},
     )
 
 

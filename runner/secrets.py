@@ -23,6 +23,17 @@ def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
     return sorted(values, key=len, reverse=True)
 
 
+def secret_variables(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The secret-looking variables by value: value -> name (the first name, for a shared value)."""
+    environ = os.environ if environ is None else environ
+    found: dict[str, str] = {}
+    for name in sorted(environ):
+        value = environ[name]
+        if _SECRET_NAME.search(name) and len(value) >= MIN_SECRET_LENGTH:
+            found.setdefault(value, name)
+    return found
+
+
 def is_secret_name(name: str) -> bool:
     return bool(_SECRET_NAME.search(name))
 
@@ -50,3 +61,21 @@ def redact(value: Any, secrets: list[str]) -> Any:
     if isinstance(value, (list, tuple)):
         return type(value)(redact(item, secrets) for item in value)
     return value
+
+
+# Query parameters of a URL that carry credentials: tokens, passwords, keys, signatures (GitLab's
+# private_token, S3's X-Amz-Signature and X-Amz-Credential, Azure's `sig`, ...).
+_SECRET_QUERY = re.compile(r"token|secret|passw|key|sig|credential|auth|session", re.IGNORECASE)
+
+
+def query_secrets(query: str) -> list[str]:
+    """The values of a URL query's secret-looking parameters (`private_token=VALUE`)."""
+    pairs = (pair.partition("=") for pair in query.split("&"))
+    return [value for name, sep, value in pairs if sep and value and _SECRET_QUERY.search(name)]
+
+
+def masked_query(query: str) -> str:
+    """The query with the value of every secret-looking parameter replaced by ***."""
+    pairs = (pair.partition("=") for pair in query.split("&"))
+    return "&".join(f"{name}={REDACTED}" if sep and value and _SECRET_QUERY.search(name) else f"{name}{sep}{value}"
+                    for name, sep, value in pairs)

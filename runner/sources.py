@@ -24,12 +24,14 @@ from urllib.parse import urlsplit, urlunsplit
 from runner import gitmirror
 from runner.errors import PatchError, SourceError, UnsafeSourceError, UsageError
 from runner.gitmirror import GitFailure, run_git, run_git_binary
+from runner.secrets import masked_query
 
 GIT_SCHEMES = ("https", "http", "ssh", "git", "file", "git+ssh", "ssh+git")
 _REMOTE_HELPER = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*::")
 _SCP_LIKE = re.compile(r"^(?:(?P<user>[A-Za-z0-9._~-]+)@)?(?P<host>[A-Za-z0-9][A-Za-z0-9.-]*):(?P<path>[^:].*)$")
 _VERSION = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/+@-]*$")
 _EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+_USERINFO = re.compile(r"://[^/@]*@")
 
 Progress = Callable[[str], None]
 
@@ -73,14 +75,21 @@ class ProjectSource:
 
 
 def mask_credentials(uri: str) -> str:
-    """`https://user:token@host/x` → `https://***@host/x`; ssh user names are kept."""
-    parts = urlsplit(uri)
-    if not parts.scheme or "@" not in parts.netloc:
+    """`https://user:token@host/x` → `https://***@host/x`, and the values of secret-looking query
+    parameters (`?private_token=...`) → `***`; ssh user names are kept."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:  # not a URL Python can take apart (`https://[::1/x`): mask what looks like userinfo
+        return _USERINFO.sub("://***@", uri)
+    if not parts.scheme:
         return uri
-    userinfo, host = parts.netloc.rsplit("@", 1)
-    if parts.scheme in ("http", "https") or ":" in userinfo:
-        return urlunsplit(parts._replace(netloc=f"***@{host}"))
-    return uri
+    if "@" in parts.netloc:
+        userinfo, host = parts.netloc.rsplit("@", 1)
+        if parts.scheme in ("http", "https") or ":" in userinfo:
+            parts = parts._replace(netloc=f"***@{host}")
+    if parts.query:
+        parts = parts._replace(query=masked_query(parts.query))
+    return urlunsplit(parts)
 
 
 def strip_quotes(uri: str) -> str:
@@ -125,6 +134,7 @@ def _fetch_source(uri: str, version: str | None, progress: Progress) -> ProjectS
     local = Path(base).expanduser()
     if base and local.exists():
         return _from_local_folder(local, uri, subdirectory, version, progress)
+    _check_url_syntax(base)
     if is_git_url(base):
         _check_git_url(base)
         return _fromrun_git(base, mask_credentials(uri), subdirectory, version, progress)
@@ -151,6 +161,19 @@ def _refuse_unsafe_text(text: str, what: str) -> None:
         raise UnsafeSourceError(f"Refusing {what} with control characters: {text!r}")
     if text.startswith("-"):
         raise UnsafeSourceError(f"Refusing {what} {mask_credentials(text)!r}: git would read it as an option")
+
+
+def _check_url_syntax(uri: str) -> None:
+    """A URL Python cannot take apart (an unclosed `[`, a bracketed host that is no address)."""
+    if "://" not in uri:
+        return
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - reading it checks that the port is a number in range
+    except ValueError as err:
+        raise UnsafeSourceError(f"Refusing project URI {mask_credentials(uri)!r}: it is not a valid URL ({err})",
+                                hint="git URLs look like https://host/org/repo.git or ssh://user@host/org/repo.git"
+                                ) from None
 
 
 def _check_git_url(url: str) -> None:

@@ -15,9 +15,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping, Union
 
-from runner.envfiles import CondaEnv, PythonEnv, check_conda_env, check_python_env
+from runner.envfiles import CondaEnv, PythonEnv, check_conda_env, check_python_env, inside_folder
 from runner.errors import SpecError, UsageError
-from runner.grammar import KNOWN_TYPES, canonical_type, parse_typed, placeholders
+from runner.grammar import KNOWN_TYPES, Placeholder, canonical_type, parse_typed, placeholders
 from runner.problems import Problem, Severity
 from runner.schema_check import check_against_schema
 from runner.yamldoc import JsonPath, YamlDocument, describe_path, read_yaml
@@ -83,16 +83,37 @@ class Project:
         """The named entry point, or MLflow's fallback for a `.py`/`.sh` script in the project."""
         if name in self.entry_points:
             return self.entry_points[name]
-        suffix = Path(name).suffix
-        if suffix in FALLBACK_RUNNERS:
-            script = self.root / name
-            if not script.is_file():
-                raise UsageError(f"Entry point {name!r} is a script name, but {script} does not exist")
-            return EntryPoint(name, _script_command(name, suffix))
+        if Path(name).suffix in FALLBACK_RUNNERS:
+            return _script_entry_point(self.root, name)
+        close = difflib.get_close_matches(name, list(self.entry_points), n=1)
         raise UsageError(
-            f"Could not find {name!r} among entry points {sorted(self.entry_points)} "
-            f"or interpret {name!r} as a runnable script (supported: {', '.join(FALLBACK_RUNNERS)})"
+            f"Could not find {name!r} among entry points {_listed(sorted(self.entry_points))} "
+            f"or interpret {name!r} as a runnable script (supported: {', '.join(FALLBACK_RUNNERS)})",
+            hint=f"did you mean {close[0]!r}?" if close else None,
         )
+
+
+MAX_LISTED_NAMES = 20  # names shown in a message; a project may declare thousands
+
+
+def _listed(names: list[str]) -> str:
+    shown = ", ".join(repr(name) for name in names[:MAX_LISTED_NAMES])
+    more = len(names) - MAX_LISTED_NAMES
+    return f"[{shown}{f', ... and {more} more' if more > 0 else ''}]"
+
+
+def _script_entry_point(root: Path, name: str) -> EntryPoint:
+    """MLflow's fallback for a script inside the project given as the entry point."""
+    if name.startswith("-"):
+        raise UsageError(f"Entry point {name!r} starts with '-', which the interpreter would read as an option",
+                         hint=f"write it as a path: -e ./{name}")
+    script = root / name
+    if not inside_folder(root, name):
+        raise UsageError(f"Entry point {name!r} is outside the project folder {root}",
+                         hint="a script run as an entry point must be part of the project")
+    if not script.is_file():
+        raise UsageError(f"Entry point {name!r} is a script name, but {script} does not exist")
+    return EntryPoint(name, _script_command(name, script.suffix))
 
 
 def _script_command(name: str, suffix: str) -> str:
@@ -313,14 +334,21 @@ def _check_placeholders(document: YamlDocument, path: JsonPath, entry_point: Ent
     for placeholder in found:
         occurrence = seen.get(placeholder.text, 0)
         seen[placeholder.text] = occurrence + 1
-        message = _placeholder_problem(placeholder.name, placeholder.text, entry_point.name, declared)
+        message = _placeholder_problem(placeholder, entry_point.name, declared)
         if message:
             pos = document.locate_in_value(path, placeholder.text, occurrence)
             problems.append(Problem(document.path, pos.line, pos.column, Severity.ERROR, f"{where}: {message}"))
     return problems
 
 
-def _placeholder_problem(name: str, text: str, entry_point: str, declared: list[str]) -> str | None:
+def _placeholder_problem(placeholder: Placeholder, entry_point: str, declared: list[str]) -> str | None:
+    name, text = placeholder.name, placeholder.text
+    if placeholder.conversion:
+        return (f"placeholder '{text}' uses the conversion '!{placeholder.conversion}', which would undo the "
+                f"shell quoting of the value; write '{{{name}}}'")
+    if placeholder.spec:
+        return (f"placeholder '{text}' uses the format spec ':{placeholder.spec}'; values are substituted as "
+                f"text, so write '{{{name}}}'")
     if name in declared:
         return None
     if not name or name.isdigit():
@@ -349,6 +377,9 @@ def _environment(document: YamlDocument, root: Path) -> tuple[Environment, list[
     if key == "docker_env":
         return _docker_env(data["docker_env"]), _check_dockerfile(document, root)
     env_file = root / data[key]
+    if not inside_folder(root, data[key]):
+        message = f"{key}: {data[key]!r} is outside the project folder; an environment file must be part of the project"
+        return None, [document.problem((key,), message)]
     if not env_file.is_file():
         message = f"{key}: file {data[key]!r} not found in the project folder"
         return None, [document.problem((key,), message)]
@@ -380,11 +411,10 @@ def _check_dockerfile(document: YamlDocument, root: Path) -> list[Problem]:
     name = document.data["docker_env"].get("dockerfile")
     if name is None:
         return []
-    path = (root / name).resolve()
-    if not path.is_relative_to(root.resolve()):
+    if not inside_folder(root, name):
         return [document.problem(("docker_env", "dockerfile"),
                                  f"docker_env.dockerfile: {name!r} is outside the project folder")]
-    if not path.is_file():
+    if not (root / name).is_file():
         return [document.problem(("docker_env", "dockerfile"),
                                  f"docker_env.dockerfile: file {name!r} not found in the project folder")]
     return []

@@ -8,15 +8,18 @@ make them explode in size or loop forever.
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.constructor import SafeConstructor
+from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from runner.errors import SpecError
+from runner.limits import SPEC_FILE_BYTES, Limit
 from runner.problems import Problem, Severity
 
 JsonPath = tuple[Any, ...]
@@ -24,6 +27,7 @@ JsonPath = tuple[Any, ...]
 # A document larger than this once aliases are expanded is refused ("billion laughs").
 MAX_EXPANDED_NODES = 100_000
 MERGE_TAG = "tag:yaml.org,2002:merge"
+MAX_INTEGER_DIGITS = 4000  # Python refuses to convert longer ones (sys.get_int_max_str_digits)
 
 
 @dataclass(frozen=True)
@@ -130,12 +134,10 @@ def describe_path(path: JsonPath) -> str:
     return text
 
 
-def read_yaml(path: Path) -> YamlDocument:
-    """Read and parse a YAML file; any failure becomes a SpecError with its position."""
-    try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise SpecError([Problem(path, 0, 0, Severity.ERROR, f"cannot read file: {err.strerror}")]) from None
+def read_yaml(path: Path, limit: Limit = SPEC_FILE_BYTES) -> YamlDocument:
+    """Read and parse a YAML file of at most `limit` bytes; any failure becomes a SpecError
+    with its position."""
+    raw = _read_bounded(path, limit)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -146,9 +148,28 @@ def read_yaml(path: Path) -> YamlDocument:
     return parse_yaml(text, path)
 
 
+def _read_bounded(path: Path, size_limit: Limit) -> bytes:
+    """The file's bytes, refused before they are parsed when there are more than the limit (a
+    huge file would take minutes and gigabytes to parse) or when it is not a regular file."""
+    limit = size_limit.get()
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError as err:
+        raise SpecError([Problem(path, 0, 0, Severity.ERROR, f"cannot read file: {err.strerror}")]) from None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise SpecError([Problem(path, 0, 0, Severity.ERROR, "not a regular file")])
+        raw = handle.read(limit + 1)
+    if len(raw) > limit:
+        message = (f"file is larger than {limit} bytes, the limit on {size_limit.what}; "
+                   f"make it smaller (or raise {size_limit.variable})")
+        raise SpecError([Problem(path, 0, 0, Severity.ERROR, message)])
+    return raw
+
+
 def parse_yaml(text: str, path: Path) -> YamlDocument:
     try:
-        loader = yaml.SafeLoader(text)  # checks every character up front
+        loader = _Loader(text)  # checks every character up front
     except yaml.reader.ReaderError as err:
         raise SpecError([_reader_error_problem(err, text, path)]) from None
     try:
@@ -168,6 +189,21 @@ def parse_yaml(text: str, path: Path) -> YamlDocument:
     document = YamlDocument(path, text, data, root)
     document.duplicate_keys = duplicates
     return document
+
+
+class _Loader(yaml.SafeLoader):
+    """safe_load's loader, refusing integers too long for Python to convert (it raises a bare
+    ValueError past 4300 digits) with the position of the offending value."""
+
+    def construct_yaml_int(self, node: ScalarNode) -> int:
+        digits = sum(c.isdigit() for c in str(node.value))
+        if digits > MAX_INTEGER_DIGITS:
+            raise ConstructorError(None, None, f"integer with {digits} digits is too long (at most "
+                                               f"{MAX_INTEGER_DIGITS})", node.start_mark)
+        return int(super().construct_yaml_int(node))
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
 
 
 def _reader_error_problem(err: yaml.reader.ReaderError, text: str, path: Path) -> Problem:
@@ -195,7 +231,10 @@ _KEY_CONSTRUCTOR = SafeConstructor()
 def _scalar_key(node: Node) -> Any:
     """The Python value of a mapping key node, as safe_load would build it."""
     if isinstance(node, ScalarNode):
-        return _KEY_CONSTRUCTOR.construct_object(node)
+        try:
+            return _KEY_CONSTRUCTOR.construct_object(node)
+        except (ValueError, yaml.YAMLError):  # an integer too long to convert, a bad timestamp
+            return str(node.value)
     return f"<{'mapping' if isinstance(node, MappingNode) else 'sequence'} key>"
 
 

@@ -33,6 +33,7 @@ def main() -> None:
     for module in _modules_for(sys.argv[1:]):
         importlib.import_module(f"runner.cli.{module}")  # each registers its commands on import
     try:
+        _check_text(sys.argv[1:])
         app(prog_name="proj")
     except ProjError as err:
         if Settings.debug:
@@ -41,6 +42,16 @@ def main() -> None:
             traceback.print_exc()
         show_error(err)
         sys.exit(int(err.exit_code))
+
+
+def _check_text(arguments: list[str]) -> None:
+    """Arguments and proj's settings must be UTF-8: the record keeps them as text."""
+    import os
+
+    from runner.texts import check_arguments, check_environment
+
+    check_arguments(arguments)
+    check_environment(os.environ, [name for name in os.environ if name.startswith(("PROJ_", "MLFLOW_TRACKING"))])
 
 
 def _modules_for(arguments: list[str]) -> tuple[str, ...]:

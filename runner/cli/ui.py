@@ -31,7 +31,11 @@ def ui(
     if uri.startswith(("http://", "https://")):
         raise UsageError(f"proj ui shows a local store; {uri} is an MLflow server",
                          hint="open that server's own web UI, or give --tracking-uri a local store folder")
-    uri = open_store(uri).uri  # a local store's absolute path: what the pages and the message show
+    store = open_store(uri)
+    uri = store.uri  # a local store's absolute path: what the pages and the message show
+    from runner.tracking.base import RunQuery
+
+    store.list_runs(RunQuery(limit=1))  # a store that cannot be read is refused now, not on every page
     loopback = _is_loopback(host)
     if not loopback and not allow_remote:
         raise UsageError(f"Refusing to serve on {host}: proj ui has no authentication, so anyone who can reach "
@@ -40,7 +44,7 @@ def ui(
     if not loopback:
         warn(f"serving on {host} without authentication: anyone who can reach it can read every run, "
              "its logs and its artifacts")
-    _serve(uri, listener, loopback)
+    _serve(uri, listener, host if loopback else None)
 
 
 def _check_ui_installed() -> None:
@@ -84,13 +88,16 @@ def _listen(host: str, port: int) -> socket.socket:
     return listener
 
 
-def _serve(uri: str, listener: socket.socket, loopback: bool) -> None:
+def _serve(uri: str, listener: socket.socket, loopback_host: Optional[str]) -> None:
+    """Serve until Ctrl-C. On a loopback address, only requests naming this machine are answered
+    (DNS rebinding): the loopback names, and the address given with --host (such as 127.0.0.2)."""
     import uvicorn
 
-    from runner.ui.app import create_app
+    from runner.ui.app import LOOPBACK_NAMES, create_app
 
-    web_app = create_app(uri, allowed_hosts=_local_names() if loopback else None)
     host, port = listener.getsockname()[:2]
+    allowed = None if loopback_host is None else (*LOOPBACK_NAMES, loopback_host.strip("[]").lower(), host)
+    web_app = create_app(uri, allowed_hosts=allowed)
     shown = f"[{host}]" if ":" in host else host
     note(f"showing the runs of {uri} at http://{shown}:{port}/ (read-only; Ctrl-C to stop)")
     config = uvicorn.Config(web_app, log_level="warning", access_log=False, lifespan="off")
@@ -101,8 +108,3 @@ def _serve(uri: str, listener: socket.socket, loopback: bool) -> None:
     finally:
         listener.close()
 
-
-def _local_names() -> tuple[str, ...]:
-    from runner.ui.app import LOOPBACK_NAMES
-
-    return LOOPBACK_NAMES

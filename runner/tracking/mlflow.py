@@ -22,7 +22,7 @@ import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, BinaryIO, ParamSpec, TypeVar
+from typing import BinaryIO, ParamSpec, TypeVar
 
 from runner.errors import RunNotFoundError, TrackingError, UsageError
 from runner.locations import proj_home
