@@ -521,5 +521,5 @@ def _is_empty(database: Path) -> bool:
     """No database yet: no file, or the empty file a store starts with."""
     try:
         return database.stat().st_size == 0
-    except FileNotFoundError:
+    except OSError:  # missing, or a file where a folder of the path should be (creating it says so)
         return True
