@@ -107,9 +107,34 @@ def cli_figures(project: Path, local: Path, scratch: Path, runs: int) -> dict[st
     for _ in range(runs):  # interleaved, so that a busy moment of the host hits every kind alike
         samples["baseline"].append(cli_seconds(local, scratch, env))
         samples["cold"].append(cli_seconds(project, scratch, env, fresh))
+        record_phases("cold", home)
         samples["warm cache"].append(cli_seconds(project, scratch, env, no_envs))
+        record_phases("warm cache", home)
         samples["warm"].append(cli_seconds(project, scratch, env))
     return {name: median_ms(values) for name, values in samples.items()}
+
+
+PHASES: dict[str, dict[str, list[float]]] = {"cold": {}, "warm cache": {}}
+
+
+def record_phases(kind: str, home: Path) -> None:
+    """The time of each build step, as the build recorded it in the environment's marker."""
+    import json
+
+    [marker] = home.glob("envs/*/.proj-env.json")
+    for phase, seconds in json.loads(marker.read_text()).get("phase_seconds", {}).items():
+        PHASES[kind].setdefault(phase, []).append(seconds)
+
+
+def print_phases(runs: int) -> None:
+    names = list(dict.fromkeys([*PHASES["cold"], *PHASES["warm cache"]]))
+    print(f"\nbuild steps inside `proj run` (median of {runs}; download and extract overlaps link)\n")
+    print("| step | cold (empty package cache) | warm package cache |")
+    print("|---|---|---|")
+    for name in names:
+        cells = [f"{median_ms(PHASES[kind][name]):.0f} ms" if PHASES[kind].get(name) else "-"
+                 for kind in ("cold", "warm cache")]
+        print(f"| {name} | {cells[0]} | {cells[1]} |")
 
 
 def write_project(folder: Path, env: str, files: dict[str, str]) -> Path:
@@ -146,6 +171,7 @@ def main() -> None:
     for name in ("baseline", "cold", "warm cache", "warm"):
         print(f"  {name:28} {cli[name]:8.1f} ms   {cli[name] / cli['baseline']:5.2f}x"
               f"   +{cli[name] - cli['baseline']:7.1f} ms")
+    print_phases(args.runs)
 
 
 if __name__ == "__main__":

@@ -129,6 +129,8 @@ def main() -> None:
             results["no environment, for scale"] = paired(
                 repeat, lambda: sh(sys.executable, "-m", "runner", "run", str(local), *store, env=env),
                 lambda: sh(*docker_run))
+            results["import the docker SDK"] = paired(
+                repeat, lambda: sh(sys.executable, "-c", "import docker"), lambda: sh(sys.executable, "-c", "pass"))
         finally:
             remove_label(client, name)
             remove_tag(client, cli_tag)
@@ -136,12 +138,27 @@ def main() -> None:
 
 
 def report(results: dict, repeat: int) -> None:
-    print(f"docker environments, median of {repeat} (seconds)")
-    print(f"{'measure':26} {'proj':>8} {'baseline':>9} {'ratio':>7}   baseline")
-    baselines = {"build, cold": "docker build --no-cache", "build, cached": "docker build (layer cache)",
-                 "start (run `true`)": "docker run --rm", "no environment, for scale": "docker run --rm"}
+    import shlex
+
+    baselines = {"build, cold": "`docker build --no-cache`", "build, cached": "`docker build` (layer cache)",
+                 "start (run `true`)": "`docker run --rm`", "no environment, for scale": "`docker run --rm`",
+                 "import the docker SDK": "`python -c pass`"}
+    load = " ".join(f"{value:.1f}" for value in os.getloadavg())
+    print(f"`{shlex.join(['python', 'bench/bench_docker.py', *sys.argv[1:]])}`  \n"
+          f"medians of {repeat}, proj and its baseline alternating; {os.cpu_count()} cores, load average {load}\n")
+    print("| measure | proj | baseline | ratio |")
+    print("|---|---|---|---|")
     for what, (proj, baseline) in results.items():
-        print(f"{what:26} {proj:8.3f} {baseline:9.3f} {proj / baseline:7.2f}   {baselines[what]}")
+        print(f"| {what} | {proj * 1000:.0f} ms | {baseline * 1000:.0f} ms ({baselines[what]}) | "
+              f"{proj / baseline:.2f}x |")
+    start, scale, sdk = (results[key][0] for key in ("start (run `true`)", "no environment, for scale",
+                                                     "import the docker SDK"))
+    sdk_cost = sdk - results["import the docker SDK"][1]
+    docker_run = results["start (run `true`)"][1]
+    print(f"\nWhere `proj run` of the docker project goes: proj without an environment {scale * 1000:.0f} ms "
+          f"(its own start-up, the record, `true` itself), importing the docker SDK {sdk_cost * 1000:.0f} ms, "
+          f"the rest {max(start - scale - sdk_cost, 0) * 1000:.0f} ms (image checks, container create, attach, "
+          f"start, wait, remove) against {docker_run * 1000:.0f} ms for the whole of `docker run --rm`.")
 
 
 if __name__ == "__main__":

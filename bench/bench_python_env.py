@@ -1,184 +1,254 @@
-"""Python environments: proj (uv) versus `mlflow run --env-manager virtualenv`, cold and warm.
+"""Python environments against MLflow 3: `proj run` and `mlflow run`, same project, same index.
 
-    python bench/bench_python_env.py [--runs 3] [--cold-runs 1] [--mlflow-venv /opt/proj-ci/mlflow-venv]
+    python bench/bench_python_env.py [--managers uv,virtualenv] [--cold-rounds 1] [--warm-rounds 3]
+                                     [--index wheelhouse|pypi] [--mlflow-venv /opt/proj-ci/mlflow-venv]
 
-Both tools run the same copy of example-projects/wine-quality (scikit-learn and pandas from
-PyPI; the copy has no python_env.lock, so both resolve, and pins `python:` to the exact version
-of this interpreter, because MLflow's virtualenv manager hands a partial version to
-`pyenv install`, which would try to download the newest patch release). Each figure is the wall
-time of the whole command, median of the runs (interleaved: each round runs every tool):
+Both tools run copies of example-projects/mlflow-elasticnet (MLflow's classic style: a conda.yaml
+whose pip list holds mlflow and scikit-learn, 88 packages in all), with `--env-manager uv` and
+`--env-manager virtualenv` (MLflow's own virtualenv path: pyenv, venv and pip; proj builds both
+with uv). The copies pin `python=` to this interpreter's exact version, so that neither tool
+tries to download one, and their train.py notes when it starts and ends, so each run splits into
+what the tool adds and what the entry point itself takes.
 
-    cold             nothing cached: a new environment folder and an empty package cache
-                     (proj: PROJ_HOME and UV_CACHE_DIR; MLflow: MLFLOW_ENV_ROOT and PIP_CACHE_DIR)
-    new env          a new environment folder, the package cache filled by the cold runs
-                     (a project whose spec changed)
-    warm             the environment exists (every run after the first)
-    baseline         the entry point alone, run with the environment's python: what neither
-                     tool can save; "environment time" = figure - baseline
+Each round runs every tool once, alternating, so that a shared machine's load falls on both:
 
-`proj-nobc` is proj with UV_COMPILE_BYTECODE=0 (no bytecode compiled at build time).
+    cold   nothing cached: new environment folders and empty package caches
+           (proj: PROJ_HOME, UV_CACHE_DIR; mlflow: MLFLOW_ENV_ROOT, UV_CACHE_DIR, PIP_CACHE_DIR)
+    warm   the environment the cold run built, run again
 
-Ratios are MLflow / proj, measured in this one invocation. MLflow's virtualenv manager needs
-`pyenv` on PATH and the requested Python already installed by pyenv (it never downloads here
-because the version is installed); without them only proj is measured and the reason is shown.
+Figures (medians): "environment build" is launch to the entry point's first line in a cold run
+(the tool's own start-up included); "cold run" and "warm run" are the whole command; "warm
+overhead" is a warm run minus the entry point's own time. Ratios are proj / mlflow.
+
+The package index both tools use: `wheelhouse` (default) downloads the resolved wheels once into
+~/.cache/proj-bench and points uv and pip at that folder only, so downloads do not add noise;
+`pypi` uses whatever index uv and pip are configured with. The script prints a markdown table,
+with this command line, ready for docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = REPO_ROOT / "example-projects" / "wine-quality"
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "example-projects" / "mlflow-elasticnet"
 PYTHON = ".".join(map(str, sys.version_info[:3]))
+ENTRY_ARGS = ("0.01", "0.5")  # alpha, l1_ratio: the example's defaults, as both tools pass them
+MARKER = (  # prepended to train.py: when the entry point starts and ends (wall clock)
+    "import atexit as _a, os as _o, time as _t\n"
+    "_m = _o.environ.get('BENCH_MARKS')\n"
+    "if _m:\n"
+    "    open(_m, 'a').write(f'start {_t.time()}\\n')\n"
+    "    _a.register(lambda: open(_m, 'a').write(f'end {_t.time()}\\n'))\n")
 
 
-def prepare_project(scratch: Path) -> Path:
-    project = scratch / "wine-quality"
-    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("python_env.lock", ".proj", "mlruns"))
-    env_file = project / "python_env.yaml"
-    env_file.write_text(env_file.read_text().replace('python: "3.11"', f'python: "{PYTHON}"'))
+@dataclass
+class Sample:
+    total: float
+    to_entry: float  # launch until the entry point's first line
+    entry: float  # the entry point's own time
+
+
+@dataclass
+class Tool:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    project: Path
+    samples: dict[str, list[Sample]] = field(default_factory=lambda: {"cold": [], "warm": [], "alone": []})
+
+    def run(self, scratch: Path, caches: dict[str, Path]) -> Sample:
+        marks = scratch / "marks.txt"
+        marks.unlink(missing_ok=True)
+        env = {**self.env, **{k: str(v) for k, v in caches.items()}, "BENCH_MARKS": str(marks)}
+        started = time.time()
+        done = subprocess.run(self.argv, env=env, cwd=scratch, capture_output=True, text=True, check=False)
+        total = time.time() - started
+        if done.returncode != 0:
+            raise SystemExit(f"{shlex.join(self.argv[:6])} failed ({done.returncode}):\n"
+                             f"{done.stdout[-3000:]}\n{done.stderr[-5000:]}")
+        found = dict(line.split() for line in marks.read_text().splitlines())
+        start, end = float(found["start"]), float(found["end"])
+        return Sample(total, start - started, end - start)
+
+
+def find_project(given: Path | None) -> Path:
+    project = given or EXAMPLE
+    if not (project / "conda.yaml").is_file():
+        raise SystemExit(f"{project} has no conda.yaml: this benchmark needs an MLflow-style project")
     return project
 
 
-def timed(argv: list[str], env: dict[str, str], cwd: Path) -> float:
-    start = time.perf_counter()
-    done = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(argv[:4])} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    return elapsed
+def copy_project(source: Path, target: Path) -> Path:
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns(".proj", "mlruns", "mlflow.db", "*.lock"))
+    conda = target / "conda.yaml"
+    lines = [f"  - python={PYTHON}" if line.strip().startswith("- python") else line
+             for line in conda.read_text().splitlines()]
+    conda.write_text("\n".join(lines) + "\n")
+    train = target / "train.py"
+    train.write_text(MARKER + train.read_text())
+    return target
 
 
-class Proj:
-    name = "proj"
-    extra_env: ClassVar[dict[str, str]] = {}
+def wheelhouse_env(project: Path, scratch: Path) -> dict[str, str]:
+    """Every wheel the project needs, downloaded once; uv and pip pointed at that folder only."""
+    requirements = "\n".join(sorted(pip_requirements(project))) + "\npip\nsetuptools\nwheel\n"
+    digest = hashlib.sha256(f"{PYTHON}\n{requirements}".encode()).hexdigest()[:12]
+    house = Path.home() / ".cache" / "proj-bench" / f"wheelhouse-{digest}"
+    if not (house / ".complete").exists():
+        from uv import find_uv_bin
 
-    def __init__(self, project: Path, scratch: Path) -> None:
-        self.project, self.scratch = project, scratch
-
-    def run(self, env_root: Path, package_cache: Path) -> float:
-        env = {**os.environ, **self.extra_env, "PROJ_HOME": str(env_root), "UV_CACHE_DIR": str(package_cache)}
-        argv = [sys.executable, "-m", "runner", "run", str(self.project), "-P", f"data={self.data}",
-                "--tracking-uri", str(self.scratch / "proj-store")]
-        return timed(argv, env, self.scratch)
-
-    @property
-    def data(self) -> Path:
-        return self.project / "data" / "wine-quality.csv"
-
-    def environment_python(self, env_root: Path) -> Path:
-        [built] = [p for p in (env_root / "envs").iterdir() if p.is_dir() and not p.name.startswith(".")]
-        return built / "bin" / "python"
+        house.mkdir(parents=True, exist_ok=True)
+        (scratch / "wanted.in").write_text(requirements)
+        subprocess.run([find_uv_bin(), "pip", "compile", "-q", "--python", sys.executable, "--no-header",
+                        "--no-annotate", str(scratch / "wanted.in"), "-o", str(scratch / "wanted.txt")], check=True)
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary", ":all:",
+                        "-r", str(scratch / "wanted.txt"), "-d", str(house)], check=True)
+        (house / ".complete").touch()
+    config = scratch / "uv.toml"
+    config.write_text(f'no-index = true\nfind-links = ["{house}"]\n')
+    return {"UV_CONFIG_FILE": str(config), "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(house)}
 
 
-class ProjWithoutBytecode(Proj):
-    """proj with UV_COMPILE_BYTECODE=0: faster builds, slower imports when Python cannot write
-    bytecode itself (PYTHONDONTWRITEBYTECODE set, or a read-only cache)."""
+def pip_requirements(project: Path) -> list[str]:
+    import yaml
 
-    name = "proj-nobc"
-    extra_env: ClassVar[dict[str, str]] = {"UV_COMPILE_BYTECODE": "0"}
-
-
-class Mlflow(Proj):
-    name = "mlflow"
-
-    def __init__(self, project: Path, scratch: Path, venv: Path) -> None:
-        super().__init__(project, scratch)
-        self.venv = venv
-
-    def run(self, env_root: Path, package_cache: Path) -> float:
-        env = {**os.environ, "MLFLOW_ENV_ROOT": str(env_root), "PIP_CACHE_DIR": str(package_cache),
-               "MLFLOW_TRACKING_URI": f"sqlite:///{self.scratch / 'mlflow.db'}",
-               "PATH": f"{self.venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
-        argv = [str(self.venv / "bin" / "mlflow"), "run", str(self.project), "--env-manager", "virtualenv",
-                "-P", f"data={self.data}"]
-        return timed(argv, env, self.scratch)
+    spec = yaml.safe_load((project / "conda.yaml").read_text())
+    for item in spec.get("dependencies", []):
+        if isinstance(item, dict) and "pip" in item:
+            return [str(line) for line in item["pip"]]
+    raise SystemExit(f"{project / 'conda.yaml'} has no pip: list")
 
 
-def mlflow_unavailable(venv: Path) -> str | None:
-    if not (venv / "bin" / "mlflow").exists():
-        return f"no MLflow at {venv} (scripts/mlflow-up.sh creates it)"
-    if shutil.which("pyenv") is None:
-        return "MLflow's virtualenv manager needs pyenv on PATH, and there is none"
-    root = subprocess.run(["pyenv", "root"], capture_output=True, text=True, check=False).stdout.strip()
-    if not (Path(root) / "versions" / PYTHON).is_dir():
-        return f"pyenv has no Python {PYTHON} installed; MLflow would try to download it"
-    return None
+def make_tools(manager: str, project: Path, scratch: Path, base: dict[str, str], mlflow_venv: Path) -> list[Tool]:
+    proj_copy = copy_project(project, scratch / manager / "proj-project")
+    mlflow_copy = copy_project(project, scratch / manager / "mlflow-project")
+    proj = [sys.executable, "-m", "runner", "run", str(proj_copy), "--env-manager", manager]
+    mlflow = [str(mlflow_venv / "bin" / "mlflow"), "run", str(mlflow_copy), "--env-manager", manager]
+    mlflow_env = {**base, "PATH": f"{mlflow_venv / 'bin'}{os.pathsep}{base.get('PATH', '')}"}
+    return [Tool("mlflow", mlflow, mlflow_env, mlflow_copy), Tool("proj", proj, dict(base), proj_copy)]
 
 
-def measure(tools: list[Proj], scratch: Path, runs: int, cold_runs: int) -> tuple[dict, float]:
-    """Every kind of figure for every tool, interleaved round by round, so that the load of a
-    shared machine falls on each tool alike. Returns the figures and the baseline."""
-    samples: dict[str, dict[str, list[float]]] = {t.name: {"cold": [], "new env": [], "warm": []} for t in tools}
-    for index in range(cold_runs):
+def caches_for(tool: Tool, folder: Path) -> dict[str, Path]:
+    if tool.name == "proj":
+        return {"PROJ_HOME": folder / "home", "UV_CACHE_DIR": folder / "uv-cache"}
+    return {"MLFLOW_ENV_ROOT": folder / "envs", "UV_CACHE_DIR": folder / "uv-cache",
+            "PIP_CACHE_DIR": folder / "pip-cache"}
+
+
+def measure(tools: list[Tool], scratch: Path, cold_rounds: int, warm_rounds: int,
+            say: Callable[[str], None]) -> None:
+    for index in range(cold_rounds):
         for tool in tools:
-            shutil.rmtree(scratch / f"{tool.name}-caches", ignore_errors=True)
-            samples[tool.name]["cold"].append(tool.run(scratch / f"{tool.name}-cold-{index}",
-                                                       scratch / f"{tool.name}-caches"))
-    for index in range(runs):
+            folder = scratch / f"{tool.name}-{index}"
+            (folder / "cwd").mkdir(parents=True)
+            sample = tool.run(folder / "cwd", caches_for(tool, folder))
+            tool.samples["cold"].append(sample)
+            say(f"  cold {tool.name}: {sample.total:.1f} s (entry point started at {sample.to_entry:.1f} s)")
+    for _ in range(warm_rounds):
         for tool in tools:
-            samples[tool.name]["new env"].append(tool.run(scratch / f"{tool.name}-new-{index}",
-                                                          scratch / f"{tool.name}-caches"))
-    base = []
-    for _ in range(runs):
-        base.append(baseline(tools[0], scratch))
-        for tool in tools:
-            samples[tool.name]["warm"].append(tool.run(scratch / f"{tool.name}-new-0",
-                                                       scratch / f"{tool.name}-caches"))
-    figures = {name: {row: statistics.median(values) for row, values in rows.items()}
-               for name, rows in samples.items()}
-    return figures, statistics.median(base)
+            folder = scratch / f"{tool.name}-0"
+            sample = tool.run(folder / "cwd", caches_for(tool, folder))
+            tool.samples["warm"].append(sample)
+            alone = entry_point_alone(tool, folder)
+            tool.samples["alone"].append(alone)
+            say(f"  warm {tool.name}: {sample.total:.1f} s; its entry point alone {alone.total:.1f} s")
 
 
-def baseline(tool: Proj, scratch: Path) -> float:
-    python = tool.environment_python(scratch / "proj-new-0")
-    argv = [str(python), "train.py", "0.5", "0.1", "--data", str(tool.data)]
-    return timed(argv, dict(os.environ), tool.project)
+def entry_point_alone(tool: Tool, folder: Path) -> Sample:
+    """The entry point run directly with the Python of the environment the tool built."""
+    pattern = "home/envs/*/bin/python" if tool.name == "proj" else "envs/*/bin/python"  # MLFLOW_ENV_ROOT
+    pythons = sorted(folder.glob(pattern))
+    alone = Tool(f"{tool.name} entry point", [str(pythons[0]), "train.py", *ENTRY_ARGS],
+                 tool.env, tool.project)
+    return alone.run(tool.project, {})
 
 
-def report(figures: dict[str, dict[str, float]], base: float, why_not: str | None) -> None:
-    bytecode = "set" if os.environ.get("PYTHONDONTWRITEBYTECODE") else "not set"
-    print(f"Python {PYTHON}; wine-quality (scikit-learn, pandas); PYTHONDONTWRITEBYTECODE {bytecode}")
-    print(f"baseline: the entry point alone in the built environment {base:.2f} s")
-    names = list(figures)
-    print(f"{'':9}" + "".join(f"{name + ' s':>12}" for name in names)
-          + ("  mlflow/proj" if "mlflow" in figures else ""))
-    for row in ("cold", "new env", "warm"):
-        line = f"{row:9}" + "".join(f"{figures[name][row]:12.2f}" for name in names)
-        if "mlflow" in figures:
-            line += f"  {figures['mlflow'][row] / figures['proj'][row]:10.1f}x"
-        print(line)
-    print("environment time (figure - baseline):")
-    for row in ("cold", "new env", "warm"):
-        print(f"{row:9}" + "".join(f"{max(figures[name][row] - base, 0.0):12.2f}" for name in names))
-    if why_not:
-        print(f"mlflow not measured: {why_not}")
+def figures(tool: Tool) -> dict[str, float]:
+    cold, warm, alone = tool.samples["cold"], tool.samples["warm"], tool.samples["alone"]
+    # The entry point's own time: its marks inside the run (what it does under this tool, its
+    # MLflow logging included) plus its interpreter's start and teardown, which lie outside the
+    # marks and are taken from the same entry point run alone, round by round.
+    own = [run.entry + (base.total - base.entry) for run, base in zip(warm, alone)]
+    return {
+        "environment build (launch to entry point, cold)": statistics.median(s.to_entry for s in cold),
+        "cold run (build + run)": statistics.median(s.total for s in cold),
+        "warm run": statistics.median(s.total for s in warm),
+        "the entry point's own time, in a warm run": statistics.median(own),
+        "warm overhead (warm run minus the entry point's own time)":
+            statistics.median(run.total - mine for run, mine in zip(warm, own)),
+    }
+
+
+TARGETS = {"environment build (launch to entry point, cold)": "≤ 1.0", "cold run (build + run)": "≤ 0.8",
+           "warm overhead (warm run minus the entry point's own time)": "≤ 0.1"}
+
+
+def report(results: dict[str, list[Tool]], mlflow_version: str, index: str, command: str, load: str) -> None:
+    dont = "set" if os.environ.get("PYTHONDONTWRITEBYTECODE") else "not set"
+    print(f"\n`{command}`  \nMLflow {mlflow_version}, proj {proj_version()}, Python {PYTHON}, "
+          f"index: {index}, PYTHONDONTWRITEBYTECODE {dont}, {os.cpu_count()} cores, load average {load}\n")
+    print("| `--env-manager` | measure | `mlflow run` | `proj run` | proj / mlflow | target |")
+    print("|---|---|---|---|---|---|")
+    for manager, (mlflow, proj) in results.items():
+        ours, theirs = figures(proj), figures(mlflow)
+        for row, value in theirs.items():
+            ratio = ours[row] / value if value > 0 else float("nan")
+            print(f"| {manager} | {row} | {value:.2f} s | {ours[row]:.2f} s | {ratio:.2f}x | "
+                  f"{TARGETS.get(row, '')} |")
+
+
+def proj_version() -> str:
+    from importlib.metadata import version
+
+    return version("proj-runner")
+
+
+def load_average() -> str:
+    return " ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=3, help="runs of each warm figure (median)")
-    parser.add_argument("--cold-runs", type=int, default=1, help="cold runs (each downloads everything)")
+    parser.add_argument("--managers", default="uv,virtualenv")
+    parser.add_argument("--cold-rounds", type=int, default=1)
+    parser.add_argument("--warm-rounds", type=int, default=3)
+    parser.add_argument("--index", choices=("wheelhouse", "pypi"), default="wheelhouse")
     parser.add_argument("--mlflow-venv", type=Path, default=Path("/opt/proj-ci/mlflow-venv"))
+    parser.add_argument("--project", type=Path, default=None)
     args = parser.parse_args()
+    project = find_project(args.project)
+    mlflow_version = subprocess.run([str(args.mlflow_venv / "bin" / "python"), "-c",
+                                     "import importlib.metadata as m; print(m.version('mlflow'))"],
+                                    capture_output=True, text=True, check=True).stdout.strip()
+    load_before = load_average()
     with tempfile.TemporaryDirectory(prefix="bench-python-env-") as temporary:
         scratch = Path(temporary)
-        project = prepare_project(scratch)
-        tools = [Proj(project, scratch), ProjWithoutBytecode(project, scratch)]
-        why_not = mlflow_unavailable(args.mlflow_venv)
-        if why_not is None:
-            tools.append(Mlflow(project, scratch, args.mlflow_venv))
-        figures, base = measure(tools, scratch, args.runs, args.cold_runs)
-        report(figures, base, why_not)
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("PROJ_", "MLFLOW_", "VIRTUAL_ENV"))}
+        base["UV_PYTHON_DOWNLOADS"] = "never"
+        if args.index == "wheelhouse":
+            base.update(wheelhouse_env(project, scratch))
+        results = {}
+        for manager in args.managers.split(","):
+            print(f"--env-manager {manager} ({project.name})", file=sys.stderr)
+            tools = make_tools(manager, project, scratch, base, args.mlflow_venv)
+            measure(tools, scratch / manager, args.cold_rounds, args.warm_rounds,
+                    lambda line: print(line, file=sys.stderr))
+            results[manager] = tools
+    command = "python bench/bench_python_env.py " + shlex.join(sys.argv[1:])
+    report(results, mlflow_version, args.index, command.strip(), f"{load_before} to {load_average()}")
 
 
 if __name__ == "__main__":

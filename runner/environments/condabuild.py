@@ -41,6 +41,7 @@ class CondaBuild:
         self.started = time.monotonic()
         self.locked: LockContents | None = None
         self.conda: list[LockedPackage] = []
+        self.phases: dict[str, float] = {}  # seconds per step, so the slow one shows in the build log
 
     def build(self, staging: Path, final: Path) -> dict[str, Any]:
         if self.lock_path is not None:
@@ -48,20 +49,34 @@ class CondaBuild:
         else:
             channels = ", ".join(self.spec.channels)
             self._say(f"solving the conda environment of {self.spec.file.name} ({channels})")
+            started = time.monotonic()
             records = condasolve.solve(self.spec, cache_dir("conda", "repodata"))
             self.conda = condasolve.locked_from_records(records)
+            self.phases["solve"] = time.monotonic() - started
         self._say(f"installing {len(records)} conda packages into {final}")
-        condasolve.install(records, staging, final, cache_dir("conda", "pkgs"))
+        started = time.monotonic()
+        times = condasolve.install(records, staging, final, cache_dir("conda", "pkgs"))
+        self.phases["install"] = time.monotonic() - started
+        self.phases["download and extract"], self.phases["link"] = times.fetch_seconds(), times.link_seconds()
+        self._say(f"installed in {self.phases['install']:.1f} s: {times.downloads} packages downloaded; "
+                  f"filling the package cache took {times.fetch_seconds():.1f} s, linking "
+                  f"{times.link_seconds():.1f} s (the two overlap)")
         python = next((p.version for p in self.conda if p.name == "python"), None)
         return {"installed_from": "lock" if self.locked else "solve", "packages": len(records),
                 "python": python}
 
     def finish(self, final: Path) -> dict[str, Any]:
+        started = time.monotonic()
         pip = self._install_pip(final)
+        if pip:
+            self.phases["pip"] = time.monotonic() - started
+        started = time.monotonic()
         (final / KEPT_LOCK).write_bytes(self._lock_bytes(pip))
-        self._say(f"conda environment {self.key} ready in {time.monotonic() - self.started:.1f} s")
+        self.phases["lock"] = time.monotonic() - started
+        phases = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.phases.items())
+        self._say(f"conda environment {self.key} ready in {time.monotonic() - self.started:.1f} s ({phases})")
         (final / KEPT_BUILD_LOG).write_text("\n".join(self.log) + "\n")
-        return {"pip_packages": len(pip)}
+        return {"pip_packages": len(pip), "phase_seconds": {k: round(v, 3) for k, v in self.phases.items()}}
 
     def _records_from_lock(self) -> list:
         assert self.lock_path is not None

@@ -78,13 +78,69 @@ def channel_error(message: str, spec: CondaSpec) -> EnvironmentSetupError:
         hint="check the network and proxy settings; " + ALIAS_HINT, output=message)
 
 
-def install(records: list, staging: Path, final: Path, pkgs_dir: Path) -> None:
+class InstallTimes:
+    """rattler's install callbacks (its InstallerReporter protocol), kept as two time spans:
+    filling the package cache (download and extract) and linking into the prefix. rattler
+    overlaps them, package by package, so the spans may overlap too."""
+
+    def __init__(self) -> None:
+        self.downloads = 0
+        self.fetching: list[float] = []  # first start, last end
+        self.linking: list[float] = []
+
+    @staticmethod
+    def _mark(span: list[float]) -> int:
+        now = time.monotonic()
+        span[:] = [span[0] if span else now, now]
+        return 0
+
+    def fetch_seconds(self) -> float:
+        return self.fetching[1] - self.fetching[0] if self.fetching else 0.0
+
+    def link_seconds(self) -> float:
+        return self.linking[1] - self.linking[0] if self.linking else 0.0
+
+    def on_populate_cache_start(self, operation: int, package_name: str) -> int:
+        return self._mark(self.fetching)
+
+    def on_populate_cache_complete(self, cache_entry: int) -> None:
+        self._mark(self.fetching)
+
+    def on_download_start(self, cache_entry: int) -> int:
+        self.downloads += 1
+        return 0
+
+    def on_link_start(self, operation: int, package_name: str) -> int:
+        return self._mark(self.linking)
+
+    def on_link_complete(self, index: int) -> None:
+        self._mark(self.linking)
+
+    # The rest of the protocol: nothing to keep.
+    def on_transaction_start(self, total_operations: int) -> None: ...
+    def on_transaction_operation_start(self, operation: int) -> None: ...
+    def on_validate_start(self, cache_entry: int) -> int: return 0  # noqa: E704
+    def on_validate_complete(self, validate_idx: int) -> None: ...
+    def on_download_progress(self, download_idx: int, progress: int, total: int | None) -> None: ...
+    def on_download_completed(self, download_idx: int) -> None: ...
+    def on_unlink_start(self, operation: int, package_name: str) -> int: return 0  # noqa: E704
+    def on_unlink_complete(self, index: int) -> None: ...
+    def on_transaction_operation_complete(self, operation: int) -> None: ...
+    def on_transaction_complete(self) -> None: ...
+    def on_post_link_start(self, package_name: str, script_path: str) -> int: return 0  # noqa: E704
+    def on_post_link_complete(self, index: int, success: bool) -> None: ...
+    def on_pre_unlink_start(self, package_name: str, script_path: str) -> int: return 0  # noqa: E704
+    def on_pre_unlink_complete(self, index: int, success: bool) -> None: ...
+
+
+def install(records: list, staging: Path, final: Path, pkgs_dir: Path) -> InstallTimes:
     """Install exactly `records` into `staging`, with `final` written into the files."""
     import rattler
 
+    times = InstallTimes()
     try:
-        _run(rattler.install(records, str(staging), cache_dir=str(pkgs_dir),
-                                    show_progress=False, alternative_target_prefix=str(final)))
+        _run(rattler.install(records, str(staging), cache_dir=str(pkgs_dir), reporter=times,
+                             show_progress=False, alternative_target_prefix=str(final)))
     except _rattler_errors() as err:
         text = str(err)
         if "hash mismatch" in text:
@@ -94,6 +150,7 @@ def install(records: list, staging: Path, final: Path, pkgs_dir: Path) -> None:
                      "`proj env lock` only if you trust the change", output=text) from err
         raise EnvironmentSetupError(f"Installing the conda packages failed: {_last_cause(text)}",
                                     output=text) from err
+    return times
 
 
 def locked_from_records(records: list) -> list[LockedPackage]:

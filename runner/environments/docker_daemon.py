@@ -30,8 +30,9 @@ def connect() -> Any:
         raise EnvironmentSetupError("The docker Python package is not installed",
                                     hint="pip install docker") from err
     try:
-        client = docker.from_env()
-        client.ping()
+        # "auto" asks the daemon for its API version: that request also proves it answers, so
+        # no separate ping (one round trip less on every docker run).
+        client = docker.from_env(version="auto")
     except (docker.errors.DockerException, OSError) as err:
         raise EnvironmentSetupError(f"Cannot reach the Docker daemon at {where}: {_reason(err)}",
                                     hint=START_HINT) from err
