@@ -62,6 +62,7 @@ class RunRequest:
     strict: bool = False
     environment_options: EnvironmentOptions = field(default_factory=EnvironmentOptions)
     apply_diff: bytes | None = None  # a recorded run's uncommitted changes (re-runs)
+    archive_sha256: str | None = None  # the project archive must have this hash (re-runs)
     reproduction: Reproduction | None = None  # set by `proj rerun`
     backend_config: Mapping[str, Any] | None = None  # --backend-config, read
     detach: bool = False  # hand the run to a scheduler and return at once
@@ -108,7 +109,8 @@ def plan_run(request: RunRequest, reporter: Reporter) -> RunPlan:
 def open_project(request: RunRequest, reporter: Reporter) -> OpenedProject:
     """Fetch the project, load its spec, pick the entry point and the environment manager; the
     caller releases the source. Parameters come next (`plan_point`), once per sweep point."""
-    source = fetch_project(request.uri, request.version, progress=reporter.info, apply_diff=request.apply_diff)
+    source = fetch_project(request.uri, request.version, progress=reporter.info, apply_diff=request.apply_diff,
+                           archive_sha256=request.archive_sha256)
     try:
         project = load_project(source.path, strict=request.strict)
         for warning in project.warnings:
@@ -282,7 +284,8 @@ def _new_record(request: RunRequest, plan: RunPlan, prepared, experiment: str) -
         command=plan.command,
         source=SourceRecord(uri=source.uri, kind=source.kind, path=str(source.path),
                             subdirectory=source.subdirectory, version=source.version, commit=source.commit,
-                            dirty=source.dirty, diff_hash=source.diff_hash, repo_url=source.repo_url),
+                            dirty=source.dirty, diff_hash=source.diff_hash, repo_url=source.repo_url,
+                            archive_sha256=source.archive_sha256),
         parameters=[ParameterRecord(p.name, p.type, p.given, p.value, p.rendered, p.declared)
                     for p in plan.params],
         environment=EnvironmentRecord(kind=prepared.kind, key=prepared.key, python=prepared.python,

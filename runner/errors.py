@@ -71,6 +71,10 @@ class UnknownVersionError(SourceError):
         self.version = version
 
 
+class ArchiveChangedError(SourceError):
+    """A project archive fetched again is not the one a recorded run used (its SHA-256 differs)."""
+
+
 class PatchError(SourceError):
     """A recorded run's uncommitted changes do not apply to its commit."""
 

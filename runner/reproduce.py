@@ -17,7 +17,14 @@ from typing import BinaryIO, Callable
 
 from runner.api import Reporter, RunOutcome, RunRequest, run_project
 from runner.environments import MANAGERS, EnvironmentOptions
-from runner.errors import EnvironmentSetupError, PatchError, ReproductionError, UnknownVersionError, UsageError
+from runner.errors import (
+    ArchiveChangedError,
+    EnvironmentSetupError,
+    PatchError,
+    ReproductionError,
+    UnknownVersionError,
+    UsageError,
+)
 from runner.runcard import RunCard
 from runner.secrets import REDACTED
 from runner.tracking.base import Reproduction, RunRecord, TrackingStore
@@ -41,7 +48,7 @@ def rerun(card: RunCard, options: RerunOptions, reporter: Reporter, *, terminal:
         while True:  # each kind of drift is given up at most once, so this ends
             try:
                 return run_project(request, reporter, terminal=terminal, on_started=on_started)
-            except (UnknownVersionError, PatchError, EnvironmentSetupError) as err:
+            except (UnknownVersionError, PatchError, ArchiveChangedError, EnvironmentSetupError) as err:
                 request = _drifted(request, err, card, options, reporter)
 
 
@@ -73,6 +80,7 @@ def _request(card: RunCard, options: RerunOptions, scratch: Path) -> RunRequest:
         tracking_uri=options.tracking_uri,
         environment_options=replace(options.environment, lock_file=lock_file, frozen=lock_file is not None),
         apply_diff=None if options.version else source.diff,
+        archive_sha256=source.archive_sha256,
         reproduction=Reproduction(of=card.run_id, deliberate=deliberate),
     )
 
@@ -107,6 +115,9 @@ def _drifted(request: RunRequest, err: Exception, card: RunCard, options: RerunO
         changed = replace(request, version=None, apply_diff=None)
         if card.source.kind == "local" and card.source.diff:
             note += " without the recorded uncommitted changes"
+    elif isinstance(err, ArchiveChangedError) and request.archive_sha256:
+        note = f"the archive changed since the run ({err.message}); ran it as it is now"
+        changed = replace(request, archive_sha256=None)
     elif isinstance(err, PatchError) and request.apply_diff:
         note = f"the recorded uncommitted changes do not apply ({err.message}); ran the commit without them"
         changed = replace(request, apply_diff=None)

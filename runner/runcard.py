@@ -27,13 +27,14 @@ CARD_VERSION = 1
 
 @dataclass(frozen=True)
 class CardSource:
-    kind: str  # git | local
-    location: str  # a git URL without credentials, or a local folder (the repository root if any)
+    kind: str  # git | local | archive
+    location: str  # a git URL without credentials, a local folder (the repository root if any), an archive
     commit: str | None = None
     subdirectory: str = ""
     version: str | None = None  # as originally requested
     diff: bytes | None = None  # uncommitted changes the run had
     diff_hash: str | None = None
+    archive_sha256: str | None = None  # kind archive: the archive that must be fetched again
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def card_from_run(store: TrackingStore, record: RunRecord) -> RunCard:
         parameters=replay_parameters(record),
         command=record.command,
         source=CardSource(kind=s.kind, location=_location(record), commit=s.commit, subdirectory=s.subdirectory,
-                          version=s.version, diff=diff, diff_hash=s.diff_hash),
+                          version=s.version, diff=diff, diff_hash=s.diff_hash, archive_sha256=s.archive_sha256),
         environment=CardEnvironment(kind=env.kind, key=env.key, lock_name=env.lock if lock else None, lock=lock,
                                     details=dict(env.details)),
         proj_version=record.proj_version,
@@ -94,7 +95,7 @@ def replay_parameters(record: RunRecord) -> dict[str, str]:
 
 def _location(record: RunRecord) -> str:
     s = record.source
-    if s.kind == "git":
+    if s.kind in ("git", "archive"):
         base, _ = split_subdirectory(s.uri)
         return base.replace("***@", "")  # masked credentials: git's own helpers must supply them
     if s.commit and s.subdirectory and s.path.endswith("/" + s.subdirectory):
@@ -111,7 +112,8 @@ def card_to_yaml(card: RunCard) -> str:
         "proj_version": card.proj_version,
         "experiment": card.experiment,
         "source": {"kind": s.kind, "location": s.location, "commit": s.commit, "subdirectory": s.subdirectory,
-                   "version": s.version, "diff_sha256": s.diff_hash, **_blob("diff", s.diff)},
+                   "version": s.version, "diff_sha256": s.diff_hash, **_blob("diff", s.diff),
+                   **({"archive_sha256": s.archive_sha256} if s.archive_sha256 else {})},
         "entry_point": card.entry_point,
         "parameters": dict(card.parameters),
         **({"secret_parameters": dict(card.secret_parameters)} if card.secret_parameters else {}),
@@ -144,7 +146,8 @@ def load_card(path: Path) -> RunCard:
         command=data.get("command", ""),
         source=CardSource(kind=s["kind"], location=s["location"], commit=s.get("commit"),
                           subdirectory=s.get("subdirectory") or "", version=s.get("version"),
-                          diff=_unblob(s, "diff"), diff_hash=s.get("diff_sha256")),
+                          diff=_unblob(s, "diff"), diff_hash=s.get("diff_sha256"),
+                          archive_sha256=s.get("archive_sha256")),
         environment=CardEnvironment(kind=env["kind"], key=env.get("key"), lock_name=env.get("lock_file"),
                                     lock=_unblob(env, "lock"), details=env.get("details") or {}),
         proj_version=data["proj_version"], outcome=data.get("outcome") or {},

@@ -1,4 +1,4 @@
-"""Where a project comes from: a local folder run in place, or a git repository.
+"""Where a project comes from: a local folder run in place, a git repository, or an archive.
 
 A git repository is fetched into a cached mirror and every run gets its own worktree of the
 exact commit (runner.gitmirror). A local folder given with `--version` goes through the same
@@ -19,14 +19,15 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
-from runner import gitmirror
-from runner.errors import PatchError, SourceError, UnsafeSourceError, UsageError
+from runner import archives, gitmirror
+from runner.errors import ArchiveChangedError, PatchError, SourceError, UnsafeSourceError, UsageError
 from runner.gitmirror import GitFailure, run_git, run_git_binary
 from runner.secrets import masked_query
 
 GIT_SCHEMES = ("https", "http", "ssh", "git", "file", "git+ssh", "ssh+git")
+ARCHIVE_SCHEMES = ("https", "http", "file")
 _REMOTE_HELPER = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*::")
 _SCP_LIKE = re.compile(r"^(?:(?P<user>[A-Za-z0-9._~-]+)@)?(?P<host>[A-Za-z0-9][A-Za-z0-9.-]*):(?P<path>[^:].*)$")
 _VERSION = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/+@-]*$")
@@ -41,7 +42,7 @@ class ProjectSource:
     """The folder a run executes in, and the provenance recorded with it."""
 
     uri: str  # as the user gave it, credentials masked
-    kind: str  # "local" or "git"
+    kind: str  # "local", "git" or "archive"
     path: Path  # the project folder (checkout + subdirectory)
     subdirectory: str = ""
     version: str | None = None  # as requested with --version
@@ -50,11 +51,15 @@ class ProjectSource:
     diff: bytes = b""  # uncommitted changes, untracked files included
     diff_hash: str | None = None
     repo_url: str | None = None  # masked
-    checkout: Path | None = None  # a per-run worktree, removed by release()
+    checkout: Path | None = None  # a per-run worktree or unpacked archive, removed by release()
+    archive_sha256: str | None = None  # for a project archive (runner.archives)
     _mirror: Path | None = field(default=None, repr=False)
 
     def release(self) -> None:
-        """Remove the per-run checkout (local folders are left alone)."""
+        """Remove the per-run checkout or unpacked archive (local folders are left alone)."""
+        if self.checkout is not None and self.kind == "archive":
+            archives.remove(self.checkout.parent)
+            self.checkout = None
         if self.checkout is None or self._mirror is None:
             return
         gitmirror.remove_checkout(self._mirror, self.checkout)
@@ -67,9 +72,12 @@ class ProjectSource:
         removes it; until then `release()` does nothing and no other proj reaps it. Returns the
         checkout, or None for a local folder (there is nothing to keep).
         """
-        if self.checkout is None or self._mirror is None:
+        if self.checkout is not None and self.kind == "archive":
+            archives.keep(self.checkout.parent, holders)
+        elif self.checkout is None or self._mirror is None:
             return None
-        gitmirror.keep_checkout(self.checkout, holders)
+        else:
+            gitmirror.keep_checkout(self.checkout, holders)
         kept, self.checkout = self.checkout, None
         return kept
 
@@ -104,14 +112,20 @@ def split_subdirectory(uri: str) -> tuple[str, str]:
 
 
 def fetch_project(uri: str, version: str | None = None, *, progress: Progress | None = None,
-                  apply_diff: bytes | None = None) -> ProjectSource:
+                  apply_diff: bytes | None = None, archive_sha256: str | None = None) -> ProjectSource:
     """Make the project at `uri` available on disk; the caller must `release()` the result.
 
     `apply_diff` (a recorded run's uncommitted changes) is applied to the run's own checkout of
     `version`, which re-creates that run's dirty working tree without touching any user folder.
+    `archive_sha256` (a recorded archive's hash) must match the archive fetched now.
     """
     progress = progress or (lambda _message: None)
     source = _fetch_source(uri, version, progress)
+    if archive_sha256 is not None and source.archive_sha256 != archive_sha256:
+        found = source.archive_sha256
+        source.release()
+        raise ArchiveChangedError(f"The archive {source.uri} is not the one recorded: its SHA-256 is "
+                                  f"{found or '(not an archive)'}, the recorded one {archive_sha256}")
     if apply_diff:
         _apply_diff(source, apply_diff)
     return source
@@ -131,19 +145,64 @@ def _fetch_source(uri: str, version: str | None, progress: Progress) -> ProjectS
             "can run commands",
             hint=f"use a plain git URL ({', '.join(GIT_SCHEMES)})",
         )
-    local = Path(base).expanduser()
-    if base and local.exists():
-        return _from_local_folder(local, uri, subdirectory, version, progress)
     _check_url_syntax(base)
+    if archives.is_archive(base) and (Path(base).expanduser().is_file() or _scheme(base) in ARCHIVE_SCHEMES):
+        if version is not None:
+            raise UsageError(f"--version selects a commit of a git repository, and {mask_credentials(base)!r} "
+                             "is an archive")
+        return _from_archive(base, mask_credentials(uri), subdirectory, progress)
+    local = _local_path(base)
+    if local is not None and not _is_git_dir(local):  # file:///repo is the folder, as in MLflow
+        return _from_local_folder(local, uri, subdirectory, version, progress)
+    if local is not None:  # a bare repository (or a .git folder): fetched with git
+        base = local.absolute().as_uri()
     if is_git_url(base):
         _check_git_url(base)
         return _fromrun_git(base, mask_credentials(uri), subdirectory, version, progress)
     if "://" in base:
         scheme = urlsplit(base).scheme
         raise UnsafeSourceError(f"Refusing project URI {mask_credentials(uri)!r}: unsupported scheme {scheme!r}",
-                                hint=f"supported: {', '.join(GIT_SCHEMES)}, or a local folder")
+                                hint=f"supported: {', '.join(GIT_SCHEMES)}, a local folder, or a .zip/.tar.gz "
+                                     "archive (a file or an http(s) URL)")
     raise SourceError(f"Cannot fetch project {uri!r}: no such folder, and not a git URL",
                       hint="git URLs look like https://host/org/repo.git, file:///path/repo or git@host:org/repo.git")
+
+
+def _scheme(uri: str) -> str:
+    return urlsplit(uri).scheme.lower() if "://" in uri else ""
+
+
+def _local_path(base: str) -> Path | None:
+    """The existing folder `base` names: a path, or a `file:` URL of this machine."""
+    if _scheme(base) == "file":
+        parts = urlsplit(base)
+        path = Path(unquote(parts.path)) if parts.netloc in ("", "localhost") else None
+    else:
+        path = Path(base).expanduser() if base else None
+    return path if path is not None and path.exists() else None
+
+
+def _is_git_dir(folder: Path) -> bool:
+    """A repository without a working tree (bare, or the .git folder itself): nothing to run in place."""
+    if not folder.is_dir():
+        return False
+    try:
+        return run_git(["rev-parse", "--is-inside-git-dir"], cwd=folder).strip() == "true"
+    except GitFailure:
+        return False
+
+
+def _from_archive(location: str, uri: str, subdirectory: str, progress: Progress) -> ProjectSource:
+    unpacked = archives.fetch_archive(location, mask_credentials(location), progress)
+    try:
+        path = _inside(unpacked.tree, subdirectory, uri)
+    except BaseException:
+        archives.remove(unpacked.folder)
+        raise
+    shown = uri if _scheme(location) else str(Path(location).expanduser().absolute()) + (
+        f"#{subdirectory}" if subdirectory else "")  # records outlive the current folder
+    return ProjectSource(uri=shown, kind="archive", path=path, subdirectory=subdirectory,
+                         checkout=unpacked.tree, archive_sha256=unpacked.sha256)
 
 
 def is_git_url(uri: str) -> bool:
@@ -330,4 +389,7 @@ def _fromrun_git(url: str, uri: str, subdirectory: str, version: str | None, pro
 
 def release_kept_checkout(checkout: Path, holder: str) -> None:
     """`holder` (a run id) no longer needs a checkout kept with `ProjectSource.keep_checkout`."""
-    gitmirror.release_kept_checkout(checkout, holder)
+    if archives.is_unpacked(checkout):
+        archives.release_kept(checkout, holder)
+    else:
+        gitmirror.release_kept_checkout(checkout, holder)

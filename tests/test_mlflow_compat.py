@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_id_of, run_proj, show_run
+from helpers.gitrepo import GitRepo
 
 ARGV = "import sys; print(sys.argv[1:])"
 
@@ -154,6 +155,29 @@ def test_a_quoted_uri_is_unquoted_as_mlflow_does(tmp_path, quoted):
     done = run_proj("run", quoted.format(path=tmp_path / "repo"), cwd=tmp_path, check_exit=0)
     assert done.stdout == "['sub']\n"
     assert show_run(run_id_of(done), tmp_path)["source"]["uri"] == f"{tmp_path / 'repo'}#sub"
+
+
+def test_a_file_url_of_a_working_tree_runs_the_folder_as_mlflow_does(tmp_path):
+    repo = GitRepo.create(tmp_path / "repo", {"MLproject": "entry_points: {main: {command: 'cat note.txt'}}\n",
+                                              "note.txt": "committed\n"})
+    (repo.path / "note.txt").write_text("uncommitted\n")  # MLflow runs this; a checkout would not
+
+    done = run_proj("run", repo.path.as_uri(), cwd=tmp_path, check_exit=0)
+
+    assert done.stdout == "uncommitted\n"
+    source = show_run(run_id_of(done), tmp_path)["source"]
+    assert (source["kind"], source["path"], source["commit"], source["dirty"]) == \
+        ("local", str(repo.path), repo.head(), True)
+
+
+def test_a_file_url_of_a_bare_repository_is_fetched_with_git(tmp_path):
+    repo = GitRepo.create(tmp_path / "repo", {"MLproject": "entry_points: {main: {command: 'cat note.txt'}}\n",
+                                              "note.txt": "committed\n"})
+    bare = tmp_path / "bare.git"
+    repo.git("clone", "--quiet", "--bare", str(repo.path), str(bare))
+    done = run_proj("run", bare.as_uri(), cwd=tmp_path, check_exit=0)
+    assert done.stdout == "committed\n"
+    assert show_run(run_id_of(done), tmp_path)["source"]["kind"] == "git"
 
 
 # --- backends MLflow has and proj does not --------------------------------------------------------

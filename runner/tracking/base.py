@@ -45,7 +45,7 @@ class RunStatus(str, Enum):
 @dataclass
 class SourceRecord:
     uri: str  # credentials masked
-    kind: str  # local | git
+    kind: str  # local | git | archive
     path: str  # the folder the command ran in
     subdirectory: str = ""
     version: str | None = None
@@ -53,6 +53,7 @@ class SourceRecord:
     dirty: bool | None = None
     diff_hash: str | None = None
     repo_url: str | None = None
+    archive_sha256: str | None = None  # kind "archive": the archive the project was unpacked from
 
 
 @dataclass

@@ -41,7 +41,7 @@ _STATUSES = {"RUNNING": RunStatus.RUNNING, "SCHEDULED": RunStatus.RUNNING, "FINI
 # proj's record fields kept one per tag, by tag name.
 _SOURCE_TAGS = {"proj.source_uri": "uri", "proj.source_kind": "kind", "proj.source_path": "path",
                 "proj.source_subdirectory": "subdirectory", "proj.source_version": "version",
-                "proj.diff_hash": "diff_hash"}
+                "proj.diff_hash": "diff_hash", "proj.archive_sha256": "archive_sha256"}
 _RECORD_TAGS = {"proj.version": "proj_version", "proj.command": "command", "proj.host": "host",
                 "proj.platform": "platform", "proj.python_version": "python_version", "proj.launcher": "launcher"}
 

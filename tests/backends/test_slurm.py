@@ -126,7 +126,7 @@ def test_detached_run_outlives_proj_and_is_waited_for(cluster, tmp_path):
     settings = tmp_path / "slurm.yaml"
     settings.write_text("partition: debug\ntime: 5\ncpus_per_task: 1\nmem: 100M\n")
     started = time.monotonic()
-    done = run_proj("run", f"file://{repo.path}", "-b", "slurm", "-e", "slow", "-P", "seconds=3", "--detach",
+    done = run_proj("run", repo.url, "-b", "slurm", "-e", "slow", "-P", "seconds=3", "--detach",
                     "--backend-config", str(settings), cwd=tmp_path, check_exit=0)
     assert time.monotonic() - started < 15
     run_id = done.stdout.strip()
@@ -136,7 +136,7 @@ def test_detached_run_outlives_proj_and_is_waited_for(cluster, tmp_path):
     assert checkout.is_dir() and record["source"]["path"] == str(checkout)
     assert "TimeLimit=00:05:00" in scontrol(record["job"]["id"]) and "Partition=debug" in scontrol(record["job"]["id"])
     # Another run of the same repository reaps checkouts of dead procs; not this one, still in use.
-    run_proj("run", f"file://{repo.path}", "-P", "word=meanwhile", cwd=tmp_path, check_exit=0)
+    run_proj("run", repo.url, "-P", "word=meanwhile", cwd=tmp_path, check_exit=0)
     assert checkout.is_dir()
 
     waited = run_proj("runs", "wait", run_id[:10], cwd=tmp_path, check_exit=0)
@@ -254,3 +254,21 @@ def test_the_backend_alone_runs_a_job_attached(cluster, tmp_path):
     result = get_backend("slurm").run(Job("0" * 32, invocation, tmp_path / "out.log"), terminal=terminal)
     assert (result.exit_code, result.interrupted_by) == (2, None)
     assert terminal.getvalue() == (tmp_path / "out.log").read_bytes() == b"from-the-job\n"
+
+
+def test_a_detached_archive_run_keeps_its_unpacked_folder_until_the_job_ends(cluster, tmp_path):
+    import zipfile
+
+    archive = tmp_path / "probe.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("MLproject", PROBE_SPEC)
+    done = run_proj("run", str(archive), "-b", "slurm", "-e", "slow", "-P", "seconds=2", "--detach",
+                    cwd=tmp_path, check_exit=0)
+    record = show(done.stdout.strip(), tmp_path)
+    kept = Path(record["job"]["checkout"])
+    assert kept.is_dir() and kept.name == "probe" and record["source"]["kind"] == "archive"
+
+    run_proj("runs", "wait", record["run_id"], cwd=tmp_path, check_exit=0)
+
+    assert run_proj("runs", "logs", record["run_id"], cwd=tmp_path, check_exit=0).stdout == "begun\ndone\n"
+    assert not kept.parent.exists()  # removed once the job was seen finished

@@ -50,7 +50,9 @@ class GitRepo:
 
     @property
     def url(self) -> str:
-        return self.path.as_uri()
+        """A URL git fetches from. Not `file:///repo` itself: like MLflow, proj runs that
+        folder's working tree in place; its `.git` folder is a repository without one."""
+        return (self.path / ".git").as_uri()
 
     def snapshot(self) -> dict[str, str]:
         """Everything a `--version` run must leave unchanged: HEAD, refs, remotes, files, index."""

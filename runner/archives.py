@@ -1,0 +1,153 @@
+"""Project archives: a .zip or tar file (local, or at an http(s)/file URL) unpacked for one run.
+
+MLflow runs zip URIs; proj also takes tar archives. The archive is downloaded (at most the size
+limit), hashed, and unpacked (runner.unpack) into a folder of its own under
+`$PROJ_HOME/unpacked/`, removed when the run ends; folders left by a proj that died are removed
+by the next one. The run records the archive's SHA-256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import IO
+from urllib.parse import unquote, urlsplit
+
+from runner.errors import SourceError, UnsafeSourceError
+from runner.host import hostname
+from runner.locations import cache_dir
+from runner.procfs import process_alive
+from runner.unpack import Limits, unpack
+
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
+DOWNLOAD_SCHEMES = ("http", "https")
+_HOLDERS = "holders"
+_TIMEOUT = 60.0
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class UnpackedArchive:
+    folder: Path  # everything of this run's copy
+    tree: Path  # the unpacked archive, named after it (a project without a name is called so)
+    sha256: str
+
+
+def is_archive(location: str) -> bool:
+    """Whether a path or URL names an archive, by its file name as MLflow does (`.zip`)."""
+    path = urlsplit(location).path if "://" in location else location
+    return path.lower().endswith(ARCHIVE_SUFFIXES)
+
+
+def fetch_archive(location: str, shown_as: str, progress: Progress) -> UnpackedArchive:
+    """Download (an http(s) URL) or read (a path or file: URL) the archive and unpack it."""
+    limits = Limits.from_environment()
+    _reap_stale()
+    folder = cache_dir("unpacked") / f"{uuid.uuid4().hex[:12]}-{hostname()}-{os.getpid()}"
+    folder.mkdir(mode=0o700)
+    try:
+        scheme = urlsplit(location).scheme.lower() if "://" in location else ""
+        if scheme in DOWNLOAD_SCHEMES:
+            progress(f"downloading {shown_as}")
+            archive = folder / "archive"
+            sha256 = _download(location, archive, limits, shown_as)
+        else:
+            archive = Path(unquote(urlsplit(location).path) if scheme == "file" else location).expanduser()
+            if not archive.is_file():
+                raise SourceError(f"Cannot run {shown_as}: no such archive file")
+            sha256 = _hash_file(archive, limits, shown_as)
+        progress(f"unpacking {shown_as}")
+        tree = folder / _tree_name(location)
+        tree.mkdir(mode=0o755)
+        unpack(archive, tree, limits, shown_as=shown_as)
+        if scheme in DOWNLOAD_SCHEMES:
+            archive.unlink()
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return UnpackedArchive(folder, tree, sha256)
+
+
+def _tree_name(location: str) -> str:
+    """`https://host/x/wine-model.tar.gz` → `wine-model`."""
+    name = PurePosixPath(urlsplit(location).path if "://" in location else location).name
+    for suffix in sorted(ARCHIVE_SUFFIXES, key=len, reverse=True):
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".")
+    return name if name and name != _HOLDERS and name != "archive" else "project"
+
+
+def remove(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def keep(folder: Path, holders: Iterable[str]) -> None:
+    """Let the folder outlive this process for jobs a scheduler starts later (as git checkouts)."""
+    (folder / _HOLDERS).mkdir(exist_ok=True)
+    for holder in holders:
+        (folder / _HOLDERS / holder).touch()
+
+
+def is_unpacked(path: Path) -> bool:
+    """Whether `path` is the tree of an unpacked archive (what a kept job's record names)."""
+    return path.parent.parent == cache_dir("unpacked")
+
+
+def release_kept(tree: Path, holder: str) -> None:
+    """`holder` no longer needs the unpacked archive; the last one removes it."""
+    holders = tree.parent / _HOLDERS
+    (holders / holder).unlink(missing_ok=True)
+    if not (holders.is_dir() and any(holders.iterdir())):
+        remove(tree.parent)
+
+
+def _download(url: str, target: Path, limits: Limits, shown_as: str) -> str:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=_TIMEOUT) as response, open(target, "wb") as out:  # noqa: S310
+            return _copy_hashed(response, out, limits, shown_as)
+    except urllib.error.HTTPError as err:
+        raise SourceError(f"Cannot download {shown_as}: the server answered {err.code} {err.reason}") from None
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", None) or err
+        raise SourceError(f"Cannot download {shown_as}: {reason}") from None
+
+
+def _hash_file(path: Path, limits: Limits, shown_as: str) -> str:
+    with open(path, "rb") as handle:
+        return _copy_hashed(handle, None, limits, shown_as)
+
+
+def _copy_hashed(source: IO[bytes], out: IO[bytes] | None, limits: Limits, shown_as: str) -> str:
+    digest, size = hashlib.sha256(), 0
+    while chunk := source.read(1 << 20):
+        size += len(chunk)
+        if size > limits.max_bytes:
+            raise UnsafeSourceError(f"Refusing archive {shown_as}: it is larger than {limits.max_bytes} bytes "
+                                    "(PROJ_ARCHIVE_MAX_BYTES raises the limit)")
+        digest.update(chunk)
+        if out is not None:
+            out.write(chunk)
+    return digest.hexdigest()
+
+
+def _reap_stale() -> None:
+    """Remove folders left on this host by a proj that died, unless a scheduled job holds them."""
+    host = hostname()
+    for folder in cache_dir("unpacked").iterdir():
+        _id, _, rest = folder.name.partition("-")
+        owner_host, _, pid = rest.rpartition("-")
+        held = (folder / _HOLDERS).is_dir() and any((folder / _HOLDERS).iterdir())
+        if owner_host == host and pid.isdigit() and not process_alive(int(pid)) and not held:
+            remove(folder)
