@@ -12,18 +12,18 @@ import hashlib
 import os
 import re
 import shutil
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from runner.errors import SourceError, UnsafeSourceError
 from runner.host import hostname
 from runner.locations import cache_dir
-from runner.procfs import process_alive
-from runner.unpack import Limits, unpack
+
+if TYPE_CHECKING:
+    from runner.unpack import Limits
 
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 DOWNLOAD_SCHEMES = ("http", "https")
@@ -48,9 +48,11 @@ def is_archive(location: str) -> bool:
 
 def fetch_archive(location: str, shown_as: str, progress: Progress) -> UnpackedArchive:
     """Download (an http(s) URL) or read (a path or file: URL) the archive and unpack it."""
+    from runner.unpack import Limits, unpack  # zipfile and tarfile: only for archives (start-up budget)
+
     limits = Limits.from_environment()
     _reap_stale()
-    folder = cache_dir("unpacked") / f"{uuid.uuid4().hex[:12]}-{hostname()}-{os.getpid()}"
+    folder = cache_dir("unpacked") / f"{os.urandom(6).hex()}-{hostname()}-{os.getpid()}"
     folder.mkdir(mode=0o700)
     try:
         scheme = urlsplit(location).scheme.lower() if "://" in location else ""
@@ -144,6 +146,8 @@ def _copy_hashed(source: IO[bytes], out: IO[bytes] | None, limits: Limits, shown
 
 def _reap_stale() -> None:
     """Remove folders left on this host by a proj that died, unless a scheduled job holds them."""
+    from runner.procfs import process_alive
+
     host = hostname()
     for folder in cache_dir("unpacked").iterdir():
         _id, _, rest = folder.name.partition("-")

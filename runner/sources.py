@@ -183,13 +183,9 @@ def _local_path(base: str) -> Path | None:
 
 
 def _is_git_dir(folder: Path) -> bool:
-    """A repository without a working tree (bare, or the .git folder itself): nothing to run in place."""
-    if not folder.is_dir():
-        return False
-    try:
-        return run_git(["rev-parse", "--is-inside-git-dir"], cwd=folder).strip() == "true"
-    except GitFailure:
-        return False
+    """A repository without a working tree (bare, or the .git folder itself): nothing to run in
+    place. Git's own test, read from the folder without starting git (start-up budget)."""
+    return (folder / "HEAD").is_file() and (folder / "objects").is_dir() and (folder / "refs").is_dir()
 
 
 def _from_archive(location: str, uri: str, subdirectory: str, progress: Progress) -> ProjectSource:
