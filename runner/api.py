@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Mapping, Protocol
 
-from runner import __version__
+from runner import __version__, supervisor
 from runner.backends import Backend, Job, get_backend
 from runner.command import render_command
 from runner.continuation import continued_record, run_to_continue
@@ -151,6 +151,7 @@ def run_project(
     """Run the project end to end and record it; returns the finished record (still RUNNING
     when detached: the scheduler runs it, and `proj runs wait` settles it)."""
     backend = get_backend(request.backend, request.backend_config)  # a bad name or config: nothing fetched
+    supervisor.start()  # the process supervisor starts up while the project is fetched and prepared
     plan = plan_run(request, reporter)
     try:
         store, prepared = prepare_run(request, plan, backend, reporter)

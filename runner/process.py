@@ -1,8 +1,12 @@
 """The one module that starts subprocesses.
 
 Two kinds of child: tools (git, uv, ...) whose output is captured and shown only when they fail,
-and the project's own command, which streams live to the terminal and into the run's log, runs
-in its own process group, and is stopped as a whole when proj is interrupted or dies.
+and the project's own command, which streams live to the terminal and into the run's log. Both
+are started without `preexec_fn` (CPython documents it unsafe with threads, and sweeps start
+commands from worker threads), each in a session of its own, and both are watched by proj's
+supervisor (runner/supervisor.py), which ends them if proj dies, however it dies. The command is
+started by the supervisor itself, under a keeper that ends everything the command started,
+even what left its process group (docs/reliability.md, "Processes").
 """
 
 from __future__ import annotations
@@ -13,18 +17,19 @@ import signal
 import subprocess
 import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator, Mapping, Sequence
+from typing import BinaryIO, Callable, Mapping, Sequence
 
-from runner.supervision import STOP_SIGNALS, Watchdog, die_with_parent
+from runner import supervisor
+from runner.errors import BackendError
+from runner.stopping import DEFAULT_GRACE_SECONDS, StopSignals
 
 CHUNK = 64 * 1024
-# How long a command may take to stop after the signal proj forwarded, before SIGKILL.
-DEFAULT_GRACE_SECONDS = float(os.environ.get("PROJ_STOP_GRACE_SECONDS", "10"))
 # After the command exits, how long to keep reading output that its leftover children write.
 DRAIN_SECONDS = 1.0
+
+__all__ = ["DEFAULT_GRACE_SECONDS", "CommandResult", "ToolError", "ToolResult", "run_command", "run_tool"]
 
 
 class ToolError(Exception):
@@ -69,10 +74,12 @@ def run_tool(
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # our signal handling, not the terminal's, decides its fate
-            preexec_fn=die_with_parent,
         )
     except OSError as err:
         raise ToolError(argv, None, f"{argv[0]}: {err.strerror}") from err
+    # If proj is killed in the moment between the start and this line, the tool outlives it,
+    # finishing its (bounded) work alone: only the project's command is started by the supervisor.
+    supervisor.watch_group(child.pid)
     chunks: list[bytes] = []
     try:
         if input is not None:
@@ -87,24 +94,27 @@ def run_tool(
         _kill_group(child.pid)
         child.wait()
         raise
+    finally:
+        supervisor.unwatch_group(child.pid)
     output = b"".join(chunks)
     if check and returncode != 0:
         raise ToolError(argv, returncode, output.decode("utf-8", "replace"))
     return ToolResult(returncode, output if binary else output.decode("utf-8", "replace"))
 
 
-def _feed(child: subprocess.Popen, data: bytes) -> None:
+def _feed(child: subprocess.Popen[bytes], data: bytes) -> None:
     """Write all of `data` to the tool's stdin from a thread, so its output pipe cannot fill
     while we write (the inputs here are patches: small, but not bounded)."""
-    import threading
+    stdin = child.stdin
+    assert stdin is not None
 
     def write() -> None:
         try:
-            child.stdin.write(data)
+            stdin.write(data)
         except BrokenPipeError:
             pass
         finally:
-            child.stdin.close()
+            stdin.close()
 
     threading.Thread(target=write, daemon=True).start()
 
@@ -125,109 +135,28 @@ def run_command(
     terminal: BinaryIO,
     grace_seconds: float = DEFAULT_GRACE_SECONDS,
 ) -> CommandResult:
-    """Run the project's command in its own process group, streaming its output.
+    """Run the project's command, streaming its output; return once nothing it started is left.
 
     stdout and stderr share one pipe, so the log holds them in exactly the order the command
     wrote them (two pipes can only approximate that order); the same bytes go live to
     `terminal`. Output is moved a chunk at a time and never decoded, so memory stays bounded
-    whatever the command prints. SIGINT, SIGTERM and SIGHUP are forwarded to the whole group;
-    if it has not stopped after `grace_seconds` it is killed, and a second signal kills it at
-    once. A watchdog kills the group if proj itself dies, so nothing the command started
-    outlives the run.
+    whatever the command prints. SIGINT, SIGTERM and SIGHUP are forwarded to the command's
+    process group; if it has not ended after `grace_seconds` it is killed with everything it
+    started, and a second signal does that at once. Safe to call from any thread (runner.stopping
+    says how signals reach a worker thread).
     """
-    watchdog = Watchdog()
-
-    def before_exec() -> None:
-        die_with_parent()
-        watchdog.report_group()
-
-    try:
-        child = subprocess.Popen(
-            list(argv),
-            cwd=cwd,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=before_exec,
-        )
-    except BaseException:
-        watchdog.started()
-        watchdog.release()
-        raise
-    watchdog.started()
-    stopper = _Stopper(child.pid, grace_seconds)
-    previous = _route_stop_signals(stopper.on_signal)
-    try:
-        log_error = _pump(child, terminal, _GuardedLog(log), stopper)
-    finally:
-        _unroute_stop_signals(stopper.on_signal, previous)
-        _kill_group(child.pid)  # whatever the command left running in its group
-        watchdog.release()
-    code = child.returncode
-    return CommandResult(128 - code if code < 0 else code, stopper.received, log_error)
-
-
-# Stop-signal handlers of commands run from worker threads (a sweep's points run in parallel):
-# only the main thread may install signal handlers, so `forwarding_stop_signals` passes them on.
-_THREAD_HANDLERS: set[Callable] = set()
-
-
-def _route_stop_signals(handler: Callable) -> dict:
-    if threading.current_thread() is threading.main_thread():
-        return {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
-    _THREAD_HANDLERS.add(handler)
-    return {}
-
-
-def _unroute_stop_signals(handler: Callable, previous: dict) -> None:
-    for sig, old in previous.items():
-        signal.signal(sig, old)
-    _THREAD_HANDLERS.discard(handler)
-
-
-@contextmanager
-def forwarding_stop_signals() -> Iterator[list[int]]:
-    """In the main thread, while worker threads run commands with `run_command`: pass SIGINT,
-    SIGTERM and SIGHUP on to every one of them. Yields the list of signals received, so the
-    caller can stop starting new commands."""
-    received: list[int] = []
-
-    def forward(signum: int, frame) -> None:
-        received.append(signum)
-        for handler in list(_THREAD_HANDLERS):
-            handler(signum, frame)
-
-    previous = {sig: signal.signal(sig, forward) for sig in STOP_SIGNALS}
-    try:
-        yield received
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
-class _Stopper:
-    """Forwards stop signals to the command's group and escalates to SIGKILL."""
-
-    def __init__(self, pgid: int, grace_seconds: float) -> None:
-        self.pgid = pgid
-        self.grace_seconds = grace_seconds
-        self.received: int | None = None
-        self.kill_at: float | None = None
-
-    def on_signal(self, signum: int, _frame) -> None:
-        if self.received is None:
-            self.received = signum
-            self.kill_at = time.monotonic() + self.grace_seconds
-            _signal_group(self.pgid, signum)
-        else:  # asked twice: stop waiting
-            _kill_group(self.pgid)
-
-    def check_deadline(self) -> None:
-        if self.kill_at is not None and time.monotonic() >= self.kill_at:
-            _kill_group(self.pgid)
-            self.kill_at = None
+    with StopSignals(grace_seconds) as stop:
+        if stop.received is not None:  # a stop signal came before this command could start
+            return CommandResult(128 + stop.received, stop.received)
+        command = supervisor.spawn(argv, env, cwd)
+        try:
+            log_error = _pump(command, terminal, _GuardedLog(log), stop)
+        finally:
+            command.finish()  # whatever the command left running is killed: nothing outlives the run
+    code = command.returncode
+    if code is None:  # the keeper vanished without a word (killed from outside)
+        raise BackendError("The command's supervising process ended unexpectedly; its exit code is unknown")
+    return CommandResult(128 - code if code < 0 else code, stop.received, log_error)
 
 
 class _GuardedLog:
@@ -253,40 +182,42 @@ class _GuardedLog:
                 self.error = err.strerror or str(err)
 
 
-def _pump(child: subprocess.Popen, terminal: BinaryIO, log: _GuardedLog, stopper: _Stopper) -> str | None:
-    pipe = child.stdout
-    assert pipe is not None
-    os.set_blocking(pipe.fileno(), False)
+def _pump(command: supervisor.SupervisedCommand, terminal: BinaryIO, log: _GuardedLog, stop: StopSignals) -> str | None:
+    """Copy the command's output until it has exited and its output has ended (or, if leftover
+    children keep the pipe open, DRAIN_SECONDS after it exited)."""
+    os.set_blocking(command.output, False)
     selector = selectors.DefaultSelector()
-    selector.register(pipe, selectors.EVENT_READ)
-    drain_until = None
+    selector.register(command.output, selectors.EVENT_READ, "output")
+    selector.register(command, selectors.EVENT_READ, "events")
+    drain_until: float | None = None
     try:
-        while True:
-            if selector.select(timeout=0.2):
-                data = _read(pipe)
+        while not command.gone:
+            for key, _ in selector.select(timeout=0.2):
+                if key.data == "events":
+                    command.read_events()
+                    continue
+                data = _read(command.output)
                 if data == b"":
-                    break  # end of file: every writer has exited
-                if data:
+                    selector.unregister(command.output)  # end of output: every writer has exited
+                elif data:
                     _write(terminal, data)
                     log.write(data)
-            stopper.check_deadline()
-            if child.poll() is not None:
-                # Background children may hold the pipe open forever; give them a moment only.
+            stop.poll(forward=command.send_signal, kill=command.kill)
+            if command.returncode is not None:
+                output_open = command.output in (key.fd for key in selector.get_map().values())
                 drain_until = drain_until or time.monotonic() + DRAIN_SECONDS
-                if time.monotonic() >= drain_until:
+                if not output_open or time.monotonic() >= drain_until:
                     break
     finally:
         selector.close()
-        pipe.close()
         log.flush()
-    child.wait()
     return log.error
 
 
-def _read(pipe) -> bytes | None:
+def _read(fd: int) -> bytes | None:
     """Up to CHUNK bytes; b"" at end of file; None when nothing is available yet."""
     try:
-        return os.read(pipe.fileno(), CHUNK)
+        return os.read(fd, CHUNK)
     except BlockingIOError:
         return None
     except OSError:
@@ -301,12 +232,8 @@ def _write(sink: BinaryIO, data: bytes) -> None:
         pass  # the terminal went away (`proj run ... | head`); the log still gets everything
 
 
-def _signal_group(pgid: int, signum: int) -> None:
+def _kill_group(pgid: int) -> None:
     try:
-        os.killpg(pgid, signum)
+        os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-def _kill_group(pgid: int) -> None:
-    _signal_group(pgid, signal.SIGKILL)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from itertools import product
 from typing import BinaryIO, Callable, Mapping, Sequence
 
+from runner import supervisor
 from runner.api import (
     Reporter,
     RunOutcome,
@@ -116,7 +117,6 @@ def dry_run_sweep(request: RunRequest, axes: Sequence[SweepAxis], reporter: Repo
     _check_parallelism(backend, jobs, max_parallel)
     plans = plan_sweep(request, axes, reporter)
     try:
-        _check_docker_parallelism(plans[0], jobs)
         check_run(request, plans[0], backend, dry_run=True)
         create_environment(plans[0].manager, plans[0].project, request.environment_options)
     except BaseException:
@@ -125,23 +125,18 @@ def dry_run_sweep(request: RunRequest, axes: Sequence[SweepAxis], reporter: Repo
     return plans
 
 
-def _check_docker_parallelism(plan: RunPlan, jobs: int) -> None:
-    if jobs > 1 and plan.manager == "docker":
-        raise UsageError("The points of a docker sweep run one at a time on this machine", hint="use -j 1")
-
-
 def run_sweep(request: RunRequest, axes: Sequence[SweepAxis], reporter: Reporter, *, terminal: BinaryIO,
               jobs: int = 1, max_parallel: int | None = None, on_started: RunCallback = lambda r, s: None,
               on_finished: RunCallback = lambda r, s: None) -> SweepOutcome:
     backend = get_backend(request.backend, request.backend_config)
     _check_parallelism(backend, jobs, max_parallel)
+    supervisor.start()  # the process supervisor starts up while the project is fetched and prepared
     plans = plan_sweep(request, axes, reporter)
     sweep_id = uuid.uuid4().hex
     points = sweep_points(axes)
     requests = [replace(request, sweep_id=sweep_id, run_name=_point_name(request, plan, point))
                 for plan, point in zip(plans, points)]
     try:
-        _check_docker_parallelism(plans[0], jobs)
         store, prepared = prepare_run(request, plans[0], backend, reporter)
         if backend.detachable:
             records, interrupted = _submit(store, backend, requests, plans, prepared, request.detach,
@@ -203,11 +198,13 @@ class _LocalPoints:
         return self._parallel(store.uri, requests, plans, jobs)
 
     def _parallel(self, store_uri: str, requests, plans, jobs: int) -> tuple[list[RunRecord], int | None]:
-        from runner.process import forwarding_stop_signals
+        from runner.stopping import StopSignals
 
-        with open(os.devnull, "wb") as sink, forwarding_stop_signals() as received:
+        # The main thread's scope catches stop signals for the points' commands and containers,
+        # which run in worker threads (runner.stopping), and tells this loop to start no more.
+        with open(os.devnull, "wb") as sink, StopSignals() as stop:
             def point(point_request: RunRequest, plan: RunPlan) -> RunRecord | None:
-                if received:
+                if stop.received is not None:
                     return None  # a stop signal came before this point started
                 # A store per thread: a SQLite connection must stay in the thread that opened it.
                 return self.one(open_store(store_uri), point_request, plan, sink).record
@@ -215,7 +212,7 @@ class _LocalPoints:
             with ThreadPoolExecutor(max_workers=jobs) as pool:
                 futures = [pool.submit(point, r, p) for r, p in zip(requests, plans)]
                 records = [f.result() for f in futures]
-        return [r for r in records if r is not None], (received[0] if received else None)
+        return [r for r in records if r is not None], stop.received
 
     def one(self, store: TrackingStore, point_request: RunRequest, plan: RunPlan, terminal) -> RunOutcome:
         record = begin_run(store, point_request, plan, self.prepared)

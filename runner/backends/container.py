@@ -14,15 +14,14 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-import time
 from typing import Any, BinaryIO
 
 from runner.backends.base import JobResult
 from runner.environments.docker_daemon import connect, explain
 from runner.errors import BackendError
 from runner.invocation import ContainerInvocation
-from runner.process import DEFAULT_GRACE_SECONDS
-from runner.supervision import STOP_SIGNALS, start_reaper
+from runner.stopping import DEFAULT_GRACE_SECONDS, StopSignals
+from runner.supervisor import arm_cleanup, disarm_cleanup
 
 # Docker's init is tini; this makes it forward signals to the command's whole process group,
 # as a terminal's Ctrl-C would, instead of only to the shell (which waits for its child).
@@ -32,24 +31,22 @@ _INIT_VARIABLES = {"TINI_KILL_PROCESS_GROUP": "1"}
 def run_container(invocation: ContainerInvocation, *, log: BinaryIO, terminal: BinaryIO,
                   grace_seconds: float = DEFAULT_GRACE_SECONDS) -> JobResult:
     client = connect()
-    stopper = _Stopper(grace_seconds)
-    previous = {sig: signal.signal(sig, stopper.on_signal) for sig in STOP_SIGNALS}
-    container_id = reaper = not_removed = None
+    container_id = cleanup = not_removed = None
     log_errors: list[str] = []  # why the log stopped being written (a full disk): never the run
-    try:
-        container_id = _create(client, invocation)
-        reaper = start_reaper([sys.executable, "-m", "runner.backends.container", container_id])
-        exit_code = _run_attached(client, container_id, stopper, terminal, log, log_errors)
-    finally:
-        if container_id is not None:
-            not_removed = _remove(client, container_id)
-        if reaper is not None:
-            reaper.disarm()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    with StopSignals(grace_seconds) as stop:
+        try:
+            container_id = _create(client, invocation)
+            # If proj dies, proj's supervisor removes the container (the daemon would keep it running).
+            cleanup = arm_cleanup([sys.executable, "-m", "runner.backends.container", container_id])
+            exit_code = _run_attached(client, container_id, stop, terminal, log, log_errors)
+        finally:
+            if container_id is not None:
+                not_removed = _remove(client, container_id)
+            if cleanup is not None:
+                disarm_cleanup(cleanup)
     if not_removed:
         raise BackendError(not_removed, hint=f"remove it with: docker rm -f {container_id[:12]}")
-    return JobResult(exit_code, stopper.received, log_errors[0] if log_errors else None)
+    return JobResult(exit_code, stop.received, log_errors[0] if log_errors else None)
 
 
 def _create(client: Any, invocation: ContainerInvocation) -> str:
@@ -70,10 +67,10 @@ def _create(client: Any, invocation: ContainerInvocation) -> str:
         raise BackendError(f"Docker could not create the container from {invocation.image}: {explain(err)}") from err
     except (TypeError, docker.errors.DockerException) as err:  # an option the SDK rejects
         raise BackendError(f"Docker could not create the container from {invocation.image}: {err}") from err
-    return container.id
+    return str(container.id)
 
 
-def _run_attached(client: Any, container_id: str, stopper: _Stopper, terminal: BinaryIO, log: BinaryIO,
+def _run_attached(client: Any, container_id: str, stop: StopSignals, terminal: BinaryIO, log: BinaryIO,
                   log_errors: list[str]) -> int:
     import docker
 
@@ -83,14 +80,16 @@ def _run_attached(client: Any, container_id: str, stopper: _Stopper, terminal: B
                               daemon=True)
     reader.start()
     try:
-        if stopper.received is not None:  # interrupted before anything ran
-            return 128 + stopper.received
+        if stop.received is not None:  # interrupted before anything ran
+            return 128 + stop.received
         try:
             client.api.start(container_id)
         except docker.errors.APIError as err:
             raise BackendError(f"Docker could not start the container: {explain(err)}") from err
         while not ended.wait(0.1):
-            stopper.act(client, container_id)
+            # The daemon is asked here, in the waiting thread, never from a signal handler.
+            stop.poll(forward=lambda signum: _signal(client, container_id, signum),
+                      kill=lambda: _signal(client, container_id, signal.SIGKILL))
         return int(client.api.wait(container_id)["StatusCode"])
     finally:
         stream.close()
@@ -116,31 +115,6 @@ def _copy_output(stream: Any, terminal: BinaryIO, log: BinaryIO, log_errors: lis
         pass  # the stream was closed under us: the run is over
     finally:
         ended.set()
-
-
-class _Stopper:
-    """Records stop signals (handlers must not call the daemon); `act` forwards them."""
-
-    def __init__(self, grace_seconds: float) -> None:
-        self.grace_seconds = grace_seconds
-        self.received: int | None = None
-        self.pending: int | None = None
-        self.kill_at: float | None = None
-
-    def on_signal(self, signum: int, _frame) -> None:
-        if self.received is None:
-            self.received = self.pending = signum
-            self.kill_at = time.monotonic() + self.grace_seconds
-        else:  # asked twice: stop waiting
-            self.kill_at = time.monotonic()
-
-    def act(self, client: Any, container_id: str) -> None:
-        if self.pending is not None:
-            _signal(client, container_id, self.pending)
-            self.pending = None
-        if self.kill_at is not None and time.monotonic() >= self.kill_at:
-            _signal(client, container_id, signal.SIGKILL)
-            self.kill_at = None
 
 
 def _signal(client: Any, container_id: str, signum: int) -> None:

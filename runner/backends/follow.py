@@ -9,8 +9,6 @@ signal stops the waiting (the jobs are cancelled all the same).
 
 from __future__ import annotations
 
-import signal
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +16,7 @@ from typing import BinaryIO, Callable, Sequence
 
 from runner.backends.base import Backend, JobStatus
 from runner.errors import BackendError
-from runner.process import STOP_SIGNALS
+from runner.stopping import StopSignals
 
 POLL_FIRST = 0.1  # seconds; most jobs on an idle cluster start within a second
 POLL_MAX = 1.0  # a second at most between questions: slurmctld answers in milliseconds
@@ -39,7 +37,7 @@ def follow_jobs(backend: Backend, job_ids: Sequence[str], *, log: Path | None = 
     """Watch the jobs until each has ended; `on_status` hears of every change."""
     tail = LogTail(log, terminal) if log is not None and terminal is not None else None
     watcher = _Watcher(backend, on_status or (lambda job_id, status: None), tail)
-    with _StopSignals() as stop:
+    with StopSignals() as stop:
         watcher.watch(list(job_ids), stop)
         if stop.received is not None:
             pending = watcher.pending(job_ids)
@@ -61,7 +59,7 @@ class _Watcher:
     def pending(self, job_ids: Sequence[str]) -> list[str]:
         return [j for j in job_ids if j not in self.statuses or not self.statuses[j].state.is_final]
 
-    def watch(self, job_ids: list[str], stop: _StopSignals, deadline: float | None = None) -> None:
+    def watch(self, job_ids: list[str], stop: StopSignals, deadline: float | None = None) -> None:
         """Until every job has ended, or (first round) a stop signal, or (cancelling) a second one."""
         interval, next_poll, failing_since = POLL_FIRST, 0.0, None
         first_signal = stop.received
@@ -115,27 +113,3 @@ class LogTail:
             self.terminal.flush()
         except (BrokenPipeError, ValueError):
             pass  # the terminal went away (`proj run ... | head`); the log has everything
-
-
-class _StopSignals:
-    """Records SIGINT/SIGTERM/SIGHUP instead of dying of them (main thread only)."""
-
-    def __init__(self) -> None:
-        self.received: int | None = None
-        self.repeated = False
-        self._previous: dict = {}
-
-    def __enter__(self) -> _StopSignals:
-        if threading.current_thread() is threading.main_thread():
-            self._previous = {sig: signal.signal(sig, self._on_signal) for sig in STOP_SIGNALS}
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-    def _on_signal(self, signum: int, _frame) -> None:
-        if self.received is None:
-            self.received = signum
-        else:
-            self.repeated = True

@@ -382,6 +382,60 @@ def test_a_killed_proj_leaves_no_container_behind(probe, tmp_path, docker_client
     wait_for(lambda: containers_of(docker_client, run_id) == [], 30, what="the reaper to remove the container")
 
 
+# --- sweeps: points in parallel containers ---------------------------------------------------------
+
+SWEEP_ENTRY_POINTS = """
+  meet:
+    parameters:
+      name: string
+    # Each point waits until two points have started: run one at a time, the first gives up (exit 9).
+    command: >-
+      touch started-{name};
+      for i in $(seq 400); do [ $(ls started-* | wc -l) -ge 2 ] && exit 0; sleep 0.05; done; exit 9
+  wait:
+    parameters:
+      name: string
+    command: "echo started {name}; sleep 120; echo not-interrupted"
+"""
+
+
+def sweep_project(probe: Path) -> str:
+    """The probe with entry points for sweeps; its name (the label of its containers)."""
+    spec = probe / "MLproject"
+    spec.write_text(spec.read_text().rstrip("\n") + SWEEP_ENTRY_POINTS)
+    return re.search(r"^name: (.*)$", spec.read_text(), re.MULTILINE).group(1)
+
+
+def sweep_runs(cwd: Path) -> list[dict]:
+    return json.loads(proj("runs", "list", "--format", "json", cwd=cwd).stdout)
+
+
+def test_the_points_of_a_docker_sweep_run_in_parallel_containers(probe, tmp_path):
+    sweep_project(probe)
+    # --no-build-image: the containers share the mounted project folder, where they meet.
+    proj("run", str(probe), "-e", "meet", "--no-build-image", "--sweep", "name=a,b,c,d", "-j", "2", cwd=tmp_path)
+    assert [(r["status"], r["exit_code"]) for r in sweep_runs(tmp_path)] == [("FINISHED", 0)] * 4
+
+
+def test_ctrl_c_on_a_parallel_docker_sweep_stops_and_removes_every_container(probe, tmp_path, docker_client):
+    name = sweep_project(probe)
+    child = subprocess.Popen([sys.executable, "-m", "runner", "run", str(probe), "-e", "wait", "--sweep",
+                              "name=a,b,c", "-j", "2"], cwd=tmp_path, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env={**os.environ, "PROJ_STOP_GRACE_SECONDS": "20"})
+
+    def running() -> list:
+        return docker_client.containers.list(filters={"label": f"proj.project={name}", "status": "running"})
+
+    wait_for(lambda: len(running()) == 2, 120, what="two points' containers to run")
+    started = time.monotonic()
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 130, err
+    assert time.monotonic() - started < 10  # forwarded to both containers, not killed after the grace period
+    assert docker_client.containers.list(all=True, filters={"label": f"proj.project={name}"}) == []
+    assert sorted(r["status"] for r in sweep_runs(tmp_path)) == ["KILLED", "KILLED"]  # c never started
+
+
 # --- reproduction: run → rerun → diff ------------------------------------------------------
 
 
