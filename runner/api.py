@@ -12,7 +12,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterable, Mapping, Protocol
+from typing import Any, BinaryIO, Callable, Iterable, Mapping, Protocol, Sequence
 
 from runner import __version__, supervisor
 from runner.backends import Backend, Job, get_backend
@@ -23,6 +23,7 @@ from runner.errors import ParameterError, UsageError
 from runner.experiments import experiment_name
 from runner.host import hostname, platform_label, python_version
 from runner.params import ResolvedParams, misspelt_parameters, resolve_parameters
+from runner.pathvalues import PathDownloads
 from runner.secrets import redact, redact_bytes, secret_values, secret_variables
 from runner.sources import ProjectSource, fetch_project
 from runner.spec import EntryPoint, Project, load_project
@@ -55,6 +56,7 @@ class RunRequest:
     experiment: str | None = None  # a name; None: experiment_id, else Default (runner.experiments)
     experiment_id: str | None = None
     run_id: str | None = None  # continue this run instead of starting one (runner.continuation)
+    storage_dir: Path | None = None  # where `path` values given as URLs are downloaded (runner.pathvalues)
     run_name: str | None = None
     env_manager: str | None = None
     tracking_uri: str | None = None
@@ -117,7 +119,11 @@ def open_project(request: RunRequest, reporter: Reporter) -> OpenedProject:
             reporter.warning(warning.as_text())
         entry_point = project.entry_point(request.entry_point)
         _check_parameter_names(entry_point, request.parameters, request.strict, reporter)
-        return OpenedProject(source, project, entry_point, choose_manager(project, request.env_manager))
+        manager = choose_manager(project, request.env_manager)
+        if manager == "docker" and request.env_manager not in (None, "docker"):
+            reporter.warning(f"this project declares docker_env, so it runs in docker (as with MLflow); "
+                             f"--env-manager {request.env_manager} is ignored")
+        return OpenedProject(source, project, entry_point, manager)
     except BaseException:
         source.release()
         raise
@@ -153,8 +159,9 @@ def run_project(
     backend = get_backend(request.backend, request.backend_config)  # a bad name or config: nothing fetched
     supervisor.start()  # the process supervisor starts up while the project is fetched and prepared
     plan = plan_run(request, reporter)
+    downloads = PathDownloads(request.storage_dir, reporter.info)
     try:
-        store, prepared = prepare_run(request, plan, backend, reporter)
+        store, prepared = prepare_run(request, plan, backend, reporter, downloads=downloads, plans=[plan])
         record = begin_run(store, request, plan, prepared)
         on_started(record, store)
         if backend.detachable:
@@ -168,6 +175,8 @@ def run_project(
         return run_here(store, backend, record, lambda: job_for(store, record, plan, prepared), terminal, reporter)
     finally:
         plan.source.release()  # a checkout a scheduled job still needs is kept (runner.scheduling)
+        if not request.detach:  # a detached job reads its downloads later
+            downloads.release()
 
 
 def dry_run(request: RunRequest, reporter: Reporter) -> RunPlan:
@@ -206,10 +215,16 @@ def check_run(request: RunRequest, plan: RunPlan, backend: Backend, *, dry_run: 
     return store
 
 
-def prepare_run(request: RunRequest, plan: RunPlan, backend: Backend,
-                reporter: Reporter) -> tuple[TrackingStore, PreparedEnvironment]:
-    """Open the store and build (or reuse) the environment, once what cannot work is refused."""
+def prepare_run(request: RunRequest, plan: RunPlan, backend: Backend, reporter: Reporter, *,
+                downloads: PathDownloads | None = None,
+                plans: Sequence[RunPlan] = ()) -> tuple[TrackingStore, PreparedEnvironment]:
+    """Open the store, download the `path` values given as URLs (into each of `plans`), and
+    build (or reuse) the environment, once what cannot work is refused."""
     store = check_run(request, plan, backend)
+    if downloads is not None:
+        for each in plans:
+            each.params = downloads.fetch(each.params)
+            each.command = render_command(each.entry_point.command, each.params)
     environment = create_environment(plan.manager, plan.project, request.environment_options)
     return store, environment.prepare(reporter.info)
 

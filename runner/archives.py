@@ -8,17 +8,17 @@ by the next one. The run records the archive's SHA-256.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-from runner.errors import SourceError, UnsafeSourceError
+from runner.download import DOWNLOAD_SCHEMES, copy_hashed, download
+from runner.errors import SourceError
 from runner.host import hostname
 from runner.locations import cache_dir
 
@@ -26,9 +26,8 @@ if TYPE_CHECKING:
     from runner.unpack import Limits
 
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
-DOWNLOAD_SCHEMES = ("http", "https")
+_LIMIT_HINT = " (PROJ_ARCHIVE_MAX_BYTES raises the limit)"
 _HOLDERS = "holders"
-_TIMEOUT = 60.0
 
 Progress = Callable[[str], None]
 
@@ -59,7 +58,8 @@ def fetch_archive(location: str, shown_as: str, progress: Progress) -> UnpackedA
         if scheme in DOWNLOAD_SCHEMES:
             progress(f"downloading {shown_as}")
             archive = folder / "archive"
-            sha256 = _download(location, archive, limits, shown_as)
+            sha256 = download(location, archive, shown_as=f"archive {shown_as}", max_bytes=limits.max_bytes,
+                              limit_hint=_LIMIT_HINT)
         else:
             archive = Path(unquote(urlsplit(location).path) if scheme == "file" else location).expanduser()
             if not archive.is_file():
@@ -112,36 +112,10 @@ def release_kept(tree: Path, holder: str) -> None:
         remove(tree.parent)
 
 
-def _download(url: str, target: Path, limits: Limits, shown_as: str) -> str:
-    import urllib.error
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(url, timeout=_TIMEOUT) as response, open(target, "wb") as out:  # noqa: S310
-            return _copy_hashed(response, out, limits, shown_as)
-    except urllib.error.HTTPError as err:
-        raise SourceError(f"Cannot download {shown_as}: the server answered {err.code} {err.reason}") from None
-    except (urllib.error.URLError, OSError) as err:
-        reason = getattr(err, "reason", None) or err
-        raise SourceError(f"Cannot download {shown_as}: {reason}") from None
-
-
 def _hash_file(path: Path, limits: Limits, shown_as: str) -> str:
     with open(path, "rb") as handle:
-        return _copy_hashed(handle, None, limits, shown_as)
-
-
-def _copy_hashed(source: IO[bytes], out: IO[bytes] | None, limits: Limits, shown_as: str) -> str:
-    digest, size = hashlib.sha256(), 0
-    while chunk := source.read(1 << 20):
-        size += len(chunk)
-        if size > limits.max_bytes:
-            raise UnsafeSourceError(f"Refusing archive {shown_as}: it is larger than {limits.max_bytes} bytes "
-                                    "(PROJ_ARCHIVE_MAX_BYTES raises the limit)")
-        digest.update(chunk)
-        if out is not None:
-            out.write(chunk)
-    return digest.hexdigest()
+        return copy_hashed(handle, None, shown_as=f"archive {shown_as}", max_bytes=limits.max_bytes,
+                           limit_hint=_LIMIT_HINT)
 
 
 def _reap_stale() -> None:

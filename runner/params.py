@@ -30,6 +30,7 @@ class ResolvedParameter:
     value: Scalar  # the typed value (an absolute path for `path`)
     rendered: str  # the text substituted into the command, before shell quoting
     declared: bool  # False for extra -P keys, appended as `--key value`
+    remote: bool = False  # a `path` given as an http(s) URL: downloaded before the run (runner.pathvalues)
 
 
 @dataclass(frozen=True)
@@ -115,9 +116,15 @@ def _resolve(name: str, type_name: str, raw: Scalar | None, base: Path, from_use
         origin = "" if from_user else " (from its default)"
         raise ParameterError(f"Parameter {name!r} expects {err}, got {_clipped(raw)}{origin}") from None
     rendered = str(raw)
-    if kind == "path":
+    remote = kind == "path" and is_downloadable(rendered)
+    if kind == "path" and not remote:
         value = rendered = _resolve_path(name, str(raw), base)
-    return ResolvedParameter(name, kind, str(raw) if from_user else None, value, rendered, True)
+    return ResolvedParameter(name, kind, str(raw) if from_user else None, value, rendered, True, remote)
+
+
+def is_downloadable(value: str) -> bool:
+    """A `path` value proj downloads before the run (runner.pathvalues)."""
+    return urlparse(value).scheme.lower() in ("http", "https")
 
 
 def _clipped(value: object, width: int = 80) -> str:
@@ -136,8 +143,8 @@ def _resolve_path(name: str, raw: str, base: Path) -> str:
         raw = unquote(parsed.path)
     elif len(parsed.scheme) > 1:  # one letter would be a Windows drive
         raise ParameterError(
-            f"Parameter {name!r} is a path, but {raw!r} is a remote URI that proj does not download",
-            hint="download it first, or declare the parameter as type uri",
+            f"Parameter {name!r} is a path, and proj downloads only http(s) URLs, not {raw!r}",
+            hint="download it first and give the local path, or declare the parameter as type uri",
         )
     path = Path(os.path.expanduser(raw))
     absolute = path if path.is_absolute() else base / path

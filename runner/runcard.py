@@ -18,6 +18,7 @@ import yaml
 
 from runner import __version__
 from runner.errors import SpecError
+from runner.params import is_downloadable
 from runner.problems import Problem, Severity
 from runner.sources import split_subdirectory
 from runner.tracking.base import RunRecord, TrackingStore
@@ -89,7 +90,8 @@ def replay_parameters(record: RunRecord) -> dict[str, str]:
     values = {}
     for p in record.parameters:
         if p.given is not None:
-            values[p.name] = str(p.value) if p.type == "path" else p.given
+            downloaded = p.type == "path" and is_downloadable(p.given)  # fetched again from its URL
+            values[p.name] = str(p.value) if p.type == "path" and not downloaded else p.given
     return values
 
 

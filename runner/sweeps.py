@@ -35,6 +35,7 @@ from runner.backends import Backend, get_backend
 from runner.environments import create_environment
 from runner.errors import ParameterError, UsageError
 from runner.params import closest_declared
+from runner.pathvalues import PathDownloads
 from runner.tracking import open_store
 from runner.tracking.base import RunRecord, RunStatus, TrackingStore
 
@@ -136,8 +137,9 @@ def run_sweep(request: RunRequest, axes: Sequence[SweepAxis], reporter: Reporter
     points = sweep_points(axes)
     requests = [replace(request, sweep_id=sweep_id, run_name=_point_name(request, plan, point))
                 for plan, point in zip(plans, points)]
+    downloads = PathDownloads(request.storage_dir, reporter.info)
     try:
-        store, prepared = prepare_run(request, plans[0], backend, reporter)
+        store, prepared = prepare_run(request, plans[0], backend, reporter, downloads=downloads, plans=plans)
         if backend.detachable:
             records, interrupted = _submit(store, backend, requests, plans, prepared, request.detach,
                                            max_parallel, reporter, on_started, on_finished)
@@ -146,6 +148,8 @@ def run_sweep(request: RunRequest, axes: Sequence[SweepAxis], reporter: Reporter
             records, interrupted = run.all(store, requests, plans, jobs)
     finally:
         plans[0].source.release()
+        if not request.detach:  # detached jobs read their downloads later
+            downloads.release()
     return SweepOutcome(sweep_id, records, _exit_code(records, interrupted, request.detach))
 
 

@@ -10,15 +10,13 @@ import io
 import os
 import stat
 import tarfile
-import threading
 import zipfile
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from conftest import run_id_of, run_proj, show_run
+from helpers.http_files import serve_folder
 from runner.errors import SourceError, UnsafeSourceError
 from runner.unpack import Limits, unpack
 
@@ -185,18 +183,8 @@ def test_a_subfolder_of_an_archive_and_a_file_url(tmp_path, isolated_home):
 def http_folder(tmp_path):
     folder = tmp_path / "served"
     folder.mkdir()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(folder)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield folder, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
-
-
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+    with serve_folder(folder) as base:
+        yield folder, base
 
 
 def test_an_archive_over_http(http_folder, tmp_path, isolated_home):
@@ -214,7 +202,7 @@ def test_an_archive_over_http(http_folder, tmp_path, isolated_home):
 def test_archive_failures_are_clear_and_leave_nothing(http_folder, tmp_path, isolated_home):
     folder, base = http_folder
     missing = run_proj("run", f"{base}/absent.zip", cwd=tmp_path, check_exit=3)
-    assert f"Cannot download {base}/absent.zip: the server answered 404" in missing.stderr
+    assert f"Cannot download archive {base}/absent.zip: the server answered 404" in missing.stderr
     _zip(folder / "big.zip", {"MLproject": SPEC.encode(), "pad": os.urandom(4096)})
     too_big = run_proj("run", f"{base}/big.zip", cwd=tmp_path, env={"PROJ_ARCHIVE_MAX_BYTES": "2000"}, check_exit=2)
     assert "Refusing archive" in too_big.stderr and "PROJ_ARCHIVE_MAX_BYTES" in too_big.stderr

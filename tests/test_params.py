@@ -91,7 +91,7 @@ def test_file_uri_path_is_accepted(tmp_path):
 
 @pytest.mark.parametrize("value, message", [
     ("missing.csv", "no such file or directory"),
-    ("s3://bucket/key", "remote URI that proj does not download"),
+    ("s3://bucket/key", "proj downloads only http\\(s\\) URLs, not .s3://bucket/key."),
     ("", "must not be empty"),
 ])
 def test_bad_paths_are_refused(tmp_path, value, message):

@@ -52,6 +52,9 @@ def run(
     experiment_id: Optional[str] = typer.Option(None, "--experiment-id",
                                                 help="The experiment by id (instead of --experiment-name)."),
     run_id: Optional[str] = typer.Option(None, "--run-id", help="Continue this existing run instead of starting one."),
+    storage_dir: Optional[Path] = typer.Option(
+        None, "--storage-dir", envvar="MLFLOW_TMP_DIR",
+        help="Where `path` parameters given as http(s) URLs are downloaded (kept) [default: a temporary folder]."),
     run_name: Optional[str] = typer.Option(None, "--run-name", help="A name for the run."),
     env_manager: Optional[str] = typer.Option(
         None, "--env-manager", help="local, virtualenv, uv, conda or docker [default: from the project]."),
@@ -103,6 +106,7 @@ def run(
     request = RunRequest(
         uri=uri, entry_point=entry_point, version=version, parameters=parse_assignments(param),
         experiment=experiment.name, experiment_id=experiment.id, run_id=run_id, run_name=run_name,
+        storage_dir=storage_dir,
         env_manager=env_manager,
         tracking_uri=tracking_uri, backend=backend, strict=strict, environment_options=options,
         backend_config=read_backend_config(backend_config), detach=detach,
@@ -155,6 +159,7 @@ def _plan_text(plan) -> str:
     for p in plan.params:
         origin = "given" if p.given is not None else "default"
         extra = "" if p.declared else ", undeclared: appended"
+        extra += ", downloaded when the run starts" if p.remote else ""
         lines.append(f"  {p.name} = {p.value!r} ({p.type}, {origin}{extra})")
     lines.append("command")
     lines.extend(f"  {line}" for line in plan.command.rstrip().splitlines())

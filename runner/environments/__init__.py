@@ -15,17 +15,17 @@ _SYNONYMS = {"uv": "virtualenv"}  # `uv` names the same uv-backed builder as `vi
 
 
 def choose_manager(project: Project, requested: str | None) -> str:
-    """The environment kind to use: the one asked for, else the one the project declares."""
+    """The environment kind to use: the one asked for, else the one the project declares; a
+    docker_env project always runs in docker."""
     kind = project.environment.kind if project.environment is not None else None
     if requested is None:
         return {"docker_env": "docker", "python_env": "virtualenv", "conda_env": "conda"}.get(kind, "local")
     if requested not in MANAGERS:
         raise UsageError(f"Unknown environment manager {requested!r}; choose one of {', '.join(MANAGERS)}")
     manager = _SYNONYMS.get(requested, requested)
-    if (kind == "docker_env") != (manager == "docker"):
-        if kind == "docker_env":
-            raise UsageError("This project declares docker_env, so it runs in docker; "
-                             f"--env-manager {requested} cannot run it")
+    if kind == "docker_env":
+        return "docker"  # as MLflow: docker_env wins over --env-manager (the caller warns)
+    if manager == "docker":
         raise UsageError("--env-manager docker needs a project with docker_env")
     return manager
 

@@ -474,3 +474,12 @@ def test_rerun_whose_base_image_is_gone_fails_or_drifts(names, tmp_path):
     drifted = proj("rerun", str(export), "--allow-drift", cwd=project)
     record = json.loads(proj("runs", "show", run_id_of(drifted), "--format", "json", cwd=project).stdout)
     assert "environment lock could not be installed" in record["reproduction"]["drift"][0]
+
+
+def test_another_env_manager_for_a_docker_project_runs_in_docker_with_a_warning(probe, tmp_path):
+    spec = probe / "MLproject"
+    spec.write_text(spec.read_text().replace(PYTHON_IMAGE, BUSYBOX_IMAGE))
+    done = proj("run", str(probe), "-e", "fail", "-P", "code=0", "--env-manager", "virtualenv", cwd=tmp_path)
+    assert "warning: this project declares docker_env, so it runs in docker (as with MLflow); " \
+           "--env-manager virtualenv is ignored" in done.stderr
+    assert record(run_id_of(done), tmp_path)["environment"]["kind"] == "docker"
