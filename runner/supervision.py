@@ -14,33 +14,40 @@ end only proj has, so the kernel tells it when proj is gone, even by SIGKILL. Un
   is over, or proj is gone, it kills every process below it and exits. proj sees the keeper's
   end of their socket close only when nothing of the run is left.
 
-Standard library only, and nothing of proj but runner.procfs: this runs under `python -I -S`.
+Standard library only, and nothing of proj but runner.procfs: this runs under `python -I -S`,
+and what it imports is its start-up time: the C modules `_socket` and `_signal` rather than
+`socket` and `signal`, whose enums and selectors cost more than all the rest; typing only for the
+type checker.
 The supervisor and its keepers ignore SIGINT, SIGTERM and SIGHUP (Ctrl-C is proj's to handle).
 """
 
 from __future__ import annotations
 
+import _signal
+import _socket
 import os
 import select
-import signal
-import socket
 import struct
 import sys
 import time
-from typing import Callable, Mapping, NoReturn, Sequence
 
 from runner.procfs import descendants
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from typing import Callable, Mapping, NoReturn, Sequence
+
+    OnExit = Callable[[int, int], None]  # (pid, wait status) of each child collected
+
 _PR_SET_CHILD_SUBREAPER = 36
-_GUARDIAN_IGNORES = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_GUARDIAN_IGNORES = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP)
 # Reset in the command before exec: ignored signals stay ignored across exec, and Python ignores
 # SIGPIPE and SIGXFSZ (as subprocess does with restore_signals).
-_RESET_FOR_COMMAND = (*_GUARDIAN_IGNORES, signal.SIGCHLD, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGQUIT)
+_RESET_FOR_COMMAND = (*_GUARDIAN_IGNORES, _signal.SIGCHLD, _signal.SIGPIPE, _signal.SIGXFSZ, _signal.SIGQUIT)
 END_TIMEOUT = 10.0  # how long to keep killing what is left of a run (a process stuck in the kernel)
 CLEANUP_TIMEOUT = 60.0  # how long clean-up commands may take once proj is gone
 _LENGTH = struct.Struct("!Q")
-
-OnExit = Callable[[int, int], None]  # (pid, wait status) of each child collected
+_FD = struct.Struct("i")
 
 
 # --- the wire format -------------------------------------------------------------------------
@@ -62,6 +69,22 @@ def decode_request(body: bytes) -> tuple[list[bytes], dict[bytes, bytes], bytes]
     pairs = (item.partition(b"=") for item in fields[2 + argc:2 + argc + envc])
     env = {name: value for name, _, value in pairs}
     return argv, env, fields[2 + argc + envc]
+
+
+def send_with_fds(sock: _socket.socket, message: bytes, fds: Sequence[int]) -> None:
+    """One message, with descriptors the receiver gets copies of (SCM_RIGHTS)."""
+    rights = b"".join(_FD.pack(fd) for fd in fds)
+    sock.sendmsg([message], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)] if fds else [])
+
+
+def receive_with_fds(sock: _socket.socket, size: int, max_fds: int) -> tuple[bytes, list[int]]:
+    message, ancillary, _flags, _address = sock.recvmsg(size, _socket.CMSG_SPACE(max_fds * _FD.size))
+    fds: list[int] = []
+    for level, kind, data in ancillary:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            usable = len(data) - len(data) % _FD.size
+            fds += [value for (value,) in _FD.iter_unpack(data[:usable])]
+    return message, fds
 
 
 def become_subreaper() -> bool:
@@ -97,7 +120,7 @@ def end_descendants(on_exit: OnExit, timeout: float = END_TIMEOUT) -> None:
         for stat in descendants(os.getpid()):
             if not stat.is_zombie:
                 try:
-                    os.kill(stat.pid, signal.SIGKILL)
+                    os.kill(stat.pid, _signal.SIGKILL)
                 except ProcessLookupError:
                     pass
         time.sleep(0.005)
@@ -109,7 +132,7 @@ def main() -> None:
     """The supervisor's entry point: fd 0 is its socket to proj (SOCK_SEQPACKET)."""
     _become_guardian()
     become_subreaper()
-    channel = socket.socket(fileno=0)
+    channel = _socket.socket(fileno=0)
     wakeup = _child_wakeup()
     watched: set[int] = set()
     cleanups: dict[int, list[bytes]] = {}
@@ -119,7 +142,7 @@ def main() -> None:
             _drain(wakeup)
             collect_children(_ignore)
         if channel.fileno() in readable:
-            message, fds, _, _ = socket.recv_fds(channel, 65536, 2)
+            message, fds = receive_with_fds(channel, 65536, 2)
             if not message:
                 break  # proj is gone (or done)
             _obey(message, fds, watched, cleanups)
@@ -171,7 +194,7 @@ def _run_cleanups(commands: list[list[bytes]]) -> None:
                 for fd in (0, 1, 2):
                     os.dup2(null, fd)
                 for sig in _RESET_FOR_COMMAND:
-                    signal.signal(sig, signal.SIG_DFL)
+                    _signal.signal(sig, _signal.SIG_DFL)
                 os.execv(argv[0], argv)
             finally:
                 os._exit(127)
@@ -185,7 +208,7 @@ def _run_cleanups(commands: list[list[bytes]]) -> None:
 # --- a keeper: one command, everything it starts ------------------------------------------------
 
 class _Keeper:
-    def __init__(self, chan: socket.socket) -> None:
+    def __init__(self, chan: _socket.socket) -> None:
         self.chan = chan
         self.pid = 0
         self.status: int | None = None  # the command's wait status, once collected
@@ -218,7 +241,7 @@ class _Keeper:
 
 def _keep(chan_fd: int, out: int) -> NoReturn:
     become_subreaper()
-    chan = socket.socket(fileno=chan_fd)
+    chan = _socket.socket(fileno=chan_fd)
     keeper = _Keeper(chan)
     wakeup = _child_wakeup()
     request = _read_request(chan)
@@ -272,9 +295,9 @@ def _exec_command(argv: list[bytes], env: dict[bytes, bytes], cwd: bytes, out: i
     step = "start a session"
     try:
         os.setsid()
-        signal.set_wakeup_fd(-1)
+        _signal.set_wakeup_fd(-1)
         for sig in _RESET_FOR_COMMAND:
-            signal.signal(sig, signal.SIG_DFL)
+            _signal.signal(sig, _signal.SIG_DFL)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(out, 1)
@@ -291,7 +314,7 @@ def _exec_command(argv: list[bytes], env: dict[bytes, bytes], cwd: bytes, out: i
         os._exit(127)
 
 
-def _read_request(chan: socket.socket) -> tuple[list[bytes], dict[bytes, bytes], bytes] | None:
+def _read_request(chan: _socket.socket) -> tuple[list[bytes], dict[bytes, bytes], bytes] | None:
     header = _read_exactly(chan, _LENGTH.size)
     if header is None:
         return None
@@ -299,7 +322,7 @@ def _read_request(chan: socket.socket) -> tuple[list[bytes], dict[bytes, bytes],
     return decode_request(body) if body is not None else None
 
 
-def _read_exactly(chan: socket.socket, size: int) -> bytes | None:
+def _read_exactly(chan: _socket.socket, size: int) -> bytes | None:
     data = b""
     while len(data) < size:
         chunk = _receive(chan, min(size - len(data), 1 << 20))
@@ -315,7 +338,7 @@ def _become_guardian() -> None:
     """Ignore stop signals, and hold no descriptor but 0 (the socket to proj) and 2 (proj's
     stderr, where a bug in this program would show): an inherited pipe would keep its reader waiting."""
     for sig in _GUARDIAN_IGNORES:
-        signal.signal(sig, signal.SIG_IGN)
+        _signal.signal(sig, _signal.SIG_IGN)
     os.closerange(3, os.sysconf("SC_OPEN_MAX"))
 
 
@@ -324,8 +347,8 @@ def _child_wakeup() -> int:
     read_end, write_end = os.pipe()
     os.set_blocking(read_end, False)
     os.set_blocking(write_end, False)
-    signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
-    signal.signal(signal.SIGCHLD, lambda _signum, _frame: None)  # a handler, so the wakeup fd is written
+    _signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    _signal.signal(_signal.SIGCHLD, lambda _signum, _frame: None)  # a handler, so the wakeup fd is written
     return read_end
 
 
@@ -344,7 +367,7 @@ def _drain(fd: int) -> None:
         pass
 
 
-def _receive(chan: socket.socket, size: int = 4096) -> bytes:
+def _receive(chan: _socket.socket, size: int = 4096) -> bytes:
     try:
         return chan.recv(size)
     except OSError:
@@ -364,7 +387,7 @@ def _signal_group(pgid: int, signum: int) -> None:
 
 
 def _kill_group(pgid: int) -> None:
-    _signal_group(pgid, signal.SIGKILL)
+    _signal_group(pgid, _signal.SIGKILL)
 
 
 def _ignore(_pid: int, _status: int) -> None:

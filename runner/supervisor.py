@@ -7,16 +7,16 @@ worker thread is safe. If it has died (or proj forked), the next call starts a n
 
 from __future__ import annotations
 
+import _socket  # not `socket`: its import costs more than all the rest of this module's (start-up budget)
 import atexit
 import os
-import socket
 import sys
 import threading
 from pathlib import Path
 from typing import Mapping, Sequence
 
 from runner.errors import BackendError
-from runner.supervision import encode_request
+from runner.supervision import encode_request, send_with_fds
 
 _PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
 # The supervisor imports nothing of proj but runner.supervision and runner.procfs, and no site
@@ -26,7 +26,7 @@ _BOOT = f"import sys; sys.path.insert(0, {_PACKAGE_PARENT!r}); from runner.super
 
 class Supervisor:
     def __init__(self) -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
         try:
             self.pid = os.posix_spawn(
                 sys.executable, [sys.executable, "-I", "-S", "-c", _BOOT], os.environ,
@@ -42,7 +42,7 @@ class Supervisor:
 
     def send(self, message: bytes, fds: Sequence[int] = ()) -> None:
         with self.lock:
-            socket.send_fds(self.socket, [message], list(fds))
+            send_with_fds(self.socket, message, fds)
 
 _current: Supervisor | None = None
 _starting = threading.Lock()
@@ -98,7 +98,7 @@ def disarm_cleanup(number: int) -> None:
 class SupervisedCommand:
     """A command the supervisor started for proj, with everything it starts in turn."""
 
-    def __init__(self, channel: socket.socket, output: int) -> None:
+    def __init__(self, channel: _socket.socket, output: int) -> None:
         self.channel = channel
         self.output = output  # read end of the command's stdout and stderr
         self.pid: int | None = None
@@ -171,7 +171,7 @@ def spawn(argv: Sequence[str], env: Mapping[str, str], cwd: Path) -> SupervisedC
                                hint=f"check the value starting {value.split(chr(0))[0][:40]!r}")
     request = encode_request(argv, env, str(cwd))
     output, output_write = os.pipe()
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         _send(b"spawn", [theirs.fileno(), output_write])
     except BaseException:
