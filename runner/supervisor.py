@@ -44,8 +44,30 @@ class Supervisor:
         with self.lock:
             send_with_fds(self.socket, message, fds)
 
+    def forget(self) -> None:
+        """It was found gone: close proj's end, and collect it."""
+        self.socket.close()
+        try:
+            os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+
+
 _current: Supervisor | None = None
 _starting = threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    """A process forked from proj starts a supervisor of its own if it needs one; it must not hold
+    its parent's socket, whose closing tells the parent's supervisor that the parent is gone."""
+    global _current, _starting
+    if _current is not None:
+        _current.socket.close()
+        _current = None
+    _starting = threading.Lock()  # another thread may have held it at the fork
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _supervisor() -> Supervisor:
@@ -63,6 +85,8 @@ def _send(message: bytes, fds: Sequence[int] = ()) -> None:
         _supervisor().send(message, fds)
     except OSError:
         with _starting:
+            if _current is not None:
+                _current.forget()
             _current = None
         _supervisor().send(message, fds)
 
