@@ -19,7 +19,7 @@ from runner.backends import Backend, Job, get_backend
 from runner.command import render_command
 from runner.continuation import continued_record, run_to_continue
 from runner.environments import EnvironmentOptions, PreparedEnvironment, choose_manager, create_environment
-from runner.errors import ParameterError, UsageError
+from runner.errors import ParameterError, ProjError, UsageError
 from runner.experiments import experiment_name
 from runner.host import hostname, platform_label, python_version
 from runner.params import ResolvedParams, misspelt_parameters, resolve_parameters
@@ -263,7 +263,7 @@ def run_here(store: TrackingStore, backend: Backend, record: RunRecord, make_job
     """Run the job attached, with a backend that runs it while proj waits (the local one)."""
     # make_job is called inside _execute: an invocation the environment refuses (a docker
     # network that cannot reach the store) still ends the run's record as FAILED.
-    outcome = _execute(store, record, lambda: backend.run(make_job(), terminal=terminal))
+    outcome = _execute(store, record, lambda: backend.run(make_job(), terminal=terminal), reporter)
     if outcome.log_error:
         reporter.warning(f"the run's log is incomplete: writing it failed ({outcome.log_error})")
     for problem in store.read_metrics(record.run_id).problems:
@@ -273,7 +273,16 @@ def run_here(store: TrackingStore, backend: Backend, record: RunRecord, make_job
     return outcome
 
 
-def _execute(store: TrackingStore, record: RunRecord, run: Callable) -> RunOutcome:
+def settle_capture(store: TrackingStore, record: RunRecord, reporter: Reporter | None) -> None:
+    """Bring what the project logged with MLflow into the record; a failure is a warning only."""
+    try:
+        store.settle_mlflow(record)
+    except (ProjError, OSError, ValueError) as err:
+        if reporter is not None:
+            reporter.warning(f"what run {record.run_id} logged with MLflow could not be brought into its record: {err}")
+
+
+def _execute(store: TrackingStore, record: RunRecord, run: Callable, reporter: Reporter) -> RunOutcome:
     """Run the job; whatever happens, the record ends with a status that says so."""
     status, exit_code, proj_exit, log_error = RunStatus.FAILED, None, 1, None
     try:
@@ -287,6 +296,7 @@ def _execute(store: TrackingStore, record: RunRecord, run: Callable) -> RunOutco
     except KeyboardInterrupt:
         status, proj_exit = RunStatus.KILLED, 128 + signal.SIGINT
     finally:
+        settle_capture(store, record, reporter)
         final = store.end_run(record.run_id, status, exit_code, time.time())
     return RunOutcome(final, proj_exit, log_error)
 

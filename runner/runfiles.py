@@ -108,6 +108,21 @@ class RunFolder:
         except (FileNotFoundError, RunFileError):
             return
 
+    def entries(self, relative: str = "", *, folders: bool) -> list[str]:
+        """Names of the sub-folders (or else of the regular files) directly in `relative`, sorted;
+        none when it is missing or not a folder. Links are neither."""
+        parts = relative_parts(relative)
+        wanted = stat.S_ISDIR if folders else stat.S_ISREG
+        try:
+            with self._directory(parts, relative) as top, os.scandir(top) as scan:
+                return sorted(e.name for e in scan if wanted(e.stat(follow_symlinks=False).st_mode))
+        except (OSError, RunFileError):
+            return []
+
+    def child(self, *names: str) -> RunFolder:
+        """The folder `names` below this one, reached the same way."""
+        return RunFolder(self.trusted, (*self.parts, *names))
+
     @contextmanager
     def _directory(self, parts: Sequence[str], shown: str) -> Iterator[int]:
         """A descriptor of `trusted/self.parts/parts`, reached without following any link."""

@@ -102,6 +102,10 @@ def settle(store: TrackingStore, backend: Backend, record: RunRecord, status: Jo
     store.set_job(record.run_id, replace(job, state=status.scheduler_state or status.state.value, reason=reason))
     # Slurm reports whole seconds: a job that ended within its first second must not end before it began.
     ended = max(status.end_time, record.start_time) if status.end_time else time.time()
+    try:
+        store.settle_mlflow(record)
+    except (ProjError, OSError, ValueError):
+        pass  # what the project logged with MLflow is missing from the record; never the run's end
     final = store.end_run(record.run_id, _OUTCOMES[status.state], status.exit_code, ended)
     backend.release(job.id)
     if job.checkout:

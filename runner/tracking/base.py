@@ -99,6 +99,51 @@ class JobRecord:
 
 
 @dataclass
+class LoggedModel:
+    """A model the project logged with MLflow (`mlflow.<flavor>.log_model`)."""
+
+    name: str  # MLflow 3's name, or MLflow 2's artifact path
+    path: str  # where its files are among the run's artifacts
+    flavors: list[str]  # python_function, sklearn, ...
+    signature: dict[str, Any] | None = None  # inputs, outputs, params: lists of column/tensor specs
+    files: list[str] = field(default_factory=list)  # relative to `path`
+    size: int = 0  # bytes, all files
+    model_id: str | None = None  # MLflow 3's logged model id (None for MLflow 2 model artifacts)
+    run_id: str = ""  # the MLflow run that logged it
+    mlflow_version: str | None = None
+
+
+@dataclass
+class ParameterConflict:
+    """A parameter proj was given and the project logged with another meaning (`alpha` given as 5,
+    logged as 0.5). MLflow keeps one value per name: the project's; proj's stays in `proj.parameters`."""
+
+    name: str
+    proj: str  # the value as proj was given it (the default, rendered, when none was given)
+    logged: str  # the value the project logged
+
+
+@dataclass
+class MlflowData:
+    """What the project logged with its own MLflow client, besides metrics and artifacts (those
+    are read with the run's own: `TrackingStore.read_metrics`, `list_artifacts`)."""
+
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    models: list[LoggedModel] = field(default_factory=list)
+    conflicts: list[ParameterConflict] = field(default_factory=list)
+    status: str | None = None  # the MLflow run's own status, when the project ended it itself
+    problems: list[str] = field(default_factory=list)  # what could not be read, and was left out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MlflowData:
+        return cls(params=dict(data.get("params") or {}), tags=dict(data.get("tags") or {}),
+                   models=[LoggedModel(**m) for m in data.get("models") or []],
+                   conflicts=[ParameterConflict(**c) for c in data.get("conflicts") or []],
+                   status=data.get("status"), problems=list(data.get("problems") or []))
+
+
+@dataclass
 class RunRecord:
     experiment: str
     run_name: str
@@ -128,6 +173,9 @@ class RunRecord:
     sweep_id: str | None = None  # shared by the runs of one `--sweep`
     job: JobRecord | None = None  # set once a scheduler has accepted the run's job
     experiment_id: str | None = None  # the store's id of `experiment`, filled in by the store
+    mlflow: MlflowData | None = None  # what the project logged with MLflow (runner.capture)
+    parent_run_id: str | None = None  # set on a run the project started nested in this one
+    child_runs: list[str] = field(default_factory=list)  # ids of those nested runs
 
     @property
     def duration(self) -> float | None:
@@ -154,6 +202,8 @@ class RunRecord:
             values["reproduction"] = Reproduction(**data["reproduction"])
         if data.get("job"):
             values["job"] = JobRecord(**data["job"])
+        if data.get("mlflow"):
+            values["mlflow"] = MlflowData.from_dict(data["mlflow"])
         return cls(**values)
 
 
@@ -239,6 +289,12 @@ class TrackingStore(ABC):
     def set_job(self, run_id: str, job: JobRecord) -> RunRecord | None:
         """Record the run's scheduler job (its id, then each change of state). Stores that
         cannot keep it return None; the run can then only be followed attached."""
+        return None
+
+    def settle_mlflow(self, record: RunRecord) -> None:
+        """At the end of the still RUNNING `record`: bring what the project logged with its own
+        MLflow client into the record (runner.capture). Warnings go to `take_warnings`. Stores
+        the project's MLflow client does not log into have nothing to do."""
         return None
 
     def child_environment(self, record: RunRecord) -> dict[str, str]:

@@ -3,6 +3,7 @@
     .proj/proj.db                 runs, parameters, experiments (WAL mode)
     .proj/runs/<run id>/output.log  the command's output, written while it runs
     .proj/runs/<run id>/outputs/    $PROJ_OUTPUT_DIR: the run's artifacts and metrics.jsonl
+    .proj/runs/<run id>/mlflow/     what the project logs with MLflow (runner.capture)
     .proj/runs/<run id>/<file>      files kept with the run (diff.patch, build.log, locks)
 
 Many `proj run` processes may share one store: every write is one short IMMEDIATE transaction
@@ -24,8 +25,11 @@ from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
 from runner.atomicfile import write_atomically
+from runner.capture.location import CaptureRun, capture_variables, create_capture
+from runner.capture.runs import Settled, direct_children, live_data, open_capture, settle, with_points
+from runner.capture.view import CaptureView
 from runner.errors import RunNotFoundError, TrackingError, UsageError
-from runner.outputs import MetricsReading
+from runner.outputs import Artifact, MetricsReading
 from runner.runfiles import RunFileError, RunFolder
 from runner.tracking.base import (
     DEFAULT_EXPERIMENT,
@@ -42,6 +46,7 @@ from runner.tracking.base import (
 SCHEMA_VERSION = 1
 DATABASE = "proj.db"
 OUTPUTS = "outputs"
+CAPTURE = "mlflow"
 _RUN_REF = re.compile(r"^[0-9a-f]{1,32}$")
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 _BUSY_TIMEOUT_MS = 60_000
@@ -86,6 +91,7 @@ class LocalStore(TrackingStore):
         self._connection: sqlite3.Connection | None = None
         # Metrics of runs this process ended: read once at the end, no longer written to.
         self._final_metrics: dict[str, MetricsReading] = {}
+        self._warnings: list[str] = []
 
     # --- opening ---------------------------------------------------------------------------
 
@@ -219,6 +225,8 @@ class LocalStore(TrackingStore):
         try:
             run_dir.mkdir(mode=0o700)
             (run_dir / OUTPUTS).mkdir(mode=0o700)
+            create_capture(run_dir / CAPTURE, CaptureRun(record.run_id, record.experiment, record.run_name,
+                                                         record.user, record.start_time))
             os.close(os.open(run_dir / LOG_NAME, os.O_CREAT | os.O_WRONLY, 0o600))
             with self._write() as db:
                 experiment_id = _experiment_id(db, record.experiment)
@@ -247,7 +255,12 @@ class LocalStore(TrackingStore):
                        (RunStatus.RUNNING.value, json.dumps(record.to_dict()), record.run_id))
             db.executemany("INSERT OR IGNORE INTO params (run_id, name, value) VALUES (?, ?, ?)",
                            [(record.run_id, name, str(value)) for name, value in record.parameter_values().items()])
-            return _load_record(db, record.run_id)
+            continued = _load_record(db, record.run_id)
+        capture = self._run_dir(record.run_id) / CAPTURE
+        if not os.path.lexists(capture):  # recorded by a proj that did not capture yet
+            create_capture(capture, CaptureRun(record.run_id, record.experiment, record.run_name, record.user,
+                                               record.start_time))
+        return continued
 
     def experiment_name(self, experiment_id: str) -> str:
         if not experiment_id.strip().isdigit():
@@ -282,7 +295,7 @@ class LocalStore(TrackingStore):
             raise TrackingError(f"Cannot save {name} with run {run_id}: {err.strerror}") from None
 
     def end_run(self, run_id: str, status: RunStatus, exit_code: int | None, end_time: float) -> RunRecord:
-        reading = self._final_metrics[run_id] = super().read_metrics(run_id)
+        reading = self._final_metrics[run_id] = self._all_metrics(run_id, True)
         summaries = reading.summaries()
         with self._write() as db:
             updated = db.execute(
@@ -300,6 +313,86 @@ class LocalStore(TrackingStore):
     def output_dir(self, run_id: str) -> Path:
         return self._run_dir(run_id) / OUTPUTS
 
+    # --- what the project logs with MLflow (runner.capture) --------------------------------
+
+    def child_environment(self, record: RunRecord) -> dict[str, str]:
+        env = super().child_environment(record)
+        env.update(capture_variables(self._run_dir(record.run_id) / CAPTURE, record.run_id))
+        return env
+
+    def list_artifacts(self, run_id: str) -> Iterator[Artifact]:
+        """The output folder's files, then what the project logged with MLflow (models included)."""
+        view = self._capture(run_id)
+        taken = set()
+        for artifact in super().list_artifacts(run_id):
+            taken.add(artifact.path)
+            yield artifact
+        if view is not None:
+            yield from (a for a in view.artifacts() if a.path not in taken)
+
+    def open_artifact(self, run_id: str, relative: str) -> BinaryIO:
+        try:
+            return super().open_artifact(run_id, relative)
+        except FileNotFoundError:
+            view = self._capture(run_id)
+            if view is None:
+                raise
+            return view.open(relative)
+
+    def _all_metrics(self, run_id: str, complete: bool) -> MetricsReading:
+        """metrics.jsonl, then every metric the project logged with MLflow."""
+        reading = super().read_metrics(run_id, complete=complete)
+        view = self._capture(run_id)
+        return reading if view is None else with_points(reading, view.metrics(), view.store.problems.items)
+
+    def settle_mlflow(self, record: RunRecord) -> None:
+        """At the run's end: keep what the project logged with MLflow in the record, and its
+        nested runs as child runs."""
+        view = self._capture(record.run_id)
+        settled = settle(view, record) if view is not None else None
+        if settled is None:
+            return
+        with self._write() as db:
+            self._save_children(db, record, settled)
+            stored = _load_record(db, record.run_id)
+            stored.mlflow, stored.child_runs = settled.data, direct_children(settled, record.run_id)
+            db.execute("UPDATE runs SET record = ? WHERE run_id = ?", (json.dumps(stored.to_dict()), record.run_id))
+            _save_logged_params(db, record.run_id, settled.data.params)
+        self._warnings += settled.warnings(record.run_id)
+
+    def take_warnings(self) -> list[str]:
+        warnings, self._warnings = self._warnings, []
+        return warnings
+
+    def _save_children(self, db: sqlite3.Connection, parent: RunRecord, settled: Settled) -> None:
+        experiment_id = _experiment_id(db, parent.experiment)
+        for child in settled.children:
+            record = child.record
+            db.execute("INSERT OR REPLACE INTO runs (run_id, experiment_id, status, start_time, end_time, record) "
+                       "VALUES (?, ?, ?, ?, ?, ?)", (record.run_id, experiment_id, record.status.value,
+                                                    record.start_time, record.end_time, json.dumps(record.to_dict())))
+            _save_logged_params(db, record.run_id, record.mlflow.params if record.mlflow else {})
+            db.executemany("INSERT OR REPLACE INTO metric_summaries VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           [(record.run_id, s.key, _stored(s.last), _stored(s.min), _stored(s.max), s.count,
+                             s.last_step) for s in child.metrics.values()])
+
+    def _capture(self, run_id: str) -> CaptureView | None:
+        """Where the run's MLflow data is: its own capture folder, or (for a nested run) the one
+        of the proj run it belongs to."""
+        owner = run_id
+        for _ in range(32):
+            view = open_capture(self.root / "runs", (owner, CAPTURE), run_id)
+            if view is not None:
+                return view
+            try:
+                parent = _load_record(self._db(create=False), owner).parent_run_id
+            except RunNotFoundError:
+                return None
+            if parent is None:
+                return None
+            owner = parent
+        return None
+
     # --- reading ---------------------------------------------------------------------------
 
     def get_run(self, ref: str) -> RunRecord:
@@ -313,7 +406,12 @@ class LocalStore(TrackingStore):
             raise RunNotFoundError(f"No run {ref!r} in {self.root}")
         if len(rows) > 1:
             raise RunNotFoundError(f"Run id prefix {ref!r} is ambiguous in {self.root}; give more characters")
-        return self._refreshed(_load_record(db, rows[0][0]))
+        return self._with_live_capture(self._refreshed(_load_record(db, rows[0][0])))
+
+    def _with_live_capture(self, record: RunRecord) -> RunRecord:
+        """A running run shows what the project has logged with MLflow so far."""
+        view = self._capture(record.run_id) if record.status is RunStatus.RUNNING else None
+        return live_data(view, record) if view is not None else record
 
     def list_runs(self, query: RunQuery) -> list[RunRecord]:
         sql = ["SELECT r.run_id FROM runs r"]
@@ -374,7 +472,7 @@ class LocalStore(TrackingStore):
 
     def read_metrics(self, run_id: str, *, complete: bool = True) -> MetricsReading:
         final = self._final_metrics.get(run_id)
-        return final if final is not None else super().read_metrics(run_id, complete=complete)
+        return final if final is not None else self._all_metrics(run_id, complete)
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -487,6 +585,12 @@ def _schema_version(connection: sqlite3.Connection) -> int | None:
 def _experiment_id(db: sqlite3.Connection, name: str) -> int:
     db.execute("INSERT OR IGNORE INTO experiments (name, created) VALUES (?, ?)", (name, time.time()))
     return db.execute("SELECT id FROM experiments WHERE name = ?", (name,)).fetchone()[0]
+
+
+def _save_logged_params(db: sqlite3.Connection, run_id: str, params: dict[str, str]) -> None:
+    """Parameters the project logged, for `-P` filters; proj's own (given) values come first."""
+    db.executemany("INSERT OR IGNORE INTO params (run_id, name, value) VALUES (?, ?, ?)",
+                   [(run_id, name, value) for name, value in params.items()])
 
 
 def _load_record(db: sqlite3.Connection, run_id: str) -> RunRecord:

@@ -1,0 +1,70 @@
+"""The folder a run's MLflow client logs into, and the variables that send it there.
+
+The folder is an MLflow file store with one experiment (id `0`, named as the proj run's
+experiment) and one RUNNING run whose id is the proj run's id:
+
+    <capture>/0/meta.yaml                    the experiment
+    <capture>/0/<run id>/meta.yaml           the run proj created; the client continues it
+    <capture>/0/<run id>/{params,metrics,tags,artifacts}/
+    <capture>/0/<nested run id>/...          runs the project starts with nested=True
+    <capture>/0/models/<model id>/...        MLflow 3 logged models
+
+Every client proj supports reads this layout (mlflow and mlflow-skinny 2.x and 3.x). The
+experiment carries the proj experiment's name so that a project calling
+`mlflow.set_experiment(<that name>)` keeps working, as it does under `mlflow run`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+EXPERIMENT_ID = "0"
+RUNNING = 1  # MLflow's RunStatus.RUNNING as the file store writes it
+LOCAL_SOURCE = 4  # MLflow's SourceType.LOCAL
+# MLflow 3 refuses a file store unless asked for one explicitly; earlier clients ignore this.
+ALLOW_FILE_STORE = "MLFLOW_ALLOW_FILE_STORE"
+
+
+@dataclass(frozen=True)
+class CaptureRun:
+    """What the file store's run starts with: the proj run's id, name and start."""
+
+    run_id: str
+    experiment: str
+    run_name: str
+    user: str
+    start_time: float  # seconds since the epoch
+
+
+def create_capture(root: Path, run: CaptureRun) -> None:
+    """Lay out the file store at `root` (a new folder) with its experiment and RUNNING run."""
+    experiment = root / EXPERIMENT_ID
+    folder = experiment / run.run_id
+    for sub in ("params", "metrics", "tags", "artifacts"):
+        (folder / sub).mkdir(parents=True, mode=0o700)
+    root.chmod(0o700)
+    now = int(run.start_time * 1000)
+    _write_yaml(experiment / "meta.yaml", {
+        "artifact_location": experiment.as_uri(), "creation_time": now, "experiment_id": EXPERIMENT_ID,
+        "last_update_time": now, "lifecycle_stage": "active", "name": run.experiment})
+    _write_yaml(folder / "meta.yaml", {
+        "artifact_uri": (folder / "artifacts").as_uri(), "end_time": None, "entry_point_name": "",
+        "experiment_id": EXPERIMENT_ID, "lifecycle_stage": "active", "run_id": run.run_id,
+        "run_name": run.run_name, "run_uuid": run.run_id, "source_name": "", "source_type": LOCAL_SOURCE,
+        "source_version": "", "start_time": now, "status": RUNNING, "tags": [], "user_id": run.user})
+
+
+def capture_variables(root: Path, run_id: str) -> dict[str, str]:
+    """The variables that make the entry point's `mlflow.start_run()` continue the captured run."""
+    return {"MLFLOW_TRACKING_URI": root.as_uri(), "MLFLOW_RUN_ID": run_id,
+            "MLFLOW_EXPERIMENT_ID": EXPERIMENT_ID, ALLOW_FILE_STORE: "true"}
+
+
+def _write_yaml(path: Path, data: dict[str, object]) -> None:
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        yaml.safe_dump(data, handle, default_flow_style=False)

@@ -1,0 +1,113 @@
+"""A captured MLflow run in proj's terms: the run's MLflow data, and nested runs as child records.
+
+Runs the project started itself (`mlflow.start_run(nested=True)`, or a second top-level
+`start_run` once the first has ended) become child runs of the proj run: they share its source,
+command and environment, carry what they logged, and point at their parent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner.capture.filestore import CapturedRun, FileStore
+from runner.capture.view import CaptureView
+from runner.outputs import MetricPoint, MetricsReading, MetricSummary, summarise
+from runner.tracking.base import MlflowData, RunRecord, RunStatus
+
+_STATUSES = {"FINISHED": RunStatus.FINISHED, "FAILED": RunStatus.FAILED, "KILLED": RunStatus.KILLED}
+MAX_CHAIN = 32  # nested runs deeper than this are attached to the proj run itself
+
+
+@dataclass(frozen=True)
+class CapturedChild:
+    record: RunRecord
+    metrics: dict[str, MetricSummary]
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What the capture adds to a run once it has ended."""
+
+    data: MlflowData
+    children: list[CapturedChild]
+
+    def warnings(self, run_id: str) -> list[str]:
+        found = [f"run {run_id}: the project logged {c.name}={c.logged!r} while proj was given {c.proj!r}; "
+                 f"the MLflow parameter is the project's value, proj's stays in the run's parameters"
+                 for c in self.data.conflicts]
+        return found + [f"run {run_id}: what the project logged with MLflow was read in part: {p}"
+                        for p in self.data.problems]
+
+
+def with_points(reading: MetricsReading, points: list[MetricPoint], problems: Iterable[str]) -> MetricsReading:
+    """`reading` (metrics.jsonl) with the points the project logged with MLflow after its own:
+    both kinds of metric side by side, in one reading."""
+    if not points:
+        return MetricsReading(reading.by_key, (*reading.problems, *problems), reading.points)
+
+    def every_point() -> Iterator[MetricPoint]:
+        yield from reading.points()
+        yield from points
+
+    captured = summarise(points)
+    if captured.keys() & reading.by_key.keys():  # the same key both ways: summarise them together
+        by_key = summarise(every_point())
+    else:
+        by_key = dict(sorted({**reading.by_key, **captured}.items()))
+    return MetricsReading(by_key, (*reading.problems, *problems), every_point)
+
+
+def open_capture(trusted: Path, parts: tuple[str, ...], run_id: str) -> CaptureView | None:
+    """The run `run_id` of the capture folder `trusted/parts`; None when there is no such folder."""
+    if not trusted.joinpath(*parts).is_dir():
+        return None
+    return CaptureView(FileStore(trusted, parts), run_id)
+
+
+def live_data(view: CaptureView, record: RunRecord) -> RunRecord:
+    """The record with what the project has logged so far (a read: nothing is written)."""
+    data = view.data(record.parameters)
+    if data is None:
+        return record
+    return dataclasses.replace(record, mlflow=data, child_runs=[run.run_id for run in view.children()])
+
+
+def settle(view: CaptureView, record: RunRecord) -> Settled | None:
+    """The record's MLflow data and its child runs, as the capture holds them at the run's end."""
+    data = view.data(record.parameters)
+    if data is None:
+        return None
+    others = {run_id: run for run_id in view.store.run_ids() if run_id != record.run_id
+              and (run := view.store.run(run_id)) is not None}
+    children = []
+    for run in others.values():
+        parent = run.parent_run_id if run.parent_run_id in others else record.run_id
+        child = child_record(record, run, parent, CaptureView(view.store, run.run_id))
+        children.append(CapturedChild(child, summarise(CaptureView(view.store, run.run_id).metrics())))
+        if run.status not in _STATUSES:
+            data.problems.append(f"nested run {run.run_id} was still {run.status} when the run ended; "
+                                 "it is recorded as FAILED")
+    for child in children:  # each parent lists its own children
+        if child.record.parent_run_id != record.run_id:
+            parent_child = next(c for c in children if c.record.run_id == child.record.parent_run_id)
+            parent_child.record.child_runs.append(child.record.run_id)
+    return Settled(data, children)
+
+
+def direct_children(settled: Settled, run_id: str) -> list[str]:
+    return [c.record.run_id for c in settled.children if c.record.parent_run_id == run_id]
+
+
+def child_record(parent: RunRecord, run: CapturedRun, parent_id: str, view: CaptureView) -> RunRecord:
+    """A nested MLflow run as a proj run: the parent's inputs, the nested run's own data."""
+    data = view.data(()) or MlflowData()
+    return dataclasses.replace(
+        parent, run_id=run.run_id, run_name=run.name or run.run_id[:8],
+        parameters=[],  # proj gave it none: what it logged is in `mlflow.params`
+        status=_STATUSES.get(run.status, RunStatus.FAILED), start_time=run.start_time or parent.start_time,
+        end_time=run.end_time or time.time(), exit_code=None, log=None, attachments=[], tags={}, metrics={},
+        reproduction=None, sweep_id=None, job=None, mlflow=data, parent_run_id=parent_id, child_runs=[])

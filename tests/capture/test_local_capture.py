@@ -1,0 +1,108 @@
+"""What a project logs with a real MLflow client lands in the proj run on the local store.
+
+Each client (mlflow-skinny 3.17.2 and 2.22.5, installed into the run's own environment from the
+CI wheelhouse) runs the classic project once per module; the tests read the run back as a user
+does, through `proj runs show/list/artifacts`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from conftest import run_id_of, run_proj, show_run
+from helpers.mlflow_clients import VERSIONS, client_project, offline_env, snapshot
+
+pytestmark = [pytest.mark.uv, pytest.mark.slow]
+
+
+@dataclass(frozen=True)
+class ClassicRun:
+    client: str
+    project: Path
+    store: Path
+    run_id: str
+    stdout: str
+    stderr: str
+    before: dict[str, str]
+    after: dict[str, str]
+    env: dict[str, str]
+
+    def show(self, run_id: str | None = None) -> dict:
+        return show_run(run_id or self.run_id, self.store, "--tracking-uri", str(self.store), env=self.env)
+
+
+@pytest.fixture(scope="module", params=sorted(VERSIONS))
+def classic(request, capture_home, tmp_path_factory) -> ClassicRun:
+    """The classic project's main entry point, run once with each client, -P alpha=5."""
+    client = request.param
+    work = tmp_path_factory.mktemp(f"classic-{client}")
+    project = client_project(work / "project", client)
+    store = work / "store"
+    env = offline_env(capture_home)
+    before = snapshot(project)
+    done = run_proj("run", str(project), "-P", "alpha=5", "--tracking-uri", str(store), cwd=project, env=env,
+                    timeout=900, check_exit=0)
+    return ClassicRun(client, project, store, run_id_of(done), done.stdout, done.stderr, before, snapshot(project),
+                      env)
+
+
+def test_the_project_continues_the_proj_run_and_leaves_its_folder_untouched(classic):
+    assert f"logged run {classic.run_id} with mlflow {VERSIONS[classic.client]}" in classic.stdout
+    assert classic.after == classic.before  # no mlflow.db, no mlruns/, nothing changed
+    assert "warning" not in classic.stderr  # 5 and 5.0 mean the same: nothing to report
+
+
+def test_parameters_tags_and_metrics_with_steps_are_in_the_record(classic):
+    shown = classic.show()
+    assert shown["status"] == "FINISHED"
+    assert shown["mlflow"]["params"] == {"alpha": "5.0"}
+    assert shown["mlflow"]["conflicts"] == []
+    assert shown["mlflow"]["tags"]["team"] == "capture"
+    assert shown["metrics"]["loss"] == {"last": 0.2, "min": 0.2, "max": 0.9, "count": 3, "last_step": 2}
+    assert shown["metrics"]["jsonl_score"]["last"] == 0.75  # proj's own metrics.jsonl, side by side
+    assert [p["value"] for p in shown["parameters"] if p["name"] == "alpha"] == [5.0]  # proj's typed value
+
+
+def test_artifacts_and_the_model_are_shown_and_copied(classic, tmp_path):
+    shown = classic.show()
+    paths = {a["path"] for a in shown["artifacts"]}
+    assert {"docs/notes.txt", "model/MLmodel"} <= paths
+    [model] = shown["mlflow"]["models"]
+    assert model["name"] == "model" and model["path"] == "model"
+    assert {"python_function", "sklearn"} <= set(model["flavors"])
+    assert model["signature"]["inputs"][0]["type"] == "tensor"
+    assert "MLmodel" in model["files"] and model["mlflow_version"] == VERSIONS[classic.client]
+    assert (model["model_id"] is None) == (classic.client == "skinny-2")  # MLflow 3: a logged model
+
+    uri = ["--tracking-uri", str(classic.store)]
+    run_proj("runs", "artifacts", classic.run_id, "docs/notes.txt", "-o", str(tmp_path / "out"), *uri,
+             env=classic.env, check_exit=0)
+    assert (tmp_path / "out" / "notes.txt").read_text() == "logged with mlflow.log_artifact\n"
+    run_proj("runs", "artifacts", classic.run_id, "model", "-o", str(tmp_path / "model"), *uri, env=classic.env,
+             check_exit=0)
+    assert "sklearn" in (tmp_path / "model" / "MLmodel").read_text()
+
+
+def test_the_nested_run_is_a_child_run_linked_to_its_parent(classic):
+    parent = classic.show()
+    [child_id] = parent["child_runs"]
+    child = classic.show(child_id)
+    assert child["parent_run_id"] == classic.run_id and child["run_name"] == "fold-1"
+    assert child["status"] == "FINISHED"
+    assert child["mlflow"]["params"] == {"fold": "1"}
+    assert child["metrics"]["fold_loss"]["last"] == 0.3
+    assert child["parameters"] == [] and child["source"] == parent["source"]
+
+
+def test_runs_list_sorts_by_a_metric_the_project_logged_with_mlflow(classic):
+    listed = run_proj("runs", "list", "--metric", "loss", "--tracking-uri", str(classic.store), env=classic.env,
+                      check_exit=0).stdout
+    [row] = [line for line in listed.splitlines() if line.startswith(classic.run_id[:12])]
+    assert row.split()[7] == "0.2"  # RUN, STARTED (2), STATUS, TIME, EXPERIMENT, ENTRY, LOSS
+    child = json.loads(run_proj("runs", "list", "--format", "json", "-P", "fold=1", "--tracking-uri",
+                                str(classic.store), env=classic.env, check_exit=0).stdout)
+    assert [r["parent_run_id"] for r in child] == [classic.run_id]  # parameters the project logged filter too
