@@ -47,6 +47,7 @@ def describe_run(view: dict[str, Any]) -> str:
     for p in view["parameters"]:
         given = f"given {p['given']!r}" if p["given"] is not None else "default"
         lines.append(f"  {p['name']} = {p['value']!r} ({p['type']}, {given}{'' if p['declared'] else ', undeclared'})")
+    lines += _mlflow_lines(view)
     lines.append(f"environment  {env['kind']}" + (f"  key {env['key']}" if env["key"] else "")
                  + (f"  python {env['python']}" if env["python"] else ""))
     if env["lock"]:
@@ -58,6 +59,7 @@ def describe_run(view: dict[str, Any]) -> str:
     if view["attachments"]:
         lines.append(f"files        {', '.join(view['attachments'])}")
     lines += _metric_lines(view)
+    lines += _model_lines(view)
     if view["artifacts"]:
         lines.append("artifacts")
         lines += [f"  {a['path']}  ({size(a['size'])})" for a in view["artifacts"]]
@@ -65,6 +67,44 @@ def describe_run(view: dict[str, Any]) -> str:
         lines.append(f"  ... and {view['artifacts_not_listed']} more (`proj runs artifacts {view['run_id'][:12]}` "
                      "lists them all)")
     return "\n".join(lines)
+
+
+def _mlflow_lines(view: dict[str, Any]) -> list[str]:
+    """What the project logged with MLflow: its parameters and tags, disagreements, run links."""
+    lines = []
+    if view.get("parent_run_id"):
+        lines.append(f"parent run   {view['parent_run_id']} (a run the project started inside it)")
+    if view.get("child_runs"):
+        lines.append(f"child runs   {', '.join(view['child_runs'])}")
+    logged = view.get("mlflow")
+    if not logged:
+        return lines
+    own_tags = {k: v for k, v in logged["tags"].items() if not k.startswith("mlflow.")}
+    lines.append("logged with MLflow" + (f"  (MLflow run status {logged['status']})" if logged["status"] else ""))
+    lines += [f"  param {name} = {value!r}" for name, value in sorted(logged["params"].items())]
+    lines += [f"  tag   {name} = {_short(value)!r}" for name, value in sorted(own_tags.items())]
+    lines += [f"  ! {c['name']}: proj was given {c['proj']!r}, the project logged {c['logged']!r} (MLflow keeps "
+              "the project's value)" for c in logged["conflicts"]]
+    lines += [f"  ! {problem}" for problem in logged["problems"]]
+    return lines
+
+
+def _model_lines(view: dict[str, Any]) -> list[str]:
+    models = (view.get("mlflow") or {}).get("models") or []
+    if not models:
+        return []
+    lines = ["models"]
+    for m in models:
+        signature = m["signature"] or {}
+        shape = (f"; signature {len(signature.get('inputs') or [])} inputs -> "
+                 f"{len(signature.get('outputs') or [])} outputs") if signature else "; no signature"
+        lines.append(f"  {m['name']}  ({', '.join(m['flavors']) or 'no flavors'}{shape}; {len(m['files'])} files, "
+                     f"{size(m['size'])})  artifacts {m['path'] or '.'}/")
+    return lines
+
+
+def _short(value: str, width: int = 80) -> str:
+    return value if len(value) <= width else value[: width - 3] + "..."
 
 
 def _metric_lines(view: dict[str, Any]) -> list[str]:
@@ -96,7 +136,9 @@ def status_text(record: RunRecord) -> str:
 
 
 def parameters_text(record: RunRecord, width: int = 60) -> str:
-    text = " ".join(f"{name}={value}" for name, value in record.parameter_values().items())
+    """proj's parameters; for a run the project started itself, what it logged with MLflow."""
+    values = record.parameter_values() or (record.mlflow.params if record.mlflow else {})
+    text = " ".join(f"{name}={value}" for name, value in values.items())
     return text if len(text) <= width else text[: width - 3] + "..."
 
 

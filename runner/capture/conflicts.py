@@ -33,17 +33,17 @@ def same_meaning(parameter: ParameterRecord, logged: str) -> bool:
         return True
     if parameter.type in ("path", "uri", "string", "str"):
         return False
+    typed: object
     try:
         typed = parse_typed(parameter.type, logged)
     except ValueError:
         typed = _number(logged)  # an int parameter the script logged as a float ("5.0")
-    if typed is None or isinstance(typed, str):
-        return False
-    if isinstance(parameter.value, bool) or isinstance(typed, bool):
-        return typed == parameter.value
-    if isinstance(parameter.value, (int, float)):
-        return math.isclose(float(typed), float(parameter.value), rel_tol=1e-12, abs_tol=0.0) or (
-            math.isnan(float(typed)) and math.isnan(float(parameter.value)))
+    value: object = parameter.value
+    if isinstance(value, bool) or isinstance(typed, bool):
+        return bool(typed == value)
+    if isinstance(typed, (int, float)) and isinstance(value, (int, float)):
+        a, b = float(typed), float(value)
+        return math.isclose(a, b, rel_tol=1e-12, abs_tol=0.0) or (math.isnan(a) and math.isnan(b))
     return False
 
 

@@ -68,10 +68,15 @@ class Problems:
 class FileStore:
     """The capture folder of one proj run: `trusted/parts...` (see RunFolder)."""
 
-    def __init__(self, trusted: Path, parts: tuple[str, ...]) -> None:
+    def __init__(self, trusted: Path, parts: tuple[str, ...], main_run_id: str = "") -> None:
         self.root = RunFolder(trusted, parts)
         self.experiment = self.root.child(EXPERIMENT_ID)
+        self.main_run_id = main_run_id  # proj's own run: problems of the others name them
         self.problems = Problems()
+
+    def where(self, run_id: str) -> str:
+        """How a problem names the run it was found in: nothing for proj's own."""
+        return "" if run_id == self.main_run_id else f"nested run {run_id}: "
 
     def run_ids(self) -> list[str]:
         """The runs in the store: proj's own and every run the project started (nested or not)."""
@@ -83,15 +88,16 @@ class FileStore:
     def run(self, run_id: str) -> CapturedRun | None:
         """The run's name, status, times, parameters and tags; None if it has no readable meta.yaml."""
         folder = self.experiment.child(run_id)
-        meta = self.yaml(folder, "meta.yaml", f"run {run_id}")
+        meta = self.yaml(folder, "meta.yaml", self.where(run_id) or "the run: ")
         if meta is None:
             return None
+        status = meta.get("status")
         return CapturedRun(
             run_id=run_id, name=_text(meta.get("run_name")),
-            status=STATUSES.get(meta.get("status") if isinstance(meta.get("status"), int) else 0, "RUNNING"),
+            status=STATUSES.get(status, "RUNNING") if isinstance(status, int) else "RUNNING",
             start_time=_seconds(meta.get("start_time")), end_time=_seconds(meta.get("end_time")),
-            params=self.values(folder.child("params"), f"parameters of run {run_id}"),
-            tags=self.values(folder.child("tags"), f"tags of run {run_id}"))
+            params=self.values(folder.child("params"), f"{self.where(run_id)}parameter"),
+            tags=self.values(folder.child("tags"), f"{self.where(run_id)}tag"))
 
     def metrics(self, run_id: str) -> list[MetricPoint]:
         """Every value of every metric the run logged, each key's values by step, then time.
@@ -100,7 +106,7 @@ class FileStore:
         (MLflow 3 writes a run's metric again when it links it to a model it logs)."""
         folder = self.experiment.child(run_id, "metrics")
         points: list[MetricPoint] = []
-        for key in _keys(folder, MAX_KEY_DEPTH, self.problems, f"metrics of run {run_id}"):
+        for key in _keys(folder, MAX_KEY_DEPTH, self.problems, f"{self.where(run_id)}metric"):
             series = set(self._metric_series(folder, key, run_id))
             points += sorted(series, key=lambda p: (p.step or 0, p.timestamp or 0.0, p.value))
         return points
@@ -129,29 +135,29 @@ class FileStore:
         try:
             raw = read_bounded(folder, name, limit)
         except TooLarge:
-            self.problems.add(f"{what}: {name} is larger than {limit} bytes; left out")
+            self.problems.add(f"{what}{name} is larger than {_kib(limit)}; left out")
             return None
         if raw is None:
             return None
         try:
             data = parse_yaml(raw.decode("utf-8", errors="replace"), Path(name)).data
         except SpecError as err:
-            self.problems.add(f"{what}: {name} is not valid YAML ({err.problems[0].message}); left out")
+            self.problems.add(f"{what}{name} is not valid YAML ({err.problems[0].message}); left out")
             return None
         if not isinstance(data, dict):
-            self.problems.add(f"{what}: {name} is not a YAML mapping; left out")
+            self.problems.add(f"{what}{name} is not a YAML mapping; left out")
             return None
         return data
 
     def values(self, folder: RunFolder, what: str) -> dict[str, str]:
-        """Parameter or tag files, by key."""
+        """Parameter or tag files, by key; `what` names them in problems ("tag", "nested run ...: tag")."""
         values: dict[str, str] = {}
         for key in _keys(folder, MAX_KEY_DEPTH, self.problems, what):
             *path, name = key.split("/")
             try:
                 raw = read_bounded(folder.child(*path), name, MAX_VALUE_BYTES)
             except TooLarge:
-                self.problems.add(f"{what}: {key} is larger than {MAX_VALUE_BYTES} bytes; left out")
+                self.problems.add(f"{what} {key!r} is larger than {_kib(MAX_VALUE_BYTES)}; left out")
                 continue
             if raw is not None:
                 values[key] = raw.decode("utf-8", errors="replace")
@@ -162,7 +168,7 @@ class FileStore:
         try:
             raw = read_bounded(folder.child(*path), name, MAX_METRIC_FILE_BYTES)
         except TooLarge:
-            self.problems.add(f"metric {key!r} of run {run_id} has more than {MAX_METRIC_FILE_BYTES} bytes "
+            self.problems.add(f"{self.where(run_id)}metric {key!r} has more than {_kib(MAX_METRIC_FILE_BYTES)} "
                               "of values; left out")
             return []
         points = []
@@ -170,7 +176,7 @@ class FileStore:
             point = _metric_point(key, line)
             if point is None:
                 if line.strip():
-                    self.problems.add(f"metric {key!r} of run {run_id}, line {number}: not "
+                    self.problems.add(f"{self.where(run_id)}MLflow metric {key!r}, line {number}: not "
                                       "'<timestamp> <value> <step>'; skipped")
                 continue
             points.append(point)
@@ -201,8 +207,12 @@ def _keys(folder: RunFolder, depth: int, problems: Problems, what: str) -> list[
         for sub in folder.entries(folders=True):
             keys += [f"{sub}/{key}" for key in _keys(folder.child(sub), depth - 1, problems, what)]
     if len(keys) > MAX_KEYS:
-        problems.add(f"{what}: {len(keys)} keys; only the first {MAX_KEYS} are read")
+        problems.add(f"{len(keys)} {what}s; only the first {MAX_KEYS} are read")
     return sorted(keys)[:MAX_KEYS]
+
+
+def _kib(size: int) -> str:
+    return f"{size // 1024} KiB" if size < 1024**2 else f"{size // 1024**2} MiB"
 
 
 def _metric_point(key: str, line: str) -> MetricPoint | None:

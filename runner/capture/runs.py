@@ -39,8 +39,7 @@ class Settled:
         found = [f"run {run_id}: the project logged {c.name}={c.logged!r} while proj was given {c.proj!r}; "
                  f"the MLflow parameter is the project's value, proj's stays in the run's parameters"
                  for c in self.data.conflicts]
-        return found + [f"run {run_id}: what the project logged with MLflow was read in part: {p}"
-                        for p in self.data.problems]
+        return found + [f"run {run_id}: the project's MLflow data was read in part: {p}" for p in self.data.problems]
 
 
 def with_points(reading: MetricsReading, points: list[MetricPoint], problems: Iterable[str]) -> MetricsReading:
@@ -65,7 +64,7 @@ def open_capture(trusted: Path, parts: tuple[str, ...], run_id: str) -> CaptureV
     """The run `run_id` of the capture folder `trusted/parts`; None when there is no such folder."""
     if not trusted.joinpath(*parts).is_dir():
         return None
-    return CaptureView(FileStore(trusted, parts), run_id)
+    return CaptureView(FileStore(trusted, parts, main_run_id=parts[0] if parts else ""), run_id)
 
 
 def live_data(view: CaptureView, record: RunRecord) -> RunRecord:
@@ -86,15 +85,17 @@ def settle(view: CaptureView, record: RunRecord) -> Settled | None:
     children = []
     for run in others.values():
         parent = run.parent_run_id if run.parent_run_id in others else record.run_id
-        child = child_record(record, run, parent, CaptureView(view.store, run.run_id))
-        children.append(CapturedChild(child, summarise(CaptureView(view.store, run.run_id).metrics())))
+        nested = CaptureView(view.store, run.run_id)
+        children.append(CapturedChild(child_record(record, run, parent, nested), summarise(nested.metrics())))
         if run.status not in _STATUSES:
-            data.problems.append(f"nested run {run.run_id} was still {run.status} when the run ended; "
-                                 "it is recorded as FAILED")
-    for child in children:  # each parent lists its own children
-        if child.record.parent_run_id != record.run_id:
-            parent_child = next(c for c in children if c.record.run_id == child.record.parent_run_id)
-            parent_child.record.child_runs.append(child.record.run_id)
+            view.store.problems.add(f"nested run {run.run_id} was still {run.status} when the run ended; "
+                                    "it is recorded as FAILED")
+    by_id = {child.record.run_id: child.record for child in children}
+    for child in children:  # each nested run lists its own nested runs
+        parent_record = by_id.get(child.record.parent_run_id or "")
+        if parent_record is not None:
+            parent_record.child_runs.append(child.record.run_id)
+    data.problems = list(view.store.problems.items)  # those of the nested runs too
     return Settled(data, children)
 
 

@@ -106,7 +106,7 @@ class CaptureView:
     def _artifact_model(self, artifacts: RunFolder, run_files: list[Artifact], folder: str) -> LoggedModel | None:
         """An MLflow 2 model: a folder of the run's artifacts with an MLmodel file."""
         parts = tuple(p for p in folder.split("/") if p)
-        mlmodel = self.store.yaml(artifacts.child(*parts), MLMODEL, f"model {folder or '.'}", MAX_MLMODEL_BYTES)
+        mlmodel = self.store.yaml(artifacts.child(*parts), MLMODEL, f"model {folder or '.'}: ", MAX_MLMODEL_BYTES)
         if mlmodel is None:
             return None
         prefix = folder + "/" if folder else ""
@@ -116,7 +116,7 @@ class CaptureView:
     def _logged_model(self, model_id: str, taken: set[str]) -> tuple[LoggedModel, _Placed] | None:
         """An MLflow 3 logged model of this run, and where its files are shown."""
         folder = self.store.model_folder(model_id)
-        meta = self.store.yaml(folder, "meta.yaml", f"model {model_id}")
+        meta = self.store.yaml(folder, "meta.yaml", f"model {model_id}: ")
         if meta is None or meta.get("source_run_id") != self.run_id:
             return None
         name = meta.get("name") if isinstance(meta.get("name"), str) and meta.get("name") else model_id
@@ -124,7 +124,7 @@ class CaptureView:
         path = name if _plain_name(name) and name not in taken else f"models/{model_id}"
         files_folder = folder.child("artifacts")
         files = self.store.files(files_folder)
-        mlmodel = self.store.yaml(files_folder, MLMODEL, f"model {name}", MAX_MLMODEL_BYTES) or {}
+        mlmodel = self.store.yaml(files_folder, MLMODEL, f"model {name}: ", MAX_MLMODEL_BYTES) or {}
         model = describe_model(mlmodel, name=name, path=path, files=[(a.path, a.size) for a in files],
                                model_id=model_id, run_id=self.run_id)
         return model, _Placed(path, files_folder, files)

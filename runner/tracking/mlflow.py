@@ -30,6 +30,7 @@ from runner.outputs import METRICS_FILE, Artifact, MetricsReading
 from runner.runfiles import NotAFileError
 from runner.tracking import mlflow_record as mapping
 from runner.tracking.base import LOG_NAME, RunQuery, RunRecord, RunStatus, TrackingStore, is_attachment_name
+from runner.tracking.mlflow_params import conflict_warning, parameter_rows, parameter_update
 from runner.tracking.mlflow_read import RUN_REF, MlflowReader
 from runner.tracking.mlflow_rest import (
     JsonObject,
@@ -102,7 +103,8 @@ class MlflowStore(TrackingStore):
             record.log = mapping.artifact_location(info, f"{mapping.PROJ_FOLDER}/{LOG_NAME}")
         self._started[record.run_id] = run
         try:
-            for batch in mapping.batches(mapping.mlflow_params(record), tags):
+            # Parameters wait for the run's end: the project may log them itself (runner.tracking.mlflow_params).
+            for batch in mapping.batches({}, tags):
                 self.client.post("runs/log-batch", {"run_id": record.run_id, **batch})
         except (ServerUnreachable, MlflowApiError) as err:
             self._abandon(run)
@@ -200,7 +202,8 @@ class MlflowStore(TrackingStore):
         run = self._run(run_id)
         record = run.record
         record.exit_code = exit_code
-        operations, files = self._final_uploads(run)
+        uploads, files = self._final_uploads(run)
+        operations = [{"op": "log_params", "run_id": run_id, "parameters": parameter_rows(record.parameters)}, *uploads]
         run.final_metrics = super().read_metrics(run_id)
         record.metrics = {key: s.as_dict() for key, s in run.final_metrics.summaries().items()}
         metric_batches, refused = mapping.metric_batches(run_id, list(run.final_metrics.points()), end_time)
@@ -311,11 +314,22 @@ class MlflowStore(TrackingStore):
             self.client.post("runs/log-batch", operation["body"])
         elif kind == "upload":
             self.client.put_artifact(operation["artifact"], files[operation["file"]])
+        elif kind == "log_params":
+            self._log_parameters(operation)
         elif kind == "terminate":
             return self._terminate(operation)
         else:
             raise TrackingError(f"Unknown spooled operation {kind!r}", hint="it was written by a newer proj")
         return None
+
+    def _log_parameters(self, operation: JsonObject) -> None:
+        """proj's parameters the project did not log itself; its own values stand (mlflow_params)."""
+        run_id = operation["run_id"]
+        data = self.client.get("runs/get", run_id=run_id)["run"].get("data", {})
+        update = parameter_update(operation["parameters"], {p["key"]: p["value"] for p in data.get("params", [])})
+        for batch in mapping.batches(update.params, update.tags):
+            self.client.post("runs/log-batch", {"run_id": run_id, **batch})
+        self._warnings += [conflict_warning(run_id, conflict) for conflict in update.conflicts]
 
     def _terminate(self, operation: JsonObject) -> JsonObject:
         """The final status and end time, unless the run already has them (MLflow's own rule)."""

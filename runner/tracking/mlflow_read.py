@@ -19,6 +19,7 @@ from runner.outputs import Artifact, MetricPoint, artifact_path, summarise
 from runner.tracking import mlflow_query as queries
 from runner.tracking import mlflow_record as mapping
 from runner.tracking.base import RunQuery, RunRecord, RunStatus, launcher_alive
+from runner.tracking.mlflow_models import ServerModel, artifact_models, logged_models
 from runner.tracking.mlflow_rest import (
     JsonObject,
     MlflowApiError,
@@ -45,6 +46,7 @@ class MlflowReader:
         self._experiment_names: dict[str, str] = {}
         self._histories: dict[str, list[MetricPoint]] = {}
         self._listings: dict[str, list[Artifact]] = {}
+        self._models: dict[str, list[ServerModel]] = {}
 
     # --- runs ------------------------------------------------------------------------------
 
@@ -64,6 +66,10 @@ class MlflowReader:
         record = self._record(run)
         # One run: exact summaries from each metric's history (a search tells the last values only).
         record.metrics = {key: s.as_dict() for key, s in summarise(self.metric_points(record.run_id, run)).items()}
+        if record.mlflow is not None:
+            record.mlflow.models = [m.model for m in self.models(record.run_id)]
+        record.child_runs = [r["info"]["run_id"] for r in self._search(
+            [run["info"]["experiment_id"]], [f"tags.`{mapping.PARENT_TAG}` = '{record.run_id}'"], _SEARCH_MAX)]
         return record
 
     def raw_run(self, run_id: str) -> JsonObject:
@@ -122,12 +128,38 @@ class MlflowReader:
         return self._histories[run_id]
 
     def list_artifacts(self, run_id: str) -> list[Artifact]:
-        """The run's artifacts (its `proj/` files left out), recursively."""
+        """The run's artifacts (its `proj/` files left out), recursively, then the files of the
+        models it logged with MLflow 3 (under each model's path)."""
         if run_id not in self._listings:
-            root = mapping.artifact_root(self.raw_run(run_id)["info"])
-            found = [] if root is None else self._walk(root, "")
-            self._listings[run_id] = [a for a in found if not a.path.startswith(mapping.PROJ_FOLDER + "/")]
+            own = self._run_artifacts(run_id)
+            placed = [Artifact(f"{m.model.path}/{a.path}", a.size) for m in self.models(run_id) if m.root is not None
+                      for a in m.files]
+            self._listings[run_id] = own + placed
         return self._listings[run_id]
+
+    def models(self, run_id: str) -> list[ServerModel]:
+        """Models the run logged: MLflow 2 model folders among its artifacts, MLflow 3 logged models."""
+        if run_id not in self._models:
+            run = self.raw_run(run_id)
+            root = mapping.artifact_root(run["info"])
+            own = self._run_artifacts(run_id)
+
+            def fetch(path: str) -> bytes:
+                return self._checked("read a model's MLmodel", self.client.get_artifact, path)
+
+            def search(body: JsonObject) -> JsonObject:
+                return self._checked("search the run's models", self.client.post, "logged-models/search", body)
+
+            found = artifact_models(root, own, fetch, run_id) if root is not None else []
+            taken = {a.path.split("/", 1)[0] for a in own}
+            found += logged_models(run, search, lambda path: self._walk(path, ""), fetch, taken)
+            self._models[run_id] = found
+        return self._models[run_id]
+
+    def _run_artifacts(self, run_id: str) -> list[Artifact]:
+        root = mapping.artifact_root(self.raw_run(run_id)["info"])
+        found = [] if root is None else self._walk(root, "")
+        return [a for a in found if not a.path.startswith(mapping.PROJ_FOLDER + "/")]
 
     def artifact_path(self, run_id: str, relative: str) -> Path:
         """A local copy of an artifact (or of a folder of them), downloaded when first asked for."""
@@ -142,9 +174,15 @@ class MlflowReader:
         for artifact in listed:
             if artifact.path == wanted and not (target.is_file() and target.stat().st_size == artifact.size):
                 target.parent.mkdir(parents=True, exist_ok=True)
-                root = mapping.artifact_root(self.raw_run(run_id)["info"])
-                self._checked(f"download {wanted}", self.client.download_artifact, f"{root}/{wanted}", target)
+                self._checked(f"download {wanted}", self.client.download_artifact, self._remote(run_id, wanted), target)
         return target
+
+    def _remote(self, run_id: str, wanted: str) -> str:
+        """Where an artifact shown at `wanted` is on the server: under an MLflow 3 model, or the run."""
+        for found in self.models(run_id):
+            if found.root is not None and wanted.startswith(found.model.path + "/"):
+                return f"{found.root}/{wanted[len(found.model.path) + 1:]}"
+        return f"{mapping.artifact_root(self.raw_run(run_id)['info'])}/{wanted}"
 
     # --- experiments -----------------------------------------------------------------------
 

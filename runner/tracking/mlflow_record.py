@@ -18,6 +18,8 @@ from typing import Any
 from runner.outputs import MetricPoint
 from runner.tracking.base import (
     EnvironmentRecord,
+    MlflowData,
+    ParameterConflict,
     ParameterRecord,
     Reproduction,
     RunRecord,
@@ -34,6 +36,8 @@ MAX_TAG_VALUE = 8000
 MAX_KEY = 250
 MAX_METRICS_PER_BATCH = 1000
 PROJ_FOLDER = "proj"  # proj's own files among a run's artifacts: proj/output.log, proj/diff.patch, ...
+PARENT_TAG = "mlflow.parentRunId"  # set by MLflow on a run started with nested=True
+CONFLICT_TAG = "proj.param."  # proj's value of a parameter the project logged with another meaning
 _METRIC_NAME = re.compile(r"^[/\w.\- :]*$")  # mlflow/utils/validation.py, off Windows
 
 _STATUSES = {"RUNNING": RunStatus.RUNNING, "SCHEDULED": RunStatus.RUNNING, "FINISHED": RunStatus.FINISHED,
@@ -44,6 +48,13 @@ _SOURCE_TAGS = {"proj.source_uri": "uri", "proj.source_kind": "kind", "proj.sour
                 "proj.diff_hash": "diff_hash", "proj.archive_sha256": "archive_sha256"}
 _RECORD_TAGS = {"proj.version": "proj_version", "proj.command": "command", "proj.host": "host",
                 "proj.platform": "platform", "proj.python_version": "python_version", "proj.launcher": "launcher"}
+
+
+# The mlflow.* tags proj sets itself (mlflow_tags): not the project's.
+_OWN_MLFLOW_TAGS = frozenset({
+    "mlflow.user", "mlflow.source.name", "mlflow.source.type", "mlflow.project.entryPoint", "mlflow.project.env",
+    "mlflow.project.backend", "mlflow.runName", "mlflow.source.git.commit", "mlflow.source.git.repoURL",
+    "mlflow.docker.image.uri", "mlflow.docker.image.id"})
 
 
 def mlflow_tags(record: RunRecord) -> dict[str, str]:
@@ -174,7 +185,19 @@ def record_from_run(run: JsonObject, experiment: str) -> RunRecord:
         reproduction=_reproduction_from(tags),
         sweep_id=tags.get("proj.sweep_id"),
         experiment_id=info.get("experiment_id"),
+        mlflow=_logged_from(tags, params),
+        parent_run_id=tags.get(PARENT_TAG),
     )
+
+
+def _logged_from(tags: dict[str, str], params: dict[str, str]) -> MlflowData:
+    """What the MLflow run shows besides proj's own tags: every parameter (the project's, and
+    proj's logged at the end), the tags proj did not set, and the values proj kept aside."""
+    own = _OWN_MLFLOW_TAGS
+    conflicts = [ParameterConflict(key[len(CONFLICT_TAG):], value, params.get(key[len(CONFLICT_TAG):], ""))
+                 for key, value in tags.items() if key.startswith(CONFLICT_TAG)]
+    return MlflowData(params=params, tags={k: v for k, v in tags.items() if not k.startswith("proj.") and k not in own},
+                      conflicts=conflicts)
 
 
 def artifact_root(info: JsonObject) -> str | None:

@@ -106,3 +106,35 @@ def test_runs_list_sorts_by_a_metric_the_project_logged_with_mlflow(classic):
     child = json.loads(run_proj("runs", "list", "--format", "json", "-P", "fold=1", "--tracking-uri",
                                 str(classic.store), env=classic.env, check_exit=0).stdout)
     assert [r["parent_run_id"] for r in child] == [classic.run_id]  # parameters the project logged filter too
+
+
+def test_autolog_lands_in_the_run(capture_home, tmp_path):
+    project = client_project(tmp_path / "project", "skinny-3")
+    store = tmp_path / "store"
+    env = offline_env(capture_home)
+    done = run_proj("run", str(project), "-e", "autolog", "--tracking-uri", str(store), env=env, timeout=900,
+                    check_exit=0)
+    shown = show_run(run_id_of(done), tmp_path, "--tracking-uri", str(store), env=env)
+
+    assert shown["mlflow"]["params"]["alpha"] == "0.3"  # the estimator's own parameters
+    assert shown["mlflow"]["tags"]["estimator_name"] == "Ridge"
+    assert shown["metrics"]["training_score"]["count"] == 1
+    [model] = shown["mlflow"]["models"]
+    assert "sklearn" in model["flavors"] and model["model_id"].startswith("m-")
+
+
+def test_a_parameter_logged_with_another_meaning_keeps_both_values_and_says_so(capture_home, tmp_path):
+    project = client_project(tmp_path / "project", "skinny-2")
+    store = tmp_path / "store"
+    env = offline_env(capture_home)
+    done = run_proj("run", str(project), "-e", "rescaled", "-P", "alpha=5", "--tracking-uri", str(store), env=env,
+                    timeout=900, check_exit=0)
+    shown = show_run(run_id_of(done), tmp_path, "--tracking-uri", str(store), env=env)
+
+    assert shown["status"] == "FINISHED"
+    assert shown["mlflow"]["conflicts"] == [{"name": "alpha", "proj": "5", "logged": "0.5"}]
+    assert shown["mlflow"]["params"] == {"alpha": "0.5"}
+    assert [(p["name"], p["value"]) for p in shown["parameters"]] == [("alpha", 5.0)]
+    assert "the project logged alpha='0.5' while proj was given '5'" in done.stderr
+    text = run_proj("runs", "show", shown["run_id"], "--tracking-uri", str(store), env=env, check_exit=0).stdout
+    assert "! alpha: proj was given '5', the project logged '0.5'" in text

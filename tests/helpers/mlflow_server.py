@@ -51,6 +51,18 @@ class MlflowServer:
         self.process: subprocess.Popen | None = None
         data.mkdir(parents=True, exist_ok=True)
 
+    @classmethod
+    def running_at(cls, url: str, data: Path) -> MlflowServer:
+        """A server someone else started (CI's, at PROJ_TEST_MLFLOW_URI): read from, never stopped."""
+        server = cls(mlflow_python(), data, int(url.rsplit(":", 1)[1].strip("/")))
+        server.url = url.rstrip("/")
+        return server
+
+    def history(self, run_id: str, key: str) -> list[tuple[int, float]]:
+        """(step, value) of each logged value of a metric, by step."""
+        found = self.call("metrics/get-history", run_id=run_id, metric_key=key).get("metrics", [])
+        return sorted((int(m.get("step", 0)), float(m["value"])) for m in found)
+
     def start(self, timeout: float = 90) -> None:
         argv = [self.python, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(self.port),
                 "--backend-store-uri", f"sqlite:///{self.data}/mlflow.db",
