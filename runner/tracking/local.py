@@ -25,11 +25,10 @@ from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
 from runner.atomicfile import write_atomically
-from runner.capture.location import CaptureRun, capture_variables, create_capture
-from runner.capture.runs import Settled, direct_children, live_data, open_capture, settle, with_points
-from runner.capture.view import CaptureView
+from runner.capture.runs import Settled, direct_children
+from runner.capture.store import CAPTURE, CapturingStore
 from runner.errors import RunNotFoundError, TrackingError, UsageError
-from runner.outputs import Artifact, MetricsReading
+from runner.outputs import MetricsReading, MetricSummary
 from runner.runfiles import RunFileError, RunFolder
 from runner.tracking.base import (
     DEFAULT_EXPERIMENT,
@@ -38,7 +37,6 @@ from runner.tracking.base import (
     RunQuery,
     RunRecord,
     RunStatus,
-    TrackingStore,
     is_attachment_name,
     launcher_alive,
 )
@@ -46,7 +44,6 @@ from runner.tracking.base import (
 SCHEMA_VERSION = 1
 DATABASE = "proj.db"
 OUTPUTS = "outputs"
-CAPTURE = "mlflow"
 _RUN_REF = re.compile(r"^[0-9a-f]{1,32}$")
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 _BUSY_TIMEOUT_MS = 60_000
@@ -82,16 +79,16 @@ CREATE INDEX IF NOT EXISTS metrics_by_key ON metric_summaries(key, last);
 """
 
 
-class LocalStore(TrackingStore):
+class LocalStore(CapturingStore):
     supports_detached_runs = True
 
     def __init__(self, root: Path) -> None:
+        super().__init__()
         self.root = root.absolute()
         self.uri = str(self.root)
         self._connection: sqlite3.Connection | None = None
         # Metrics of runs this process ended: read once at the end, no longer written to.
         self._final_metrics: dict[str, MetricsReading] = {}
-        self._warnings: list[str] = []
 
     # --- opening ---------------------------------------------------------------------------
 
@@ -225,8 +222,7 @@ class LocalStore(TrackingStore):
         try:
             run_dir.mkdir(mode=0o700)
             (run_dir / OUTPUTS).mkdir(mode=0o700)
-            create_capture(run_dir / CAPTURE, CaptureRun(record.run_id, record.experiment, record.run_name,
-                                                         record.user, record.start_time))
+            self.create_capture(record)
             os.close(os.open(run_dir / LOG_NAME, os.O_CREAT | os.O_WRONLY, 0o600))
             with self._write() as db:
                 experiment_id = _experiment_id(db, record.experiment)
@@ -256,10 +252,8 @@ class LocalStore(TrackingStore):
             db.executemany("INSERT OR IGNORE INTO params (run_id, name, value) VALUES (?, ?, ?)",
                            [(record.run_id, name, str(value)) for name, value in record.parameter_values().items()])
             continued = _load_record(db, record.run_id)
-        capture = self._run_dir(record.run_id) / CAPTURE
-        if not os.path.lexists(capture):  # recorded by a proj that did not capture yet
-            create_capture(capture, CaptureRun(record.run_id, record.experiment, record.run_name, record.user,
-                                               record.start_time))
+        if not os.path.lexists(self._run_dir(record.run_id) / CAPTURE):  # recorded before proj captured
+            self.create_capture(record)
         return continued
 
     def experiment_name(self, experiment_id: str) -> str:
@@ -295,7 +289,7 @@ class LocalStore(TrackingStore):
             raise TrackingError(f"Cannot save {name} with run {run_id}: {err.strerror}") from None
 
     def end_run(self, run_id: str, status: RunStatus, exit_code: int | None, end_time: float) -> RunRecord:
-        reading = self._final_metrics[run_id] = self._all_metrics(run_id, True)
+        reading = self._final_metrics[run_id] = self.read_all_metrics(run_id, True)
         summaries = reading.summaries()
         with self._write() as db:
             updated = db.execute(
@@ -313,85 +307,37 @@ class LocalStore(TrackingStore):
     def output_dir(self, run_id: str) -> Path:
         return self._run_dir(run_id) / OUTPUTS
 
-    # --- what the project logs with MLflow (runner.capture) --------------------------------
+    # --- what the project logs with MLflow (runner.capture.store) ---------------------------
 
-    def child_environment(self, record: RunRecord) -> dict[str, str]:
-        env = super().child_environment(record)
-        env.update(capture_variables(self._run_dir(record.run_id) / CAPTURE, record.run_id))
-        return env
+    def runs_folder(self) -> Path:
+        return self.root / "runs"
 
-    def list_artifacts(self, run_id: str) -> Iterator[Artifact]:
-        """The output folder's files, then what the project logged with MLflow (models included)."""
-        view = self._capture(run_id)
-        taken = set()
-        for artifact in super().list_artifacts(run_id):
-            taken.add(artifact.path)
-            yield artifact
-        if view is not None:
-            yield from (a for a in view.artifacts() if a.path not in taken)
-
-    def open_artifact(self, run_id: str, relative: str) -> BinaryIO:
+    def parent_of(self, run_id: str) -> str | None:
         try:
-            return super().open_artifact(run_id, relative)
-        except FileNotFoundError:
-            view = self._capture(run_id)
-            if view is None:
-                raise
-            return view.open(relative)
+            return _load_record(self._db(create=False), run_id).parent_run_id
+        except RunNotFoundError:
+            return None
 
-    def _all_metrics(self, run_id: str, complete: bool) -> MetricsReading:
-        """metrics.jsonl, then every metric the project logged with MLflow."""
-        reading = super().read_metrics(run_id, complete=complete)
-        view = self._capture(run_id)
-        return reading if view is None else with_points(reading, view.metrics(), view.store.problems.items)
-
-    def settle_mlflow(self, record: RunRecord) -> None:
-        """At the run's end: keep what the project logged with MLflow in the record, and its
-        nested runs as child runs."""
-        view = self._capture(record.run_id)
-        settled = settle(view, record) if view is not None else None
-        if settled is None:
-            return
+    def save_settled(self, record: RunRecord, settled: Settled) -> None:
         with self._write() as db:
-            self._save_children(db, record, settled)
+            experiment_id = _experiment_id(db, record.experiment)
+            for child in settled.children:
+                self._save_child(db, experiment_id, child.record, child.metrics)
             stored = _load_record(db, record.run_id)
             stored.mlflow, stored.child_runs = settled.data, direct_children(settled, record.run_id)
             db.execute("UPDATE runs SET record = ? WHERE run_id = ?", (json.dumps(stored.to_dict()), record.run_id))
             _save_logged_params(db, record.run_id, settled.data.params)
-        self._warnings += settled.warnings(record.run_id)
 
-    def take_warnings(self) -> list[str]:
-        warnings, self._warnings = self._warnings, []
-        return warnings
-
-    def _save_children(self, db: sqlite3.Connection, parent: RunRecord, settled: Settled) -> None:
-        experiment_id = _experiment_id(db, parent.experiment)
-        for child in settled.children:
-            record = child.record
-            db.execute("INSERT OR REPLACE INTO runs (run_id, experiment_id, status, start_time, end_time, record) "
-                       "VALUES (?, ?, ?, ?, ?, ?)", (record.run_id, experiment_id, record.status.value,
-                                                    record.start_time, record.end_time, json.dumps(record.to_dict())))
-            _save_logged_params(db, record.run_id, record.mlflow.params if record.mlflow else {})
-            db.executemany("INSERT OR REPLACE INTO metric_summaries VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           [(record.run_id, s.key, _stored(s.last), _stored(s.min), _stored(s.max), s.count,
-                             s.last_step) for s in child.metrics.values()])
-
-    def _capture(self, run_id: str) -> CaptureView | None:
-        """Where the run's MLflow data is: its own capture folder, or (for a nested run) the one
-        of the proj run it belongs to."""
-        owner = run_id
-        for _ in range(32):
-            view = open_capture(self.root / "runs", (owner, CAPTURE), run_id)
-            if view is not None:
-                return view
-            try:
-                parent = _load_record(self._db(create=False), owner).parent_run_id
-            except RunNotFoundError:
-                return None
-            if parent is None:
-                return None
-            owner = parent
-        return None
+    def _save_child(self, db: sqlite3.Connection, experiment_id: int, record: RunRecord,
+                    metrics: dict[str, MetricSummary]) -> None:
+        """A nested run, ended, with its metric summaries (runner.capture.runs.child_record)."""
+        db.execute("INSERT OR REPLACE INTO runs (run_id, experiment_id, status, start_time, end_time, record) "
+                   "VALUES (?, ?, ?, ?, ?, ?)", (record.run_id, experiment_id, record.status.value,
+                                                record.start_time, record.end_time, json.dumps(record.to_dict())))
+        _save_logged_params(db, record.run_id, record.mlflow.params if record.mlflow else {})
+        db.executemany("INSERT OR REPLACE INTO metric_summaries VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       [(record.run_id, s.key, _stored(s.last), _stored(s.min), _stored(s.max), s.count, s.last_step)
+                        for s in metrics.values()])
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -406,12 +352,7 @@ class LocalStore(TrackingStore):
             raise RunNotFoundError(f"No run {ref!r} in {self.root}")
         if len(rows) > 1:
             raise RunNotFoundError(f"Run id prefix {ref!r} is ambiguous in {self.root}; give more characters")
-        return self._with_live_capture(self._refreshed(_load_record(db, rows[0][0])))
-
-    def _with_live_capture(self, record: RunRecord) -> RunRecord:
-        """A running run shows what the project has logged with MLflow so far."""
-        view = self._capture(record.run_id) if record.status is RunStatus.RUNNING else None
-        return live_data(view, record) if view is not None else record
+        return self.with_live_capture(self._refreshed(_load_record(db, rows[0][0])))
 
     def list_runs(self, query: RunQuery) -> list[RunRecord]:
         sql = ["SELECT r.run_id FROM runs r"]
@@ -472,7 +413,7 @@ class LocalStore(TrackingStore):
 
     def read_metrics(self, run_id: str, *, complete: bool = True) -> MetricsReading:
         final = self._final_metrics.get(run_id)
-        return final if final is not None else self._all_metrics(run_id, complete)
+        return final if final is not None else self.read_all_metrics(run_id, complete)
 
     # --- helpers ---------------------------------------------------------------------------
 
