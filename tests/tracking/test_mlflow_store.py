@@ -225,6 +225,48 @@ def test_runs_that_create_one_new_experiment_at_once_share_it(mlflow_server):
 
 
 @pytest.mark.mlflow
+def test_experiments_by_id_and_from_mlflows_variables(mlflow_server, tmp_path):
+    experiment = _experiment()
+    first = run_id_of(_proj_run(mlflow_server, PROJECTS / "basic", "-P", "name=a", experiment=experiment))
+    experiment_id = mlflow_server.run(first)["info"]["experiment_id"]
+    uri = ["--env-manager", "local", "--tracking-uri", mlflow_server.url]
+    by_id = run_proj("run", str(PROJECTS / "basic"), "-P", "name=b", "--experiment-id", experiment_id, *uri,
+                     env=FAST_RETRIES, check_exit=0)
+    by_variable = run_proj("run", str(PROJECTS / "basic"), "-P", "name=c", *uri,
+                           env={**FAST_RETRIES, "MLFLOW_EXPERIMENT_NAME": experiment}, check_exit=0)
+    for done in (by_id, by_variable):
+        assert mlflow_server.run(run_id_of(done))["info"]["experiment_id"] == experiment_id
+    unknown = run_proj("run", str(PROJECTS / "basic"), "-P", "name=d", "--experiment-id", "987654321", *uri,
+                       env=FAST_RETRIES, check_exit=2)
+    assert f"No experiment with id '987654321' on {mlflow_server.url}" in unknown.stderr
+    assert len(mlflow_server.runs_in(experiment)) == 3
+
+
+@pytest.mark.mlflow
+def test_a_failed_run_continued_on_the_server_keeps_all_its_output(mlflow_server):
+    experiment = _experiment()
+    failed = _proj_run(mlflow_server, PROJECTS / "basic", "-e", "fail", experiment=experiment, check_exit=3)
+    run_id = run_id_of(failed)
+    uri = ["--env-manager", "local", "--tracking-uri", mlflow_server.url]
+    changed = run_proj("run", str(PROJECTS / "basic"), "--run-id", run_id, "-P", "name=ada", "-P", "alpha=0.5",
+                       *uri, env=FAST_RETRIES, check_exit=0)  # the failed entry point had no parameters
+    assert f"proj: run {run_id} continued in experiment {experiment!r}" in changed.stderr
+
+    run = mlflow_server.run(run_id)
+    assert (run["info"]["status"], run["tags"]["proj.exit_code"]) == ("FINISHED", "0")
+    assert run["params"] == {"alpha": "0.5", "name": "ada"}
+    assert run["tags"]["proj.command"] == "echo hello ada alpha=0.5"
+    assert mlflow_server.artifact(run_id, "proj/output.log") == b"about to fail\nhello ada alpha=0.5\n"
+    refused = run_proj("run", str(PROJECTS / "basic"), "--run-id", run_id, "-P", "name=bob", *uri,
+                       env=FAST_RETRIES, check_exit=2)
+    # a default that differs from the value logged conflicts too: the command would not match the run
+    assert "already has other values for these parameters: alpha: '0.5' → '0.1'; name: 'ada' → 'bob'" \
+        in refused.stderr
+    assert mlflow_server.run(run_id)["info"]["status"] == "FINISHED"
+    assert len(mlflow_server.runs_in(experiment)) == 1
+
+
+@pytest.mark.mlflow
 def test_a_run_whose_launcher_died_is_listed_as_lost(mlflow_server):
     experiment = _experiment()
     experiment_id = mlflow_server.call("experiments/create", {"name": experiment})["experiment_id"]
