@@ -113,7 +113,7 @@ class MlflowStore(TrackingStore):
 
     def continue_run(self, record: RunRecord) -> RunRecord:
         """As `mlflow.start_run(run_id=...)` resumes a run: RUNNING again, its end time kept until
-        it ends; parameters it lacks and this execution's tags are added."""
+        it ends, with this execution's tags; parameters it lacks are added at its end."""
         info = self.reader.raw_run(record.run_id)["info"]
         run = _StartedRun(record, info["experiment_id"], mapping.artifact_root(info))
         record.experiment_id = run.experiment_id
@@ -126,11 +126,10 @@ class MlflowStore(TrackingStore):
             record.log = tags["proj.log"] = str(self.log_path(record.run_id))
         else:
             record.log = mapping.artifact_location(info, f"{mapping.PROJ_FOLDER}/{LOG_NAME}")
-        logged = {p["key"] for p in self.reader.raw_run(record.run_id).get("data", {}).get("params", [])}
-        params = {k: v for k, v in mapping.mlflow_params(record).items() if k not in logged}
         self._started[record.run_id] = run
         try:
-            for batch in mapping.batches(params, tags):
+            # Parameters it lacks are logged when it ends, as for a new run (runner.tracking.mlflow_params).
+            for batch in mapping.batches({}, tags):
                 self.client.post("runs/log-batch", {"run_id": record.run_id, **batch})
             self.client.post("runs/update", {"run_id": record.run_id, "status": "RUNNING",
                                              "run_name": record.run_name})
