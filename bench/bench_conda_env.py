@@ -52,7 +52,7 @@ def timed(action) -> float:
 
 def library_figures(project: Path, scratch: Path, runs: int) -> dict[str, float]:
     from runner.environments import condasolve
-    from runner.environments.conda import conda_spec
+    from runner.environments.condaspec import conda_spec
     from runner.environments.condalock import render_lock
     from runner.spec import load_project
 

@@ -65,11 +65,11 @@ def make_project(root: Path, name: str) -> Path:
 
 
 def proj_prepare(project: Path):
-    from runner.environments import EnvironmentOptions
     from runner.environments.docker import DockerEnvironment
+    from runner.environments.docker_options import DockerOptions
     from runner.spec import load_project
 
-    environment = DockerEnvironment(load_project(project), EnvironmentOptions())
+    environment = DockerEnvironment(load_project(project), DockerOptions())
     return lambda: environment.prepare(lambda message: None)
 
 

@@ -18,15 +18,17 @@ from runner import __version__, supervisor
 from runner.backends import Backend, Job, get_backend
 from runner.command import render_command
 from runner.continuation import continued_record, run_to_continue
-from runner.environments import EnvironmentOptions, PreparedEnvironment, choose_manager, create_environment
+from runner.environments import PreparedEnvironment, registry
+from runner.environments.kind import BuildSettings, EnvironmentKind, EnvironmentSettings
 from runner.errors import ParameterError, ProjError, UsageError
 from runner.experiments import experiment_name
 from runner.host import hostname, platform_label, python_version
 from runner.params import ResolvedParams, misspelt_parameters, resolve_parameters
 from runner.pathvalues import PathDownloads
+from runner.project import EntryPoint, Project
 from runner.secrets import redact, redact_bytes, secret_values, secret_variables
 from runner.sources import ProjectSource, fetch_project
-from runner.spec import EntryPoint, Project, load_project
+from runner.spec import load_project
 from runner.texts import check_record
 from runner.tracking import open_store, resolve_tracking_uri
 from runner.tracking.base import (
@@ -62,7 +64,7 @@ class RunRequest:
     tracking_uri: str | None = None
     backend: str = "local"
     strict: bool = False
-    environment_options: EnvironmentOptions = field(default_factory=EnvironmentOptions)
+    environment: EnvironmentSettings = field(default_factory=EnvironmentSettings)  # --installer, --lock, ...
     apply_diff: bytes | None = None  # a recorded run's uncommitted changes (re-runs)
     archive_sha256: str | None = None  # the project archive must have this hash (re-runs)
     reproduction: Reproduction | None = None  # set by `proj rerun`
@@ -76,7 +78,8 @@ class OpenedProject:
     source: ProjectSource
     project: Project
     entry_point: EntryPoint
-    manager: str
+    kind: EnvironmentKind  # the environment kind the run uses
+    settings: BuildSettings  # and what it builds with
 
 
 @dataclass
@@ -88,7 +91,8 @@ class RunPlan:
     entry_point: EntryPoint
     params: ResolvedParams
     command: str
-    manager: str
+    kind: EnvironmentKind
+    settings: BuildSettings
 
 
 @dataclass(frozen=True)
@@ -119,11 +123,13 @@ def open_project(request: RunRequest, reporter: Reporter) -> OpenedProject:
             reporter.warning(warning.as_text())
         entry_point = project.entry_point(request.entry_point)
         _check_parameter_names(entry_point, request.parameters, request.strict, reporter)
-        manager = choose_manager(project, request.env_manager)
-        if manager == "docker" and request.env_manager not in (None, "docker"):
-            reporter.warning(f"this project declares docker_env, so it runs in docker (as with MLflow); "
+        kind = registry.choose_kind(project, request.env_manager)
+        if request.env_manager is not None and request.env_manager not in kind.managers:
+            reporter.warning(f"this project declares {kind.section}, so it runs in {kind.name} (as with MLflow); "
                              f"--env-manager {request.env_manager} is ignored")
-        return OpenedProject(source, project, entry_point, manager)
+        for flag in registry.ignored_flags(kind, request.environment):
+            reporter.warning(flag)
+        return OpenedProject(source, project, entry_point, kind, kind.settings(request.environment))
     except BaseException:
         source.release()
         raise
@@ -144,7 +150,7 @@ def plan_point(opened: OpenedProject, parameters: Mapping[str, str]) -> RunPlan:
     params = resolve_parameters(opened.entry_point, dict(parameters), cwd=Path.cwd(),
                                 project_root=opened.project.root)
     command = render_command(opened.entry_point.command, params)
-    return RunPlan(opened.source, opened.project, opened.entry_point, params, command, opened.manager)
+    return RunPlan(opened.source, opened.project, opened.entry_point, params, command, opened.kind, opened.settings)
 
 
 def run_project(
@@ -186,7 +192,7 @@ def dry_run(request: RunRequest, reporter: Reporter) -> RunPlan:
     plan = plan_run(request, reporter)
     try:
         check_run(request, plan, backend, dry_run=True)
-        create_environment(plan.manager, plan.project, request.environment_options)  # checks its options
+        plan.kind.create(plan.project, plan.settings)  # checks its options
     except BaseException:
         plan.source.release()
         raise
@@ -200,7 +206,7 @@ def check_run(request: RunRequest, plan: RunPlan, backend: Backend, *, dry_run: 
         store.preflight()
     else:
         store.check_writable()  # a broken store must fail before anything is built or run
-    backend.check_environment(plan.manager)
+    backend.check_environment(plan.kind.name)
     if request.detach and not backend.detachable:
         raise UsageError(f"The {backend.name} backend cannot run detached: the run ends with proj",
                          hint="use --backend slurm (or a scheduler plugin), or leave out --detach")
@@ -225,7 +231,7 @@ def prepare_run(request: RunRequest, plan: RunPlan, backend: Backend, reporter: 
         for each in plans:
             each.params = downloads.fetch(each.params)
             each.command = render_command(each.entry_point.command, each.params)
-    environment = create_environment(plan.manager, plan.project, request.environment_options)
+    environment = plan.kind.create(plan.project, plan.settings)
     return store, environment.prepare(reporter.info)
 
 
@@ -316,7 +322,8 @@ def _new_record(request: RunRequest, plan: RunPlan, prepared, experiment: str) -
                     for p in plan.params],
         environment=EnvironmentRecord(kind=prepared.kind, key=prepared.key, python=prepared.python,
                                       lock=prepared.lock_name if prepared.lock else None,
-                                      details=dict(prepared.details)),
+                                      details=dict(prepared.details),
+                                      options=plan.kind.recorded_settings(plan.settings)),
         user=_user(),
         host=hostname(),
         platform=platform_label(),
@@ -325,6 +332,7 @@ def _new_record(request: RunRequest, plan: RunPlan, prepared, experiment: str) -
         launcher=launcher_token(),
         start_time=time.time(),
         backend=request.backend,
+        backend_config=dict(request.backend_config or {}),
         reproduction=request.reproduction,
         sweep_id=request.sweep_id,
     )

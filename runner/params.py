@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlparse
 
 from runner.errors import ParameterError
 from runner.grammar import Scalar, canonical_type, parse_typed
-from runner.spec import EntryPoint
+from runner.project import EntryPoint
 
 # An undeclared -P key becomes `--key value`; anything else could smuggle shell syntax.
 _OPTION_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")

@@ -1,9 +1,11 @@
 """`proj rerun`: run a recorded run again — same code, parameters and locked environment.
 
 The source is the recorded commit in a checkout of its own, with the recorded uncommitted
-changes applied; parameters are the values given then; the environment is installed from the
-recorded lock and never re-solved. Whatever cannot be reproduced exactly is an error, unless
-drift is allowed: then the run goes ahead without it and the record says what drifted.
+changes applied; parameters are the values given then; the environment is the same kind, built
+with the same settings (installer, image build, docker args, ...) and installed from the
+recorded lock, never re-solved; the backend is the same, with the same settings. Whatever cannot
+be reproduced exactly is an error, unless drift is allowed: then the run goes ahead without it.
+Either way the new run's record says what drifted, including what the original never recorded.
 """
 
 from __future__ import annotations
@@ -13,14 +15,17 @@ import os
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import Any, BinaryIO, Callable
 
 from runner.api import Reporter, RunOutcome, RunRequest, run_project
-from runner.environments import MANAGERS, EnvironmentOptions
+from runner.backends import get_backend
+from runner.environments import registry
+from runner.environments.kind import EnvironmentKind, EnvironmentSettings
 from runner.errors import (
     ArchiveChangedError,
     EnvironmentSetupError,
     PatchError,
+    ProjError,
     ReproductionError,
     UnknownVersionError,
     UsageError,
@@ -38,13 +43,15 @@ class RerunOptions:
     experiment: str | None = None
     run_name: str | None = None
     tracking_uri: str | None = None
-    environment: EnvironmentOptions = field(default_factory=EnvironmentOptions)  # the lock is added
+    # This machine's own settings (--conda-channel-alias, --pull, --verbose); the recorded ones
+    # and the lock are added.
+    environment: EnvironmentSettings = field(default_factory=EnvironmentSettings)
 
 
 def rerun(card: RunCard, options: RerunOptions, reporter: Reporter, *, terminal: BinaryIO,
           on_started: Callable[[RunRecord, TrackingStore], None] = lambda record, store: None) -> RunOutcome:
     with tempfile.TemporaryDirectory(prefix="proj-rerun-") as scratch:
-        request = _request(card, options, Path(scratch))
+        request = _request(card, options, Path(scratch), reporter)
         while True:  # each kind of drift is given up at most once, so this ends
             try:
                 return run_project(request, reporter, terminal=terminal, on_started=on_started)
@@ -52,7 +59,7 @@ def rerun(card: RunCard, options: RerunOptions, reporter: Reporter, *, terminal:
                 request = _drifted(request, err, card, options, reporter)
 
 
-def _request(card: RunCard, options: RerunOptions, scratch: Path) -> RunRequest:
+def _request(card: RunCard, options: RerunOptions, scratch: Path, reporter: Reporter) -> RunRequest:
     source = card.source
     if source.diff is not None and source.diff_hash != hashlib.sha256(source.diff).hexdigest():
         raise UsageError(f"The recorded changes of run {card.run_id} do not match their SHA-256 "
@@ -64,11 +71,11 @@ def _request(card: RunCard, options: RerunOptions, scratch: Path) -> RunRequest:
     if options.version:
         deliberate.append(f"version {options.version} (the original ran commit {source.commit})")
     parameters = {**card.parameters, **_secret_parameters(card, options.overrides), **options.overrides}
-    lock_file = None
-    if card.environment.lock is not None and card.environment.lock_name:
-        lock_file = scratch / card.environment.lock_name
-        lock_file.write_bytes(card.environment.lock)
-    manager = card.environment.kind if card.environment.kind in MANAGERS else None
+    drift: list[str] = []
+    kind, environment = _environment(card, options, scratch, drift)
+    backend, backend_config = _backend(card, options, drift)
+    for note in drift:
+        reporter.warning(f"drift: {note}")
     return RunRequest(
         uri=uri,
         entry_point=card.entry_point,
@@ -76,13 +83,72 @@ def _request(card: RunCard, options: RerunOptions, scratch: Path) -> RunRequest:
         parameters=parameters,
         experiment=options.experiment or card.experiment,
         run_name=options.run_name,
-        env_manager=manager,
+        env_manager=kind.name if kind is not None else None,
         tracking_uri=options.tracking_uri,
-        environment_options=replace(options.environment, lock_file=lock_file, frozen=lock_file is not None),
+        backend=backend,
+        backend_config=backend_config,
+        environment=environment,
         apply_diff=None if options.version else source.diff,
         archive_sha256=source.archive_sha256,
-        reproduction=Reproduction(of=card.run_id, deliberate=deliberate),
+        reproduction=Reproduction(of=card.run_id, deliberate=deliberate, drift=drift),
     )
+
+
+def _environment(card: RunCard, options: RerunOptions, scratch: Path,
+                 drift: list[str]) -> tuple[EnvironmentKind | None, EnvironmentSettings]:
+    """The recorded kind, its recorded settings and the recorded lock (installed frozen)."""
+    lock_file = None
+    if card.environment.lock is not None and card.environment.lock_name:
+        lock_file = scratch / card.environment.lock_name
+        lock_file.write_bytes(card.environment.lock)
+    settings = replace(options.environment, lock_file=lock_file, frozen=lock_file is not None)
+    kind = _kind(card, options, drift)
+    if kind is None:
+        return None, settings
+    recorded = card.environment.options
+    if recorded is None:
+        if any(o.reproduced for o in kind.options):
+            drift.append(f"the original run's {kind.name} settings were not recorded (proj {card.proj_version}); "
+                         "this run used the defaults")
+        return kind, settings
+    known = {o.setting for o in kind.options}
+    drift += [f"the setting {name}={value!r} of the original run is unknown to the installed {kind.name} kind"
+              for name, value in recorded.items() if name not in known]
+    drift += kind.replay_notes(recorded)
+    return kind, replace(settings, config={k: v for k, v in recorded.items() if k in known})
+
+
+def _kind(card: RunCard, options: RerunOptions, drift: list[str]) -> EnvironmentKind | None:
+    """The recorded environment kind; None (the project's own choice) when it is not installed here."""
+    kind = registry.find_kind(card.environment.kind)
+    if kind is not None:
+        return kind
+    problem = f"the environment kind {card.environment.kind!r} is not installed here"
+    if not options.allow_drift:
+        raise ReproductionError(f"Cannot reproduce run {card.run_id} exactly: {problem}",
+                                hint="install the plugin that provides it, or --allow-drift runs it anyway")
+    drift.append(f"{problem}; the project's own environment was used")
+    return None
+
+
+def _backend(card: RunCard, options: RerunOptions, drift: list[str]) -> tuple[str, dict[str, Any] | None]:
+    """The recorded backend and settings, checked here; on local (with --allow-drift) if they cannot be used."""
+    backend = card.backend
+    if backend.name is None:
+        drift.append("the original run's backend was not recorded (an older run card); this run ran on local")
+        return "local", {}
+    if backend.config is None and backend.name != "local":
+        drift.append(f"the original run's {backend.name} settings were not recorded; this run used the defaults")
+    try:
+        get_backend(backend.name, backend.config)
+    except ProjError as err:
+        if not options.allow_drift:
+            raise ReproductionError(f"Cannot reproduce run {card.run_id} exactly: its backend {backend.name!r} "
+                                    f"cannot be used here ({err.message})",
+                                    hint="--allow-drift runs it on this machine (-b local) instead") from err
+        drift.append(f"the backend {backend.name!r} cannot be used here ({err.message}); this run ran on local")
+        return "local", {}
+    return backend.name, backend.config
 
 
 def _secret_parameters(card: RunCard, overrides: dict[str, str]) -> dict[str, str]:
@@ -121,10 +187,10 @@ def _drifted(request: RunRequest, err: Exception, card: RunCard, options: RerunO
     elif isinstance(err, PatchError) and request.apply_diff:
         note = f"the recorded uncommitted changes do not apply ({err.message}); ran the commit without them"
         changed = replace(request, apply_diff=None)
-    elif isinstance(err, EnvironmentSetupError) and request.environment_options.lock_file is not None:
-        note = f"the recorded environment lock could not be installed ({err.message}); the environment was resolved again"
-        changed = replace(request, environment_options=replace(request.environment_options, lock_file=None,
-                                                               frozen=False))
+    elif isinstance(err, EnvironmentSetupError) and request.environment.lock_file is not None:
+        note = (f"the recorded environment lock could not be installed ({err.message}); "
+                "the environment was resolved again")
+        changed = replace(request, environment=replace(request.environment, lock_file=None, frozen=False))
     else:
         raise err
     reporter.warning(f"drift: {note}")

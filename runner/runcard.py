@@ -45,6 +45,13 @@ class CardEnvironment:
     lock_name: str | None = None
     lock: bytes | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] | None = None  # the kind's settings that shaped the run; None: not recorded
+
+
+@dataclass(frozen=True)
+class CardBackend:
+    name: str | None = "local"  # None: a card written before proj exported the backend
+    config: dict[str, Any] | None = None  # --backend-config; None: not recorded
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,7 @@ class RunCard:
     outcome: dict[str, Any] = field(default_factory=dict)
     # Parameters recorded as *** (they held a secret): name -> the variable that held it.
     secret_parameters: dict[str, str] = field(default_factory=dict)
+    backend: CardBackend = field(default_factory=CardBackend)
 
 
 def card_from_run(store: TrackingStore, record: RunRecord) -> RunCard:
@@ -75,9 +83,10 @@ def card_from_run(store: TrackingStore, record: RunRecord) -> RunCard:
         source=CardSource(kind=s.kind, location=_location(record), commit=s.commit, subdirectory=s.subdirectory,
                           version=s.version, diff=diff, diff_hash=s.diff_hash, archive_sha256=s.archive_sha256),
         environment=CardEnvironment(kind=env.kind, key=env.key, lock_name=env.lock if lock else None, lock=lock,
-                                    details=dict(env.details)),
+                                    details=dict(env.details), options=env.options),
         proj_version=record.proj_version,
         secret_parameters={p.name: p.secret_from for p in record.parameters if p.secret_from and p.given is not None},
+        backend=CardBackend(record.backend, record.backend_config),
         outcome={"status": record.status.value, "exit_code": record.exit_code, "host": record.host,
                  "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(record.start_time)),
                  "duration_seconds": record.duration, "metrics": record.metrics},
@@ -121,7 +130,8 @@ def card_to_yaml(card: RunCard) -> str:
         **({"secret_parameters": dict(card.secret_parameters)} if card.secret_parameters else {}),
         "command": card.command,
         "environment": {"kind": env.kind, "key": env.key, "lock_file": env.lock_name, **_blob("lock", env.lock),
-                        "details": env.details},
+                        "details": env.details, "options": env.options},
+        "backend": {"name": card.backend.name, "config": card.backend.config},
         "outcome": card.outcome,
     }
     header = (f"# proj run card: run {card.run_id}.\n"
@@ -151,10 +161,19 @@ def load_card(path: Path) -> RunCard:
                           diff=_unblob(s, "diff"), diff_hash=s.get("diff_sha256"),
                           archive_sha256=s.get("archive_sha256")),
         environment=CardEnvironment(kind=env["kind"], key=env.get("key"), lock_name=env.get("lock_file"),
-                                    lock=_unblob(env, "lock"), details=env.get("details") or {}),
+                                    lock=_unblob(env, "lock"), details=env.get("details") or {},
+                                    options=env.get("options")),
         proj_version=data["proj_version"], outcome=data.get("outcome") or {},
         secret_parameters={str(k): str(v) for k, v in (data.get("secret_parameters") or {}).items()},
+        backend=_backend(data.get("backend")),
     )
+
+
+def _backend(section: dict[str, Any] | None) -> CardBackend:
+    """A card's backend; cards written before proj recorded it ran locally, settings unknown."""
+    if section is None:
+        return CardBackend(None, None)
+    return CardBackend(section["name"], section.get("config"))
 
 
 def _blob(name: str, data: bytes | None) -> dict[str, str | None]:

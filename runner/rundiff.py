@@ -2,17 +2,18 @@
 
 Works on run views (the dicts `proj runs show --format json` prints) plus the runs' lock files,
 so `proj runs diff`, `proj rerun` and the browser's compare page all report the same things.
+Each lock is read by the environment kind that wrote it (`EnvironmentKind.lock_packages`).
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
 import math
-import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-_REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*(==|@)\s*([^\s;\\]+)")
+from runner.environments import registry
+from runner.errors import ProjError
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,9 @@ IDENTITY_FIELDS = ("key",)
 OUTCOME_FIELDS = ("status", "exit_code", "host", "user", "platform", "python_version", "proj_version", "backend")
 
 
-def diff_runs(a: dict[str, Any], b: dict[str, Any], lock_a: tuple[str, bytes] | None = None,
-              lock_b: tuple[str, bytes] | None = None) -> RunDiff:
-    """Differences between run views `a` and `b`; locks are (file name, content) when known."""
+def diff_runs(a: dict[str, Any], b: dict[str, Any], lock_a: bytes | None = None,
+              lock_b: bytes | None = None) -> RunDiff:
+    """Differences between run views `a` and `b`, and between their locks when known."""
     changes: list[Change] = []
     changes += _fields("source", a["source"], b["source"], SOURCE_FIELDS)
     changes += _fields("location", a["source"], b["source"], LOCATION_FIELDS)
@@ -71,9 +72,13 @@ def diff_runs(a: dict[str, Any], b: dict[str, Any], lock_a: tuple[str, bytes] | 
     if command_a != command_b:
         changes.append(Change("command", "command", command_a, command_b))
     changes += _fields("environment", a["environment"], b["environment"], ENVIRONMENT_FIELDS)
+    changes += _mapping("environment", _prefixed("options", a["environment"].get("options")),
+                        _prefixed("options", b["environment"].get("options")))
     changes += _fields("cache", a["environment"], b["environment"], IDENTITY_FIELDS)
-    changes += _mapping("packages", lock_packages(*lock_a) if lock_a else {}, lock_packages(*lock_b) if lock_b else {})
+    changes += _mapping("packages", _packages(a, lock_a), _packages(b, lock_b))
     changes += _fields("outcome", a, b, OUTCOME_FIELDS)
+    changes += _mapping("outcome", _prefixed("backend_config", a.get("backend_config")),
+                        _prefixed("backend_config", b.get("backend_config")))
     duration_a, duration_b = a.get("duration"), b.get("duration")
     if duration_a is not None and duration_b is not None and round(duration_a, 1) != round(duration_b, 1):
         changes.append(Change("outcome", "duration", round(duration_a, 3), round(duration_b, 3)))
@@ -81,56 +86,26 @@ def diff_runs(a: dict[str, Any], b: dict[str, Any], lock_a: tuple[str, bytes] | 
     return RunDiff(a["run_id"], b["run_id"], tuple(changes))
 
 
-def lock_packages(name: str, content: bytes) -> dict[str, str]:
-    """The packages (name → version, or an image id) that a lock file pins, whatever its kind."""
-    text = content.decode("utf-8", "replace")
-    if name.endswith(".json"):
-        try:
-            data = json.loads(text)
-        except ValueError:
-            return {}
-        flat = {str(k): str(v) for k, v in _flatten(data).items()}
-        # A project image rebuilt from the same base and files has a new id and build time but
-        # the same content hash: the hash, not the id, says whether the same thing ran.
-        return {k: v for k, v in flat.items() if k not in ("image.id", "image.tag")}
-    if name.endswith((".yml", ".yaml")):
-        return _conda_lock_packages(text)
-    packages = {}
-    for line in text.splitlines():
-        match = _REQUIREMENT.match(line)
-        if match and not line.lstrip().startswith("#"):
-            packages[match.group(1).lower().replace("_", "-")] = match.group(3)
-    return packages
-
-
-def _conda_lock_packages(text: str) -> dict[str, str]:
-    import yaml
-
+def lock_packages(kind_name: str, content: bytes) -> dict[str, str]:
+    """The packages (name → version, or an image id) that a lock pins, as its kind reads it; a
+    lock of a kind not installed here is compared whole, by its SHA-256."""
     try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError:
-        return {}
-    entries = [p for p in data.get("package", []) if isinstance(p, dict)]
-    platforms = {p.get("platform") for p in entries}
-    packages = {}
-    for entry in entries:
-        label = entry.get("name", "?")
-        if len(platforms) > 1:
-            label = f"{label} ({entry.get('platform')})"
-        if entry.get("manager") == "pip":
-            label = f"pip:{label}"
-        packages[label] = str(entry.get("version"))
-    return packages
+        kind = registry.find_kind(kind_name)
+    except ProjError:  # a broken plugin: the diff still shows everything else
+        kind = None
+    if kind is None:
+        return {"lock (sha256)": hashlib.sha256(content).hexdigest()}
+    return kind.lock_packages(content)
 
 
-def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    if not isinstance(data, dict):
-        return {prefix or "value": data}
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        name = f"{prefix}.{key}" if prefix else str(key)
-        flat.update(_flatten(value, name) if isinstance(value, dict) else {name: value})
-    return flat
+def _packages(view: dict[str, Any], lock: bytes | None) -> dict[str, str]:
+    return lock_packages(view["environment"]["kind"], lock) if lock is not None else {}
+
+
+def _prefixed(prefix: str, values: dict[str, Any] | None) -> dict[str, Any]:
+    """Settings as `prefix.name`; lists as text, so that a change shows as one line."""
+    return {f"{prefix}.{name}": " ".join(map(str, value)) if isinstance(value, list) else value
+            for name, value in (values or {}).items()}
 
 
 def _fields(section: str, a: dict[str, Any], b: dict[str, Any], names: tuple[str, ...]) -> list[Change]:

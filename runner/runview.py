@@ -5,6 +5,7 @@ durations and sizes are written. No terminal or web code here: both front ends i
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -50,9 +51,13 @@ def describe_run(view: dict[str, Any]) -> str:
     lines += _mlflow_lines(view)
     lines.append(f"environment  {env['kind']}" + (f"  key {env['key']}" if env["key"] else "")
                  + (f"  python {env['python']}" if env["python"] else ""))
+    if env.get("options"):
+        lines.append(f"  settings   {_settings_text(env['options'])}")
     if env["lock"]:
         lines.append(f"  lock       {env['lock']} (kept with the run)")
     lines.append(f"backend      {view['backend']}" + _job_text(view.get("job")))
+    if view.get("backend_config"):
+        lines.append(f"  settings   {_settings_text(view['backend_config'])}")
     lines.append(f"launched by  {view['user']}@{view['host']} ({view['platform']}, Python {view['python_version']}, "
                  f"proj {view['proj_version']})")
     lines.append(f"log          {view['log']}")
@@ -105,6 +110,10 @@ def _model_lines(view: dict[str, Any]) -> list[str]:
 
 def _short(value: str, width: int = 80) -> str:
     return value if len(value) <= width else value[: width - 3] + "..."
+
+
+def _settings_text(settings: dict[str, Any]) -> str:
+    return ", ".join(f"{name}={json.dumps(value)}" for name, value in settings.items())
 
 
 def _metric_lines(view: dict[str, Any]) -> list[str]:

@@ -12,26 +12,41 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runner import __version__
+from runner.errors import SpecError
 from runner.locations import cache_dir
 from runner.problems import Problem, Severity
 from runner.resources import load_schema, schema_bytes
-from runner.yamldoc import JsonPath, YamlDocument, describe_path
+from runner.yamldoc import JsonPath, YamlDocument, describe_path, read_yaml
 
 if TYPE_CHECKING:  # jsonschema itself is imported only when a document is checked
     from jsonschema.exceptions import ValidationError
 
 
-def check_against_schema(document: YamlDocument, schema_name: str) -> list[Problem]:
-    marker = _passed_marker(document, schema_name)
+@dataclass(frozen=True)
+class Schema:
+    """A schema to check against: bytes that identify it (for the cache), and how to load it."""
+
+    identity: bytes
+    load: Callable[[], dict[str, Any]]
+
+
+def named_schema(name: str) -> Schema:
+    """One of proj's schema files (schemas/NAME.schema.json)."""
+    return Schema(schema_bytes(name), lambda: load_schema(name))
+
+
+def check_against_schema(document: YamlDocument, schema: str | Schema) -> list[Problem]:
+    schema = named_schema(schema) if isinstance(schema, str) else schema
+    marker = _passed_marker(document, schema)
     if marker is not None and marker.exists():
         return []
-    problems = _validate(document, schema_name)
+    problems = _validate(document, schema)
     if not problems and marker is not None:
         try:
             marker.touch()
@@ -40,9 +55,22 @@ def check_against_schema(document: YamlDocument, schema_name: str) -> list[Probl
     return problems
 
 
-def _passed_marker(document: YamlDocument, schema_name: str) -> Path | None:
+def read_checked(path: Path, schema: str | Schema) -> tuple[YamlDocument | None, list[Problem]]:
+    """A YAML file and every problem its schema finds (None when it cannot be read or is empty)."""
+    try:
+        document = read_yaml(path)
+    except SpecError as err:
+        return None, err.problems
+    if document.data is None:
+        return None, [document.problem((), "file is empty")]
+    problems = check_against_schema(document, schema)
+    problems += document.duplicate_key_problems()
+    return document, problems
+
+
+def _passed_marker(document: YamlDocument, schema: Schema) -> Path | None:
     digest = hashlib.sha256()
-    for part in (__version__.encode(), schema_bytes(schema_name), document.text.encode()):
+    for part in (__version__.encode(), schema.identity, document.text.encode()):
         digest.update(part)
         digest.update(b"\0")
     try:
@@ -51,10 +79,10 @@ def _passed_marker(document: YamlDocument, schema_name: str) -> Path | None:
         return None
 
 
-def _validate(document: YamlDocument, schema_name: str) -> list[Problem]:
+def _validate(document: YamlDocument, schema: Schema) -> list[Problem]:
     from jsonschema import Draft202012Validator
 
-    validator = Draft202012Validator(load_schema(schema_name))
+    validator = Draft202012Validator(schema.load())
     problems: list[Problem] = []
     for error in validator.iter_errors(document.data):
         problems.extend(_problems_from(error, document))

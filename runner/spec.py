@@ -6,128 +6,29 @@ model or raises SpecError (for `proj run`). Nothing downstream of this module se
 
 from __future__ import annotations
 
+import copy
 import datetime
 import difflib
-import os
-import shlex
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping, Union
+from typing import Any
 
-from runner.envfiles import CondaEnv, PythonEnv, check_conda_env, check_python_env, inside_folder
-from runner.errors import SpecError, UsageError
+from runner.environments import registry
+from runner.environments.kind import EnvironmentKind
+from runner.errors import SpecError
 from runner.grammar import KNOWN_TYPES, Placeholder, canonical_type, parse_typed, placeholders
 from runner.problems import Problem, Severity
-from runner.schema_check import check_against_schema
+from runner.project import EntryPoint, EnvironmentSection, Parameter, Project
+from runner.resources import load_schema, schema_bytes
+from runner.schema_check import Schema, check_against_schema
 from runner.yamldoc import JsonPath, YamlDocument, describe_path, read_yaml
 
 SPEC_FILE_NAME = "MLproject"
-PYTHON_ENV_FILE = "python_env.yaml"
-CONDA_ENV_FILE = "conda.yaml"
-ENV_KEYS = ("docker_env", "python_env", "conda_env")
-FALLBACK_RUNNERS = (".py", ".sh", ".R")
 
-
-@dataclass(frozen=True)
-class Parameter:
-    name: str
-    type: str  # as declared; see grammar.canonical_type for the behaviour
-    default: str | int | float | bool | None = None
-    description: str | None = None
-
-    @property
-    def required(self) -> bool:
-        return self.default is None
-
-
-@dataclass(frozen=True)
-class EntryPoint:
-    name: str
-    command: str
-    parameters: tuple[Parameter, ...] = ()
-
-    def parameter(self, name: str) -> Parameter | None:
-        return next((p for p in self.parameters if p.name == name), None)
-
-
-@dataclass(frozen=True)
-class DockerVariable:
-    name: str
-    value: str | None  # None: copy the variable from the host
-
-
-@dataclass(frozen=True)
-class DockerEnv:
-    image: str
-    volumes: tuple[str, ...] = ()
-    environment: tuple[DockerVariable, ...] = ()
-    dockerfile: str | None = None  # proj extension: build `image` from this file in the project
-
-    kind = "docker_env"
-
-
-Environment = Union[PythonEnv, CondaEnv, DockerEnv, None]
-
-
-@dataclass(frozen=True)
-class Project:
-    root: Path
-    spec_file: Path | None
-    name: str | None
-    entry_points: Mapping[str, EntryPoint] = field(default_factory=lambda: MappingProxyType({}))
-    environment: Environment = None
-    warnings: tuple[Problem, ...] = ()
-
-    def entry_point(self, name: str) -> EntryPoint:
-        """The named entry point, or MLflow's fallback for a `.py`/`.sh` script in the project."""
-        if name in self.entry_points:
-            return self.entry_points[name]
-        if Path(name).suffix in FALLBACK_RUNNERS:
-            return _script_entry_point(self.root, name)
-        close = difflib.get_close_matches(name, list(self.entry_points), n=1)
-        raise UsageError(
-            f"Could not find {name!r} among entry points {_listed(sorted(self.entry_points))} "
-            f"or interpret {name!r} as a runnable script (supported: {', '.join(FALLBACK_RUNNERS)})",
-            hint=f"did you mean {close[0]!r}?" if close else None,
-        )
-
-
-MAX_LISTED_NAMES = 20  # names shown in a message; a project may declare thousands
-
-
-def _listed(names: list[str]) -> str:
-    shown = ", ".join(repr(name) for name in names[:MAX_LISTED_NAMES])
-    more = len(names) - MAX_LISTED_NAMES
-    return f"[{shown}{f', ... and {more} more' if more > 0 else ''}]"
-
-
-def _script_entry_point(root: Path, name: str) -> EntryPoint:
-    """MLflow's fallback for a script inside the project given as the entry point."""
-    if name.startswith("-"):
-        raise UsageError(f"Entry point {name!r} starts with '-', which the interpreter would read as an option",
-                         hint=f"write it as a path: -e ./{name}")
-    script = root / name
-    if not inside_folder(root, name):
-        raise UsageError(f"Entry point {name!r} is outside the project folder {root}",
-                         hint="a script run as an entry point must be part of the project")
-    if not script.is_file():
-        raise UsageError(f"Entry point {name!r} is a script name, but {script} does not exist")
-    return EntryPoint(name, _script_command(name, script.suffix))
-
-
-def _script_command(name: str, suffix: str) -> str:
-    """MLflow's command for a script given as the entry point: python, $SHELL, or R's mlflow."""
-    if suffix == ".py":
-        return f"python {shlex.quote(name)}"
-    if suffix == ".sh":
-        return f"{os.environ.get('SHELL') or 'bash'} {shlex.quote(name)}"
-    if shlex.quote(name) != name:
-        # MLflow puts the name inside a double-quoted R expression, where the shell would still
-        # expand `$(...)` and quotes would end it: only plain names are safe there.
-        raise UsageError(f"Entry point {name!r}: an R script name may only use letters, digits and @%+=:,./-_",
-                         hint="rename the script")
-    return f"Rscript -e \"mlflow::mlflow_source('{name}')\" --args"
+__all__ = ["EntryPoint", "Inspection", "Parameter", "Project", "find_spec_file", "inspect_path", "inspect_project",
+           "load_project"]
 
 
 @dataclass(frozen=True)
@@ -168,15 +69,14 @@ def inspect_path(path: Path) -> Inspection:
     """Validate what `path` is: a project folder, an MLproject file, or an environment file.
 
     Environment files are accepted on their own so that a pre-commit hook can pass any file
-    that changed.
+    that changed; the built-in kinds say which files are theirs.
     """
-    name = path.name.lower()
-    if path.is_dir() or name == SPEC_FILE_NAME.lower():
+    if path.is_dir() or path.name.lower() == SPEC_FILE_NAME.lower():
         return inspect_project(path)
-    if name.startswith("python_env") and name.endswith((".yaml", ".yml")):
-        return Inspection(None, tuple(check_python_env(path, path.parent)[1]))
-    if name.startswith(("conda", "environment")) and name.endswith((".yaml", ".yml")):
-        return Inspection(None, tuple(check_conda_env(path, path.parent)[1]))
+    for kind in registry.builtin_kinds():
+        problems = kind.inspect_file(path)
+        if problems is not None:
+            return Inspection(None, tuple(problems))
     message = "not an MLproject, python_env.yaml or conda environment file"
     return Inspection(None, (Problem(path, 0, 0, Severity.ERROR, message),))
 
@@ -200,7 +100,7 @@ def inspect_project(path: Path, *, require_spec_file: bool = True) -> Inspection
         problems.insert(0, warning)
         return _finish(Project(root, spec_file, None, environment=environment), problems)
     _read_as_mlflow_does(document)
-    problems = check_against_schema(document, "mlproject")
+    problems = check_against_schema(document, mlproject_schema(document.data))
     problems += document.duplicate_key_problems()
     if any(p.is_error for p in problems):
         return Inspection(None, tuple(sorted(problems, key=lambda p: (p.line, p.column))))
@@ -361,60 +261,60 @@ def _placeholder_problem(placeholder: Placeholder, entry_point: str, declared: l
     return message + (f"; did you mean '{{{close[0]}}}'?" if close else "")
 
 
-def _environment(document: YamlDocument, root: Path) -> tuple[Environment, list[Problem]]:
+def mlproject_schema(data: Any) -> Schema:
+    """The schema to check the MLproject `data` against: proj's core schema with the section
+    schema of each environment kind added.
+
+    Plugin kinds are looked up only when the document has a top-level key that is neither core
+    nor a built-in kind's section, so ordinary projects never scan the installed plugins."""
+    keys = {key for key in data if isinstance(key, str)} if isinstance(data, dict) else set()
+    return composed_schema(_section_kinds(keys))
+
+
+def complete_mlproject_schema() -> dict[str, Any]:
+    """The MLproject schema with the section of every installed kind (for editors)."""
+    return composed_schema(registry.all_kinds()).load()
+
+
+def composed_schema(kinds: tuple[EnvironmentKind, ...]) -> Schema:
+    fragments = {kind.section: kind.section_schema() or {} for kind in kinds if kind.section}
+    identity = schema_bytes("mlproject") + json.dumps(fragments, sort_keys=True, default=str).encode()
+
+    def composed() -> dict[str, Any]:
+        schema = copy.deepcopy(load_schema("mlproject"))
+        for section, fragment in fragments.items():
+            # An $id of its own keeps a fragment's "#/$defs/..." references inside the fragment.
+            schema["properties"][section] = {"$id": f"urn:proj:environment-section:{section}", **fragment}
+        return schema
+
+    return Schema(identity, composed)
+
+
+def _section_kinds(keys: set[str]) -> tuple[EnvironmentKind, ...]:
+    known = set(registry.CORE_KEYS) | set(registry.builtin_sections())
+    return registry.builtin_kinds() if keys <= known else registry.all_kinds()
+
+
+def _environment(document: YamlDocument, root: Path) -> tuple[EnvironmentSection | None, list[Problem]]:
     data = document.data
-    present = [key for key in ENV_KEYS if key in data]
+    present = [(key, kind) for key in data if isinstance(key, str) for kind in [registry.kind_for_section(key)] if kind]
     if len(present) > 1:
-        order = sorted(present, key=lambda key: document.key_position((key,)).line)
+        order = sorted((key for key, _ in present), key=lambda key: document.key_position((key,)).line)
+        sections = [kind.section for kind in _section_kinds(set(order)) if kind.section]
+        listing = ", ".join(sections[:-1]) + f" and {sections[-1]}"
         return None, [
-            document.problem((key,), f"only one of python_env, conda_env and docker_env may be given; "
-                                     f"found {' and '.join(order)}", at_key=True)
+            document.problem((key,), f"only one of {listing} may be given; found {' and '.join(order)}", at_key=True)
             for key in order[1:]
         ]
     if not present:
         return _conventional_environment(root)
-    key = present[0]
-    if key == "docker_env":
-        return _docker_env(data["docker_env"]), _check_dockerfile(document, root)
-    env_file = root / data[key]
-    if not inside_folder(root, data[key]):
-        message = f"{key}: {data[key]!r} is outside the project folder; an environment file must be part of the project"
-        return None, [document.problem((key,), message)]
-    if not env_file.is_file():
-        message = f"{key}: file {data[key]!r} not found in the project folder"
-        return None, [document.problem((key,), message)]
-    check = check_python_env if key == "python_env" else check_conda_env
-    return check(env_file, root)
+    return present[0][1].read_section(document, root)
 
 
-def _conventional_environment(root: Path) -> tuple[Environment, list[Problem]]:
-    """MLflow's fallback: python_env.yaml, then conda.yaml, in the project root."""
-    if (root / PYTHON_ENV_FILE).is_file():
-        return check_python_env(root / PYTHON_ENV_FILE, root)
-    if (root / CONDA_ENV_FILE).is_file():
-        return check_conda_env(root / CONDA_ENV_FILE, root)
+def _conventional_environment(root: Path) -> tuple[EnvironmentSection | None, list[Problem]]:
+    """MLflow's fallback: python_env.yaml, then conda.yaml, in the project root (built-in kinds only)."""
+    for kind in registry.builtin_kinds():
+        found = kind.conventional_section(root)
+        if found is not None:
+            return found
     return None, []
-
-
-def _docker_env(raw: dict[str, Any]) -> DockerEnv:
-    variables = []
-    for item in raw.get("environment") or ():
-        if isinstance(item, str):
-            variables.append(DockerVariable(item, None))
-        else:
-            variables.append(DockerVariable(item[0], str(item[1])))  # str() as MLflow does
-    return DockerEnv(raw["image"], tuple(raw.get("volumes") or ()), tuple(variables), raw.get("dockerfile"))
-
-
-def _check_dockerfile(document: YamlDocument, root: Path) -> list[Problem]:
-    """docker_env.dockerfile must name a file inside the project (it is sent as build context)."""
-    name = document.data["docker_env"].get("dockerfile")
-    if name is None:
-        return []
-    if not inside_folder(root, name):
-        return [document.problem(("docker_env", "dockerfile"),
-                                 f"docker_env.dockerfile: {name!r} is outside the project folder")]
-    if not (root / name).is_file():
-        return [document.problem(("docker_env", "dockerfile"),
-                                 f"docker_env.dockerfile: file {name!r} not found in the project folder")]
-    return []

@@ -32,7 +32,6 @@ from runner.api import (
     run_here,
 )
 from runner.backends import Backend, get_backend
-from runner.environments import create_environment
 from runner.errors import ParameterError, UsageError
 from runner.params import closest_declared
 from runner.pathvalues import PathDownloads
@@ -119,7 +118,7 @@ def dry_run_sweep(request: RunRequest, axes: Sequence[SweepAxis], reporter: Repo
     plans = plan_sweep(request, axes, reporter)
     try:
         check_run(request, plans[0], backend, dry_run=True)
-        create_environment(plans[0].manager, plans[0].project, request.environment_options)
+        plans[0].kind.create(plans[0].project, plans[0].settings)  # checks its options
     except BaseException:
         plans[0].source.release()
         raise

@@ -95,7 +95,7 @@ def git_available() -> None:
 def wheelhouse(tmp_path, monkeypatch) -> Path:
     """A folder of tiny wheels (tinygreet, tinydep), and uv and pip pointed at it and nothing else."""
     from helpers.wheels import OTHER_INDEX_VARIABLES, build_greeting_packages, offline_index_env
-    from runner.environments.python_installers import uv_binary
+    from runner.environments.uvtool import uv_binary
 
     require("uv", uv_binary() is not None, "the uv package (which ships the binary) is not installed")
     for name in OTHER_INDEX_VARIABLES:

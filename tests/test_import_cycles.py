@@ -15,12 +15,6 @@ PACKAGE = REPO_ROOT / "runner"
 # whose cycle is gone may be deleted by whoever removed it (the test does not fail on it, so that
 # parallel work lands in any order).
 KNOWN_CYCLES: dict[frozenset[str], str] = {
-    frozenset({"runner.environments.conda", "runner.environments.condabuild", "runner.environments.condasolve"}):
-        "issue 15 (envkinds): environment kinds as a registry",
-    frozenset({"runner.environments.python_installers", "runner.environments.python_interpreters"}):
-        "issue 15 (envkinds): environment kinds as a registry",
-    frozenset({"runner.environments", "runner.environments.docker"}):
-        "issue 15 (envkinds): environment kinds as a registry",
     frozenset({"runner.cli.run", "runner.cli.sweep"}):
         "issue 15 (lifecycle): one run lifecycle",
 }

@@ -84,6 +84,20 @@ def test_exported_card_reruns_with_an_empty_home_and_store(repo, tmp_path):
     assert output_of(again, elsewhere, "--tracking-uri", "fresh-store") == output_of(original, tmp_path)
 
 
+def test_a_card_from_before_backends_were_recorded_reruns_here_and_says_so(repo, tmp_path):
+    original = run_id_of(run_proj("run", repo.url, cwd=tmp_path, check_exit=0))
+    card = tmp_path / "card.yaml"
+    run_proj("runs", "export", original, "-o", str(card), cwd=tmp_path, check_exit=0)
+    data = yaml.safe_load(card.read_text())
+    assert data["backend"] == {"name": "local", "config": {}} and data["environment"]["options"] == {}
+    del data["backend"], data["environment"]["options"]  # as proj wrote cards before it kept them
+    card.write_text(yaml.safe_dump(data))
+    result = run_proj("rerun", str(card), cwd=tmp_path, check_exit=0)
+    note = "the original run's backend was not recorded (an older run card); this run ran on local"
+    assert f"proj: warning: drift: {note}" in result.stderr
+    assert show(run_id_of(result), tmp_path)["reproduction"]["drift"] == [note]
+
+
 def test_damaged_card_is_refused(repo, tmp_path):
     original = run_id_of(run_proj("run", repo.url, cwd=tmp_path, check_exit=0))
     card = tmp_path / "card.yaml"
@@ -160,17 +174,20 @@ def test_diff_of_two_unrelated_runs_lists_what_differs(tmp_path):
 
 
 def test_lock_packages_are_compared_by_name_and_version():
+    """Each lock is read by the kind that wrote it; a kind not installed here compares it whole."""
     from runner.rundiff import lock_packages
 
     requirements = b"# lock\nnumpy==1.26.4 \\\n    --hash=sha256:abc\npandas==2.2.0\nmylib @ file:///wheels/mylib.whl\n"
-    assert lock_packages("python_env.lock", requirements) == {
+    assert lock_packages("virtualenv", requirements) == {
         "numpy": "1.26.4", "pandas": "2.2.0", "mylib": "file:///wheels/mylib.whl"}
     conda = yaml.safe_dump({"version": 1, "package": [
         {"name": "greet-tool", "version": "1.0", "platform": "linux-64", "manager": "conda"},
         {"name": "requests", "version": "2.31.0", "platform": "linux-64", "manager": "pip"}]}).encode()
-    assert lock_packages("conda-lock.yml", conda) == {"greet-tool": "1.0", "pip:requests": "2.31.0"}
-    assert lock_packages("docker-image.json", b'{"base": {"id": "sha256:1"}, "image": "sha256:2"}') == {
+    assert lock_packages("conda", conda) == {"greet-tool": "1.0", "pip:requests": "2.31.0"}
+    assert lock_packages("docker", b'{"base": {"id": "sha256:1"}, "image": "sha256:2"}') == {
         "base.id": "sha256:1", "image": "sha256:2"}
+    assert lock_packages("no-such-kind", b"abc") == {
+        "lock (sha256)": "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"}
 
 
 def test_card_keeps_binary_changes(repo, tmp_path):

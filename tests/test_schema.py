@@ -8,6 +8,7 @@ import sys
 import zipfile
 
 import pytest
+import yaml
 
 from conftest import REPO_ROOT, run_proj
 
@@ -73,6 +74,19 @@ def test_wheel_ships_the_same_schemas(tmp_path):
 def test_every_example_project_validates_strictly(example):
     result = run_proj("validate", "--strict", str(example))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_printed_schema_has_every_section_and_accepts_every_example():
+    """`proj validate --print-schema` (for editors): the core schema with each kind's section."""
+    from jsonschema import Draft202012Validator
+
+    printed = json.loads(run_proj("validate", "--print-schema", check_exit=0).stdout)
+    assert {"python_env", "conda_env", "docker_env", "entry_points"} <= set(printed["properties"])
+    validator = Draft202012Validator(printed)
+    for example in EXAMPLES:
+        document = yaml.safe_load((example / "MLproject").read_text())
+        assert list(validator.iter_errors(document)) == [], example.name
+    assert list(validator.iter_errors({"docker_env": {"image": "x", "environment": [["A"]]}}))  # a pair needs 2
 
 
 def test_a_file_that_passed_is_not_checked_again(tmp_path):

@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from conftest import DATA, run_proj
-from runner.envfiles import CondaEnv, PythonEnv
+from runner.environments.conda_section import CondaEnv
+from runner.environments.docker_section import DockerEnv, DockerVariable
+from runner.environments.python_section import PythonEnv
 from runner.errors import SpecError, UsageError
-from runner.spec import DockerEnv, DockerVariable, inspect_project, load_project
+from runner.spec import inspect_project, load_project
 
 VALID = DATA / "spec" / "valid"
 INVALID = DATA / "spec" / "invalid"

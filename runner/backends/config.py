@@ -14,25 +14,26 @@ from typing import Any, Mapping
 from runner.errors import SpecError, UsageError
 
 
-def read_backend_config(text: str | None) -> dict[str, Any]:
-    """The configuration as a dict ({} when none was given)."""
+def read_backend_config(text: str | None, option: str = "--backend-config") -> dict[str, Any]:
+    """The configuration as a dict ({} when none was given); `option` names it in messages
+    (--backend-config, or --env-config for an environment kind's settings)."""
     from runner.yamldoc import parse_yaml, read_yaml
 
     if text is None or not text.strip():
         return {}
     try:
         if text.lstrip()[0] in "{[":  # JSON; anything else names a file
-            document = parse_yaml(text, Path("--backend-config"))
+            document = parse_yaml(text, Path(option))
         else:
             path = Path(text).expanduser()
             if not path.is_file():
-                raise UsageError(f"--backend-config {text!r}: no such file, and not inline JSON",
+                raise UsageError(f"{option} {text!r}: no such file, and not inline JSON",
                                  hint='give a file, or JSON such as \'{"partition": "gpu"}\'')
             document = read_yaml(path)
     except SpecError as err:
-        raise UsageError(f"Invalid --backend-config: {err}") from None
+        raise UsageError(f"Invalid {option}: {err}") from None
     if not isinstance(document.data, dict):
-        raise UsageError(f"--backend-config must be a mapping of settings, got {json.dumps(document.data)}")
+        raise UsageError(f"{option} must be a mapping of settings, got {json.dumps(document.data)}")
     return document.data
 
 

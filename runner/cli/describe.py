@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runner.envfiles import CondaEnv, PythonEnv
-from runner.spec import DockerEnv, Project
+from runner.project import EnvironmentSection, Project
 
 
 def project_as_dict(project: Project) -> dict[str, Any]:
@@ -55,30 +54,9 @@ def describe_project(project: Project) -> str:
     return "\n".join(lines)
 
 
-def _environment_as_dict(env) -> dict[str, Any] | None:
-    if env is None:
-        return None
-    if isinstance(env, DockerEnv):
-        return {
-            "kind": env.kind,
-            "image": env.image,
-            "volumes": list(env.volumes),
-            "environment": [[v.name, v.value] if v.value is not None else v.name for v in env.environment],
-        }
-    if isinstance(env, PythonEnv):
-        return {"kind": env.kind, "file": str(env.file), "python": env.python,
-                "build_dependencies": list(env.build_dependencies), "dependencies": list(env.dependencies)}
-    return {"kind": env.kind, "file": str(env.file), "name": env.name, "channels": list(env.channels),
-            "dependencies": list(env.dependencies), "pip": list(env.pip)}
+def _environment_as_dict(env: EnvironmentSection | None) -> dict[str, Any] | None:
+    return None if env is None else env.as_dict()
 
 
-def _environment_summary(env) -> str:
-    if env is None:
-        return "none (runs in the current Python environment)"
-    if isinstance(env, DockerEnv):
-        return f"docker_env (image {env.image})"
-    if isinstance(env, PythonEnv):
-        python = f"python {env.python}" if env.python else "any python"
-        return f"python_env ({env.file.name}: {python}, {len(env.dependencies)} dependencies)"
-    assert isinstance(env, CondaEnv)
-    return f"conda_env ({env.file.name}: {len(env.dependencies)} conda packages, {len(env.pip)} pip)"
+def _environment_summary(env: EnvironmentSection | None) -> str:
+    return "none (runs in the current Python environment)" if env is None else env.summary()

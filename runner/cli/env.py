@@ -5,11 +5,13 @@ from __future__ import annotations
 import time
 from enum import Enum
 from pathlib import Path
+from typing import Any, Optional
 
 import typer
 
 from runner.atomicfile import write_atomically
 from runner.cli.app import env_app
+from runner.cli.kind_options import with_kind_options
 from runner.cli.output import emit, emit_json, note, table, warn
 from runner.errors import UsageError
 from runner.runview import size
@@ -68,22 +70,24 @@ def prune_envs(
 
 
 @env_app.command("lock")
+@with_kind_options("lock")  # --installer, --conda-channel-alias: from the kinds
 def lock_env(
     path: Path = typer.Argument(Path("."), help="The project folder [default: .]"),
-    env_manager: str | None = typer.Option(
-        None, "--env-manager", help="virtualenv, uv or conda [default: from the project]."),
-    installer: str = typer.Option("uv", "--installer", help="Python environments: uv, or pip (virtualenv + pip)."),
-    conda_channel_alias: str | None = typer.Option(
-        None, "--conda-channel-alias", envvar="PROJ_CONDA_CHANNEL_ALIAS",
-        help="Mirror URL or folder for conda channel names (conda-forge, defaults, ...)."),
+    env_manager: Optional[str] = typer.Option(
+        None, "--env-manager", help="virtualenv, uv, conda or a plugin kind's name [default: from the project]."),
+    env_config: Optional[str] = typer.Option(
+        None, "--env-config", help="Settings of the environment kind: a JSON or YAML file, or inline JSON."),
     verbose: bool = typer.Option(False, "--verbose", help="Show the resolver's output live."),
+    kind_flags: Optional[dict[str, Any]] = None,
 ) -> None:
     """Resolve the project's environment and write its lock file(s) next to the environment file.
 
     Commit them: `proj run` then installs exactly what they list (python_env.lock for
     python_env.yaml, conda-lock.yml for conda environments).
     """
-    from runner.environments import EnvironmentOptions, choose_manager, create_environment
+    from runner.backends.config import read_backend_config
+    from runner.environments import registry
+    from runner.environments.kind import EnvironmentSettings
     from runner.spec import load_project
 
     if not path.is_dir():
@@ -91,13 +95,16 @@ def lock_env(
     project = load_project(path)
     for warning in project.warnings:
         warn(warning.as_text())
-    manager = choose_manager(project, env_manager)
-    options = EnvironmentOptions(installer=installer, conda_channel_alias=conda_channel_alias, verbose=verbose)
-    environment = create_environment(manager, project, options)
+    kind = registry.choose_kind(project, env_manager)
+    given = EnvironmentSettings(flags=kind_flags or {}, config=read_backend_config(env_config, "--env-config"),
+                                verbose=verbose)
+    for message in registry.ignored_flags(kind, given):
+        warn(message)
+    environment = kind.create(project, kind.settings(given))
     try:
         files = environment.lock_files(note)
     except NotImplementedError:
-        raise UsageError(f"Nothing to lock: {project.root} runs in a {manager} environment, which has no lock file",
+        raise UsageError(f"Nothing to lock: {project.root} runs in a {kind.name} environment, which has no lock file",
                          hint="locks are written for python_env.yaml (python_env.lock) and conda files "
                               "(conda-lock.yml); --env-manager picks the manager") from None
     for name, data in files.items():

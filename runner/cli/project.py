@@ -34,12 +34,19 @@ def validate(
     output_format: ProblemFormat = typer.Option(
         ProblemFormat.text, "--format", help="text, json, or github (GitHub Actions annotations)."
     ),
+    print_schema: bool = typer.Option(
+        False, "--print-schema",
+        help="Print the MLproject JSON schema, with the section of every installed environment kind, and exit."),
 ) -> None:
     """Check MLproject files and the environment files they name; report every problem.
 
     Exit code 0 when valid, 1 when there are errors (or warnings with --strict), 2 for bad usage.
     """
-    from runner.spec import inspect_path
+    from runner.spec import complete_mlproject_schema, inspect_path
+
+    if print_schema:
+        emit_json(complete_mlproject_schema())
+        raise typer.Exit(ExitCode.OK)
 
     targets = paths or [Path(".")]
     missing = [str(p) for p in targets if not p.exists()]

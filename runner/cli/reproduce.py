@@ -5,11 +5,12 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, List, Optional
+from typing import TYPE_CHECKING, Any, List, Optional
 
 import typer
 
 from runner.cli.app import app, runs_app
+from runner.cli.kind_options import with_kind_options
 from runner.cli.output import emit, emit_json, note
 from runner.cli.run import Reporter, report_finished, report_started
 
@@ -32,6 +33,7 @@ def _store(tracking_uri: Optional[str]) -> TrackingStore:
 
 
 @app.command()
+@with_kind_options("rerun")  # this machine's own settings: --conda-channel-alias, --pull (from the kinds)
 def rerun(
     run: str = typer.Argument(..., metavar="RUN_ID_OR_CARD", help="A run id (or prefix) in the store, or a run card file."),
     param: List[str] = typer.Option([], "-P", "--param-list", help="Override a parameter, NAME=VALUE (recorded)."),
@@ -41,25 +43,24 @@ def rerun(
     experiment_name: Optional[str] = typer.Option(None, "--experiment-name", help="[default: the original's]"),
     run_name: Optional[str] = typer.Option(None, "--run-name", help="A name for the new run."),
     tracking_uri: Optional[str] = _TRACKING_URI,
-    conda_channel_alias: Optional[str] = typer.Option(
-        None, "--conda-channel-alias", envvar="PROJ_CONDA_CHANNEL_ALIAS",
-        help="Mirror URL or folder for conda channel names (conda-forge, defaults, ...)."),
-    pull: bool = typer.Option(False, "--pull", help="Docker: pull a missing base image."),
     verbose: bool = typer.Option(False, "--verbose", help="Show environment build output live."),
+    kind_flags: Optional[dict[str, Any]] = None,
 ) -> None:
-    """Run a recorded run again: same commit and changes, parameters and locked environment."""
-    from runner.environments import EnvironmentOptions
+    """Run a recorded run again: same commit and changes, parameters, environment settings and
+    locked environment, same backend and settings."""
+    from runner.environments.kind import EnvironmentSettings
     from runner.params import parse_assignments
     from runner.reproduce import RerunOptions
     from runner.reproduce import rerun as rerun_card
 
     card = _card(run, tracking_uri)
-    environment = EnvironmentOptions(conda_channel_alias=conda_channel_alias, pull=pull, verbose=verbose)
+    environment = EnvironmentSettings(flags=kind_flags or {}, verbose=verbose)
     options = RerunOptions(overrides=parse_assignments(param), version=version, allow_drift=allow_drift,
                            experiment=experiment_name, run_name=run_name, tracking_uri=tracking_uri,
                            environment=environment)
     note(f"re-running run {card.run_id} (commit {card.source.commit or 'none'}, environment {card.environment.kind}"
-         + (f", lock {card.environment.lock_name}" if card.environment.lock_name else "") + ")")
+         + (f", lock {card.environment.lock_name}" if card.environment.lock_name else "")
+         + (f", backend {card.backend.name}" if card.backend.name not in (None, "local") else "") + ")")
     outcome = rerun_card(card, options, Reporter(), terminal=sys.stdout.buffer, on_started=report_started)
     report_finished(outcome, tracking_uri)
     note(f"compare: proj runs diff {card.run_id[:12]} {outcome.record.run_id[:12]}"
@@ -118,8 +119,8 @@ def diff(
         emit(describe_diff(result))
 
 
-def _lock(store: TrackingStore, record: RunRecord) -> tuple[str, bytes] | None:
+def _lock(store: TrackingStore, record: RunRecord) -> bytes | None:
     name = record.environment.lock
     if not name or name not in record.attachments:
         return None
-    return name, store.read_attachment(record.run_id, name)
+    return store.read_attachment(record.run_id, name)

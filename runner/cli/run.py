@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import typer
 
 from runner.cli.app import app
+from runner.cli.kind_options import manager_help, with_kind_options
 from runner.cli.output import emit, note, warn
 
 
@@ -40,6 +41,7 @@ def report_finished(outcome, tracking_uri: Optional[str]) -> None:
 
 
 @app.command(context_settings={"allow_interspersed_args": True})
+@with_kind_options("run")  # --installer, --conda-channel-alias, --build-image, --pull, -A: from the kinds
 def run(
     uri: str = typer.Argument(..., metavar="URI", help="A project folder or git URL, optionally with #sub/dir."),
     entry_point: str = typer.Option("main", "-e", "--entry-point", help="Entry point to run (or a .py/.sh script)."),
@@ -56,23 +58,15 @@ def run(
         None, "--storage-dir", envvar="MLFLOW_TMP_DIR",
         help="Where `path` parameters given as http(s) URLs are downloaded (kept) [default: a temporary folder]."),
     run_name: Optional[str] = typer.Option(None, "--run-name", help="A name for the run."),
-    env_manager: Optional[str] = typer.Option(
-        None, "--env-manager", help="local, virtualenv, uv, conda or docker [default: from the project]."),
+    env_manager: Optional[str] = typer.Option(None, "--env-manager", help=manager_help()),
     tracking_uri: Optional[str] = typer.Option(
         None, "--tracking-uri", help="Where to record the run [default: $PROJ_TRACKING_URI or ./.proj]."),
     backend: str = typer.Option("local", "-b", "--backend", help="Where the command runs."),
     strict: bool = typer.Option(False, "--strict", help="Treat MLproject warnings as errors."),
-    installer: str = typer.Option("uv", "--installer", help="Python environments: uv, or pip (virtualenv + pip)."),
     frozen: bool = typer.Option(False, "--frozen", help="Install only from lock files; never resolve."),
     lock: Optional[Path] = typer.Option(None, "--lock", help="Install exactly this environment lock."),
-    conda_channel_alias: Optional[str] = typer.Option(
-        None, "--conda-channel-alias", envvar="PROJ_CONDA_CHANNEL_ALIAS",
-        help="Mirror URL or folder for conda channel names (conda-forge, defaults, ...)."),
-    build_image: bool = typer.Option(True, "--build-image/--no-build-image",
-                                     help="Docker: build a project image on the base image, or mount the project."),
-    pull: bool = typer.Option(False, "--pull", help="Docker: pull a missing base image."),
-    docker_args: List[str] = typer.Option([], "-A", "--docker-args",
-                                          help="Docker: extra `docker run` option NAME[=VALUE] (repeatable)."),
+    env_config: Optional[str] = typer.Option(
+        None, "--env-config", help="Settings of the environment kind: a JSON or YAML file, or inline JSON."),
     verbose: bool = typer.Option(False, "--verbose", help="Show environment build output live."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the parameters and command; run nothing."),
     backend_config: Optional[str] = typer.Option(
@@ -85,6 +79,7 @@ def run(
                                        help="With --sweep: points run at once here [default: 1]."),
     max_parallel: Optional[int] = typer.Option(
         None, "--max-parallel", help="With --sweep on a scheduler: at most N points running at once."),
+    kind_flags: Optional[dict[str, Any]] = None,
 ) -> None:
     """Run an entry point of a project and record the run."""
     import os
@@ -92,15 +87,12 @@ def run(
     from runner.api import RunRequest, run_project
     from runner.api import dry_run as check_dry_run
     from runner.backends.config import read_backend_config
-    from runner.environments import EnvironmentOptions
+    from runner.environments.kind import EnvironmentSettings
     from runner.experiments import choose_experiment
     from runner.params import parse_assignments
 
-    options = EnvironmentOptions(
-        installer=installer, frozen=frozen, lock_file=lock, conda_channel_alias=conda_channel_alias,
-        build_image=build_image, pull=pull, docker_args=tuple(_docker_arg(a) for a in docker_args),
-        verbose=verbose,
-    )
+    environment = EnvironmentSettings(flags=kind_flags or {}, config=read_backend_config(env_config, "--env-config"),
+                                      frozen=frozen, lock_file=lock, verbose=verbose)
     # A continued run stays in its experiment: only options given here are checked against it.
     experiment = choose_experiment(experiment_name, experiment_id, {} if run_id else os.environ)
     request = RunRequest(
@@ -108,7 +100,7 @@ def run(
         experiment=experiment.name, experiment_id=experiment.id, run_id=run_id, run_name=run_name,
         storage_dir=storage_dir,
         env_manager=env_manager,
-        tracking_uri=tracking_uri, backend=backend, strict=strict, environment_options=options,
+        tracking_uri=tracking_uri, backend=backend, strict=strict, environment=environment,
         backend_config=read_backend_config(backend_config), detach=detach,
     )
     if sweep or jobs is not None or max_parallel is not None:
@@ -133,11 +125,6 @@ def run(
     raise typer.Exit(outcome.exit_code)
 
 
-def _docker_arg(text: str) -> tuple[str, Optional[str]]:
-    name, sep, value = text.partition("=")
-    return name, (value if sep else None)
-
-
 def _store_hint(tracking_uri: Optional[str]) -> str:
     return f" --tracking-uri {tracking_uri}" if tracking_uri else ""
 
@@ -148,13 +135,23 @@ def _describe_plan(plan) -> str:
     return redact_text(_plan_text(plan), secret_values())
 
 
+def _shown(value: Any) -> str:
+    if isinstance(value, list):
+        return " ".join(value) or "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
 def _plan_text(plan) -> str:
     lines = [f"project      {plan.project.name or plan.project.root.name} ({plan.source.path})"]
     if plan.source.commit:
         dirty = " (dirty)" if plan.source.dirty else ""
         lines.append(f"commit       {plan.source.commit}{dirty}")
     lines.append(f"entry point  {plan.entry_point.name}")
-    lines.append(f"environment  {plan.manager}")
+    recorded = plan.kind.recorded_settings(plan.settings)
+    settings = ", ".join(f"{name} {_shown(value)}" for name, value in recorded.items())
+    lines.append(f"environment  {plan.kind.name}" + (f" ({settings})" if settings else ""))
     lines.append("parameters")
     for p in plan.params:
         origin = "given" if p.given is not None else "default"

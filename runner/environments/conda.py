@@ -2,60 +2,34 @@
 
     prepare()  spec → content key → (cached prefix | solve or read the lock → install → pip) → activate
 
-The environment file is normalised here (channel names mapped through the channel alias, paths
-made absolute) and hashed into the cache key. A ready environment is reused without importing
-rattler or conda_lock: the warm path reads only the cache marker and the lock kept in the prefix.
-Solving and installing live in `condasolve`, the lock format in `condalock`, the pip step in
-`condapip`; each imports its heavy library only when it is called.
+The environment file is normalised in `condaspec` and hashed into the cache key. A ready
+environment is reused without importing rattler or conda_lock: the warm path reads only the
+cache marker and the lock kept in the prefix. Building lives in `condabuild` (solving in
+`condasolve`, the lock format in `condalock`, the pip step in `condapip`); each imports its
+heavy library only when it is called.
 """
 
 from __future__ import annotations
 
-import platform as _platform
 import shlex
-import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Mapping
 
-from runner.envfiles import CondaEnv, PythonEnv, referenced_files
 from runner.environments import cache
 from runner.environments.base import Environment, HostInvocation, PreparedEnvironment, Progress
-from runner.errors import EnvironmentSetupError, UsageError
-
-LOCK_FILE_NAME = "conda-lock.yml"
-KEPT_LOCK = ".proj-conda-lock.yml"  # the lock of a built environment, inside its prefix
-KEPT_BUILD_LOG = ".proj-build.log"
-LAYOUT_VERSION = "1"  # bump to rebuild every conda environment after a change in how they are built
-DEFAULT_CHANNEL_ALIAS = "https://conda.anaconda.org/"
-# What conda means by `defaults` on Linux and macOS when no alias is configured.
-DEFAULTS_CHANNELS = ("https://repo.anaconda.com/pkgs/main", "https://repo.anaconda.com/pkgs/r")
-
-
-@dataclass(frozen=True)
-class CondaSpec:
-    """A conda environment file, normalised: everything the environment is built from."""
-
-    file: Path
-    platform: str
-    channels: tuple[str, ...]  # URLs, in priority order, after the alias mapping
-    specs: tuple[str, ...]  # match specs as written (a `name::` channel mapped like channels)
-    pip: tuple[str, ...]  # pip lines, with `-r`/`-c` files made absolute
-    variables: tuple[tuple[str, str], ...]
-    alias: str  # the channel alias in force (a URL ending in "/")
-    referenced: tuple[Path, ...] = ()  # files named by `-r`/`-c` in the pip list
-
-    def key_parts(self) -> list[tuple[str, bytes | str]]:
-        parts: list[tuple[str, bytes | str]] = [
-            ("layout", LAYOUT_VERSION),
-            ("platform", self.platform),
-            ("channels", "\n".join(self.channels)),
-            ("specs", "\n".join(sorted(self.specs))),  # order does not change a solve
-            ("pip", "\n".join(self.pip)),
-        ]
-        for path in self.referenced:
-            parts.append((f"file:{path}", _read_bytes(path, named_in=self.file)))
-        return parts
+from runner.environments.condaspec import (
+    KEPT_BUILD_LOG,
+    KEPT_LOCK,
+    LOCK_FILE_NAME,
+    CondaOptions,
+    CondaSpec,
+    conda_spec,
+    environment_key,
+    environment_metadata,
+)
+from runner.errors import UsageError
+from runner.project import Project
 
 
 @dataclass(frozen=True)
@@ -75,7 +49,7 @@ class CondaPreparedEnvironment(PreparedEnvironment):
 class CondaEnvironment(Environment):
     name = "conda"
 
-    def __init__(self, project, options) -> None:
+    def __init__(self, project: Project, options: CondaOptions) -> None:
         self.project = project
         self.options = options
 
@@ -120,20 +94,6 @@ class CondaEnvironment(Environment):
         return shipped if shipped.is_file() else None
 
 
-def environment_key(spec: CondaSpec, lock: Path | None) -> str:
-    """The cache key: the normalised spec, the platform and the lock's bytes when one is used."""
-    parts = spec.key_parts()
-    if lock is not None:
-        parts.append(("lock", _read_bytes(lock)))
-    return cache.content_key("conda", parts)
-
-
-def environment_metadata(spec: CondaSpec, lock: Path | None, project_root: Path) -> dict[str, Any]:
-    return {"kind": "conda", "project": str(project_root), "platform": spec.platform, "channels": list(spec.channels),
-            "specs": list(spec.specs), "pip": list(spec.pip), "env_file": str(spec.file),
-            "lock_file": str(lock) if lock else None}
-
-
 def activated(environment: cache.CachedEnvironment, spec: CondaSpec) -> CondaPreparedEnvironment:
     """How to run inside the prefix: conda's variables, PATH and activate.d scripts (no rattler)."""
     prefix = environment.path
@@ -156,108 +116,6 @@ def activated(environment: cache.CachedEnvironment, spec: CondaSpec) -> CondaPre
         path_prepend=(str(prefix / "bin"),),
         activation_scripts=scripts,
     )
-
-
-# --- the environment file, normalised -------------------------------------------------------
-
-def conda_spec(project, alias: str | None) -> CondaSpec:
-    """The project's conda environment, with channels mapped through `alias` (see docs/conda.md)."""
-    env = project.environment
-    if isinstance(env, PythonEnv):
-        env = _from_python_env(env)
-    if not isinstance(env, CondaEnv):
-        raise UsageError("--env-manager conda needs a project with a conda_env (conda.yaml) "
-                         "or a python_env file")
-    base = env.file.parent
-    alias_url = channel_alias_url(alias)
-    names = [c for c in env.channels if c != "nodefaults"] or ["defaults"]
-    channels = tuple(dict.fromkeys(url for name in names for url in channel_urls(name, alias_url, base)))
-    specs = tuple(_map_spec_channel(" ".join(s.split()), alias_url, base) for s in env.dependencies)
-    pip, referenced = _absolute_pip_files(env.pip, base)
-    return CondaSpec(file=env.file, platform=current_platform(), channels=channels, specs=specs,
-                     pip=pip, variables=env.variables, alias=alias_url, referenced=referenced)
-
-
-def channel_alias_url(alias: str | None) -> str:
-    """The alias as a URL ending in `/`: a mirror URL as given, a local folder as file://."""
-    if not alias:
-        return DEFAULT_CHANNEL_ALIAS
-    if "://" in alias:
-        return alias.rstrip("/") + "/"
-    folder = Path(alias).expanduser()
-    if not folder.is_dir():
-        raise UsageError(f"conda channel alias {alias!r} is neither a URL nor an existing folder",
-                         hint="give a mirror URL (https://mirror.example/conda/) or a folder "
-                              "holding one sub-folder per channel (conda-forge/noarch/...)")
-    return folder.resolve().as_uri() + "/"
-
-
-def channel_urls(channel: str, alias_url: str, base: Path) -> list[str]:
-    """The URLs a channel entry stands for: a URL as is, a path as file://, a name via the alias."""
-    if "://" in channel:
-        return [channel.rstrip("/")]
-    if channel.startswith(("/", "./", "../", "~")) or channel in (".", ".."):
-        return [(base / Path(channel).expanduser()).resolve().as_uri()]
-    if channel == "defaults" and alias_url == DEFAULT_CHANNEL_ALIAS:
-        return list(DEFAULTS_CHANNELS)
-    return [alias_url + channel.strip("/")]
-
-
-def mirrored_url(url: str, alias_url: str) -> str:
-    """A package URL of a lock file, redirected to the alias when it points at the default one."""
-    if alias_url != DEFAULT_CHANNEL_ALIAS and url.startswith(DEFAULT_CHANNEL_ALIAS):
-        return alias_url + url[len(DEFAULT_CHANNEL_ALIAS):]
-    return url
-
-
-def current_platform() -> str:
-    """This machine's conda subdir (`linux-64`, `osx-arm64`, ...), without importing rattler."""
-    machine = _platform.machine().lower()
-    if sys.platform.startswith("linux"):
-        arch = {"x86_64": "64", "amd64": "64", "aarch64": "aarch64", "arm64": "aarch64",
-                "i686": "32"}.get(machine, machine)
-        return f"linux-{arch}"
-    if sys.platform == "darwin":
-        return "osx-arm64" if machine == "arm64" else "osx-64"
-    if sys.platform == "win32":
-        return "win-arm64" if machine == "arm64" else "win-64"
-    raise EnvironmentSetupError(f"conda environments are not supported on {sys.platform}/{machine}")
-
-
-def _map_spec_channel(spec: str, alias_url: str, base: Path) -> str:
-    """`conda-forge::numpy` names a channel too: map it like the channels list."""
-    channel, sep, rest = spec.partition("::")
-    if not sep or "://" in channel:
-        return spec
-    return f"{channel_urls(channel, alias_url, base)[0]}::{rest}"
-
-
-def _absolute_pip_files(lines: tuple[str, ...], base: Path) -> tuple[tuple[str, ...], tuple[Path, ...]]:
-    """`-r reqs.txt` is relative to the environment file; uv reads it from a temporary folder."""
-    pip, referenced = [], []
-    for line in lines:
-        line = line.strip()
-        for name in referenced_files((line,)):
-            path = (base / name).resolve()
-            referenced.append(path)
-            line = line.replace(name, str(path))
-        pip.append(line)
-    return tuple(pip), tuple(referenced)
-
-
-def _from_python_env(env: PythonEnv) -> CondaEnv:
-    """MLflow's conversion for `--env-manager conda` on a python_env project."""
-    dependencies = (f"python={env.python}", "pip") if env.python else ("python", "pip")
-    return CondaEnv(file=env.file, name=None, channels=("conda-forge",), dependencies=dependencies,
-                    pip=env.build_dependencies + env.dependencies)
-
-
-def _read_bytes(path: Path, named_in: Path | None = None) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as err:
-        where = f" (named in {named_in})" if named_in else ""
-        raise EnvironmentSetupError(f"Cannot read {path}{where}: {err.strerror}") from err
 
 
 def _build_log(prefix: Path) -> bytes:

@@ -14,15 +14,16 @@ from typing import Any
 
 from runner.environments import cache, condasolve
 from runner.environments.base import Progress
-from runner.environments.conda import (
+from runner.environments.condalock import LockContents, LockedPackage, read_lock, render_lock
+from runner.environments.condaspec import (
     KEPT_BUILD_LOG,
     KEPT_LOCK,
+    CondaOptions,
     CondaSpec,
     environment_key,
     environment_metadata,
     mirrored_url,
 )
-from runner.environments.condalock import LockContents, LockedPackage, read_lock, render_lock
 from runner.errors import EnvironmentSetupError, UsageError
 from runner.locations import cache_dir
 
@@ -30,7 +31,7 @@ from runner.locations import cache_dir
 class CondaBuild:
     """The steps `cache.ensure` runs for one environment; remembers what they installed."""
 
-    def __init__(self, spec: CondaSpec, lock_path: Path | None, options, progress: Progress,
+    def __init__(self, spec: CondaSpec, lock_path: Path | None, options: CondaOptions, progress: Progress,
                  key: str) -> None:
         self.spec = spec
         self.lock_path = lock_path
@@ -127,7 +128,7 @@ class CondaBuild:
             self.progress(line)
 
 
-def fresh_lock(spec: CondaSpec, options, progress: Progress, project_root: Path) -> bytes:
+def fresh_lock(spec: CondaSpec, options: CondaOptions, progress: Progress, project_root: Path) -> bytes:
     """conda-lock.yml for the environment file as it is now (for `proj env lock`)."""
     key = environment_key(spec, None)
     if not spec.pip:  # a solve is enough: nothing is installed

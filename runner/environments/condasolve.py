@@ -12,14 +12,12 @@ import hashlib
 import re
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import Iterable
 from urllib.parse import unquote, urlparse
 
 from runner.environments.condalock import LockedPackage
+from runner.environments.condaspec import CondaSpec
 from runner.errors import EnvironmentSetupError, UsageError
-
-if TYPE_CHECKING:
-    from runner.environments.conda import CondaSpec
 
 ALIAS_HINT = ("channel names are looked up under the channel alias; for a mirror or an offline "
               "folder set PROJ_CONDA_CHANNEL_ALIAS (or --conda-channel-alias)")

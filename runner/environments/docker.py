@@ -23,7 +23,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from runner.environments import EnvironmentOptions
 from runner.environments.base import (
     ContainerInvocation,
     ContainerMount,
@@ -35,16 +34,18 @@ from runner.environments.docker_build import BuildLog, build_image, dockerfile_i
 from runner.environments.docker_context import scan_context
 from runner.environments.docker_daemon import connect, inspect_image
 from runner.environments.docker_options import (
+    DockerOptions,
     RunSettings,
     apply_docker_args,
     declared_variables,
     default_network,
     parse_volume,
 )
+from runner.environments.docker_section import DockerEnv
 from runner.errors import EnvironmentSetupError, UsageError
 from runner.locations import cache_dir
 from runner.locking import file_lock
-from runner.spec import DockerEnv, Project
+from runner.project import Project
 
 WORKDIR = "/mlflow/projects/code"  # MLflow's folder: projects that hard-code it keep working
 LOCK_NAME = "docker-image.json"
@@ -108,7 +109,7 @@ class DockerEnvironment(Environment):
     name = "docker"
     invocation_kind = "container"
 
-    def __init__(self, project: Project, options: EnvironmentOptions) -> None:
+    def __init__(self, project: Project, options: DockerOptions) -> None:
         if not isinstance(project.environment, DockerEnv):
             raise UsageError("--env-manager docker needs a project with docker_env")
         self.project = project

@@ -16,13 +16,40 @@ from pathlib import Path
 from typing import Any
 
 from runner.environments.base import ContainerMount
+from runner.environments.docker_section import DockerVariable
 from runner.errors import EnvironmentSetupError, UsageError
-from runner.spec import DockerVariable
 
 NETWORK_VARIABLE = "PROJ_DOCKER_NETWORK"  # default network when -A network is not given
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+@dataclass(frozen=True)
+class DockerOptions:
+    """How to build and run a docker environment (from `proj run` options)."""
+
+    build_image: bool = True  # build a project image on top of the base image
+    pull: bool = False  # pull a missing base image instead of failing
+    docker_args: tuple[tuple[str, str | None], ...] = ()  # -A NAME[=VALUE]
+    frozen: bool = False  # the base image must be pinned by digest (or given by --lock)
+    lock_file: Path | None = None  # a run's docker-image.json: exactly its base image
+    verbose: bool = False  # show build output live
+
+
+def split_docker_arg(text: str) -> tuple[str, str | None]:
+    """`-A NAME=VALUE` → (NAME, VALUE); a bare `-A NAME` is a flag (None)."""
+    name, sep, value = text.partition("=")
+    return name, (value if sep else None)
+
+
+def recorded_docker_arg(text: str) -> str:
+    """A `-A` option as a run record keeps it: a variable's value may be secret, so `env=NAME=VALUE`
+    is kept as `env=NAME` (which copies NAME from the machine that runs it again)."""
+    name, value = split_docker_arg(text)
+    if ALIASES.get(name, name) == "env" and value is not None:
+        return f"{name}={value.partition('=')[0]}"
+    return text
 
 
 @dataclass

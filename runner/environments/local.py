@@ -5,6 +5,17 @@ from __future__ import annotations
 import shutil
 
 from runner.environments.base import Environment, PreparedEnvironment, Progress
+from runner.environments.kind import BuildSettings, EnvironmentKind
+from runner.project import Project
+
+
+class LocalKind(EnvironmentKind):
+    """No environment of its own: the one proj runs in. Chosen when a project declares none."""
+
+    name = "local"
+
+    def create(self, project: Project, settings: BuildSettings) -> Environment:
+        return LocalEnvironment()
 
 
 class LocalEnvironment(Environment):

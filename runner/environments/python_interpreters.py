@@ -16,6 +16,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from runner.environments.uvtool import uv_binary
 from runner.errors import EnvironmentSetupError
 from runner.process import ToolError, run_tool
 
@@ -91,8 +92,6 @@ def _pyenv_interpreters() -> list[Interpreter]:
 
 def _uv_interpreters(request: str | None) -> list[Interpreter]:
     """Interpreters uv finds without downloading anything, best first."""
-    from runner.environments.python_installers import uv_binary
-
     uv = uv_binary()
     if uv is None:
         return []

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runner import __version__
-from runner.envfiles import CondaEnv, PythonEnv, referenced_files
+from runner.environments.conda_section import CondaEnv
+from runner.environments.python_section import PythonEnv, referenced_files
 from runner.errors import EnvironmentSetupError
-from runner.spec import Project
+from runner.project import Project
 
 LOCK_NAME = "python_env.lock"
 # Options that say where packages come from; a lock must keep them to be installable.

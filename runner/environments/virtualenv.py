@@ -25,7 +25,6 @@ from runner.environments.python_installers import (
     PipInstaller,
     UvInstaller,
     python_in,
-    uv_runs,
 )
 from runner.environments.python_interpreters import Interpreter, find_interpreter
 from runner.environments.python_requirements import (
@@ -41,13 +40,23 @@ from runner.environments.python_requirements import (
     requirement_name,
     requirements_input,
 )
+from runner.environments.uvtool import uv_runs
 from runner.errors import EnvironmentSetupError, UsageError
 from runner.locations import cache_dir
 from runner.process import ToolError
-from runner.spec import Project
+from runner.project import Project
 
 META_DIR = ".proj"  # inside an environment: its lock, build log and installer inputs
-INSTALLERS = ("uv", "pip")
+
+
+@dataclass(frozen=True)
+class PythonOptions:
+    """How to build a Python environment (from `proj run` options)."""
+
+    installer: str = "uv"  # uv, or pip (virtualenv + pip)
+    frozen: bool = False  # install only what a lock lists; never resolve
+    lock_file: Path | None = None  # an explicit lock to install (re-runs, --lock)
+    verbose: bool = False  # show build output live
 
 
 @dataclass(frozen=True)
@@ -59,9 +68,7 @@ class LockInput:
 class VirtualEnvironment(Environment):
     name = "virtualenv"
 
-    def __init__(self, project: Project, options) -> None:
-        if options.installer not in INSTALLERS:
-            raise UsageError(f"Unknown installer {options.installer!r}; choose one of {', '.join(INSTALLERS)}")
+    def __init__(self, project: Project, options: PythonOptions) -> None:
         self.project = project
         self.options = options
         self.spec = python_spec(project)

@@ -71,11 +71,14 @@ class ParameterRecord:
 
 @dataclass
 class EnvironmentRecord:
-    kind: str  # local | virtualenv | conda | docker
+    kind: str  # local | virtualenv | conda | docker | a plugin kind's name
     key: str | None = None  # content hash of the environment's inputs
     python: str | None = None  # interpreter version inside the environment
     lock: str | None = None  # name of the attached lock file
     details: dict[str, Any] = field(default_factory=dict)
+    # The kind's settings that shaped the run (installer, build_image, docker_args, ...), which
+    # `proj rerun` applies again; None in records made before proj kept them.
+    options: dict[str, Any] | None = None
 
 
 @dataclass
@@ -84,7 +87,8 @@ class Reproduction:
 
     of: str  # the run id reproduced
     deliberate: list[str] = field(default_factory=list)  # differences asked for (-P, --version)
-    drift: list[str] = field(default_factory=list)  # what could not be reproduced (--allow-drift)
+    # What could not be reproduced: given up with --allow-drift, or never recorded by the original.
+    drift: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -160,6 +164,7 @@ class RunRecord:
     launcher: str  # "pid:start-ticks" of the proj process, to detect a launcher that died
     start_time: float
     backend: str = "local"
+    backend_config: dict[str, Any] | None = None  # --backend-config as read; None in older records
     run_id: str = ""
     status: RunStatus = RunStatus.RUNNING
     end_time: float | None = None

@@ -93,6 +93,8 @@ def proj_tags(record: RunRecord) -> dict[str, str]:
     tags["proj.environment_python"] = env.python
     tags["proj.environment_lock"] = env.lock
     tags["proj.environment_details"] = _compact_json(env.details) if env.details else None
+    tags["proj.environment_options"] = _compact_json(env.options) if env.options is not None else None
+    tags["proj.backend_config"] = _compact_json(record.backend_config) if record.backend_config is not None else None
     tags["proj.parameters"] = _compact_json([_parameter_row(p) for p in record.parameters])
     tags["proj.sweep_id"] = record.sweep_id
     if record.reproduction is not None:
@@ -174,6 +176,7 @@ def record_from_run(run: JsonObject, experiment: str) -> RunRecord:
         **{field: tags.get(tag, "") for tag, field in _RECORD_TAGS.items() if field != "command"},
         start_time=int(info.get("start_time", 0)) / 1000,
         backend=tags.get("mlflow.project.backend", "local"),
+        backend_config=_json_mapping(tags.get("proj.backend_config")),
         run_id=info["run_id"],
         status=_STATUSES.get(info.get("status", ""), RunStatus.FAILED),
         end_time=int(end_time) / 1000 if end_time else None,
@@ -242,7 +245,14 @@ def _environment_from(tags: dict[str, str]) -> EnvironmentRecord:
     details = _load_json(tags.get("proj.environment_details"), {})
     return EnvironmentRecord(kind=tags.get("mlflow.project.env", "local"), key=tags.get("proj.environment_key"),
                              python=tags.get("proj.environment_python"), lock=tags.get("proj.environment_lock"),
-                             details=details if isinstance(details, dict) else {})
+                             details=details if isinstance(details, dict) else {},
+                             options=_json_mapping(tags.get("proj.environment_options")))
+
+
+def _json_mapping(text: str | None) -> dict[str, Any] | None:
+    """A JSON object kept in a tag; None when the tag is missing (an older record) or damaged."""
+    data = _load_json(text, None)
+    return data if isinstance(data, dict) else None
 
 
 def _reproduction_from(tags: dict[str, str]) -> Reproduction | None:

@@ -181,12 +181,9 @@ def compare_runs(store: TrackingStore, records: list[RunRecord], *, charts: bool
     return Comparison(views, diffs, _grid(diffs, len(views)), _overlaid_charts(store, records, views) if charts else [])
 
 
-def _lock(store: TrackingStore, record: RunRecord) -> tuple[str, bytes] | None:
+def _lock(store: TrackingStore, record: RunRecord) -> bytes | None:
     name = record.environment.lock
-    if not name:
-        return None
-    data = _attachment(store, record, name)
-    return None if data is None else (name, data)
+    return _attachment(store, record, name) if name else None
 
 
 def _grid(diffs: list[RunDiff], count: int) -> list[dict[str, Any]]:

@@ -57,6 +57,38 @@ def test_a_backend_from_a_plugin_package_runs_the_command_with_its_settings(plug
     assert (record["backend"], record["status"], record["job"]) == ("nice", "FINISHED", None)
 
 
+def test_rerun_runs_on_the_same_backend_with_the_same_settings(plugin_site, project):
+    env = {"PYTHONPATH": str(plugin_site)}
+    expected = min(os.nice(0) + 7, 19)
+    first = run_proj("run", ".", "-b", "nice", "--backend-config", '{"niceness": 7}', cwd=project, env=env,
+                     check_exit=0)
+    original = first.stderr.split("proj: run ")[1].split()[0]
+
+    again = run_proj("rerun", original, cwd=project, env=env, check_exit=0)
+    assert again.stdout == f"niceness {expected}\n"
+    assert "backend nice" in again.stderr  # the re-run says where it runs
+    rerun = json.loads(run_proj("runs", "show", again.stderr.split("proj: run ")[1].split()[0], "--format", "json",
+                                cwd=project, check_exit=0).stdout)
+    assert (rerun["backend"], rerun["backend_config"], rerun["reproduction"]["drift"]) == ("nice", {"niceness": 7}, [])
+
+
+def test_rerun_without_the_recorded_backend_fails_or_runs_here_as_drift(plugin_site, project):
+    first = run_proj("run", ".", "-b", "nice", "--backend-config", '{"niceness": 7}', cwd=project,
+                     env={"PYTHONPATH": str(plugin_site)}, check_exit=0)
+    original = first.stderr.split("proj: run ")[1].split()[0]
+
+    refused = run_proj("rerun", original, cwd=project, check_exit=3)  # the plugin is not installed here
+    assert f"Cannot reproduce run {original} exactly: its backend 'nice' cannot be used here" in refused.stderr
+    drifted = run_proj("rerun", original, "--allow-drift", cwd=project, check_exit=0)
+    assert drifted.stdout == f"niceness {os.nice(0)}\n"
+    rerun = json.loads(run_proj("runs", "show", drifted.stderr.split("proj: run ")[1].split()[0], "--format",
+                                "json", cwd=project, check_exit=0).stdout)
+    assert rerun["backend"] == "local"
+    assert rerun["reproduction"]["drift"] == [
+        "the backend 'nice' cannot be used here (Unknown backend 'nice'; choose one of local, slurm); "
+        "this run ran on local"]
+
+
 def test_a_plugin_refuses_its_bad_settings_before_anything_runs(plugin_site, project):
     done = run_proj("run", ".", "-b", "nice", "--backend-config", '{"niceness": 40}', cwd=project,
                     env={"PYTHONPATH": str(plugin_site)}, check_exit=2)

@@ -28,7 +28,7 @@ from helpers.conda_channel import (
     current_subdir,
     index_channel,
 )
-from runner.environments.conda import DEFAULT_CHANNEL_ALIAS, channel_urls, mirrored_url
+from runner.environments.condaspec import DEFAULT_CHANNEL_ALIAS, channel_urls, mirrored_url
 
 pytestmark = pytest.mark.conda
 

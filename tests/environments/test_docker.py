@@ -450,6 +450,27 @@ def test_rerun_uses_the_recorded_base_image_and_matches(names, tmp_path):
     assert show["reproduction"]["of"] == original and show["environment"]["details"]["built"] is False
 
 
+def test_rerun_repeats_the_image_build_choice_and_docker_args(probe, tmp_path):
+    """`--no-build-image` and `-A` shaped the run: they are recorded, and a re-run applies them again.
+    A variable's value given with -A is never recorded, so the re-run takes it from its own machine."""
+    done = proj("run", str(probe), "--no-build-image", "-A", "env=TOKEN=first-secret", "-A", "user=65534",
+                cwd=tmp_path)
+    original = run_id_of(done)
+    options = record(original, tmp_path)["environment"]["options"]
+    assert options == {"build_image": False, "docker_args": ["env=TOKEN", "user=65534"]}
+    assert "first-secret" not in json.dumps(record(original, tmp_path))
+
+    again = proj("rerun", original, cwd=tmp_path, TOKEN="second-secret")
+    seen = probe_output(again)
+    assert seen["env"]["TOKEN"] == "second-secret" and seen["uid"] == 65534
+    rerun = record(run_id_of(again), tmp_path)
+    assert rerun["environment"]["options"] == options
+    assert rerun["environment"]["details"]["project"] == "mounted"  # not built into an image
+    assert rerun["reproduction"]["drift"] == [
+        "-A env=TOKEN: the value was not recorded (it may be secret); this machine's TOKEN was used"]
+    assert "drift: -A env=TOKEN" in again.stderr
+
+
 def test_frozen_refuses_a_base_image_named_by_tag_without_a_lock(names, tmp_path):
     project = copy_project(EXAMPLE, tmp_path / "project", names())
     refused = proj("run", ".", "--frozen", cwd=project, check_exit=2)

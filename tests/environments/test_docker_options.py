@@ -13,8 +13,8 @@ from runner.environments.docker_options import (
     declared_variables,
     parse_volume,
 )
+from runner.environments.docker_section import DockerVariable
 from runner.errors import EnvironmentSetupError, UsageError
-from runner.spec import DockerVariable
 
 
 def settings_for(*args: tuple[str, str | None], root=None, environ=None) -> RunSettings:

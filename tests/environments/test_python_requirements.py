@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.envfiles import CondaEnv, PythonEnv
+from runner.environments.conda_section import CondaEnv
 from runner.environments.python_interpreters import _matches, current_interpreter, find_interpreter
 from runner.environments.python_requirements import (
     PythonSpec,
@@ -23,6 +23,7 @@ from runner.environments.python_requirements import (
     requirement_name,
     requirements_input,
 )
+from runner.environments.python_section import PythonEnv
 from runner.environments.virtualenv import _error_summary, _failed_requirement
 from runner.errors import EnvironmentSetupError
 from runner.spec import Project

@@ -326,6 +326,18 @@ def test_rerun_installs_the_recorded_lock_not_a_newer_release(wheelhouse, projec
     assert comparison["identical_inputs"] is True, comparison["changes"]
 
 
+@pytest.mark.slow
+def test_rerun_builds_with_the_installer_the_original_used(wheelhouse, project, tmp_path):
+    original = run_id_of(run_proj("run", ".", "--installer", "pip", cwd=project, check_exit=0))
+    fresh = {"PROJ_HOME": str(tmp_path / "fresh-home")}
+    again = run_id_of(run_proj("rerun", original, cwd=project, env=fresh, check_exit=0))
+    environment = show(again, project)["environment"]
+    assert environment["options"] == {"installer": "pip"} and environment["details"]["installer"] == "pip"
+    assert show(again, project)["reproduction"]["drift"] == []
+    comparison = diff_of(original, again, project)
+    assert comparison["identical_inputs"] is True, comparison["changes"]
+
+
 def test_rerun_whose_locked_release_is_gone_fails_or_drifts(wheelhouse, project, tmp_path):
     original = run_id_of(run_proj("run", ".", cwd=project, check_exit=0))
     build_wheel(wheelhouse, "tinydep", "2.0", {"tinydep/__init__.py": "VALUE = 'tinydep 2.0'\n"})

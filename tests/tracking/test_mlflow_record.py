@@ -64,6 +64,18 @@ def test_a_record_survives_the_trip_through_mlflow():
     assert back.log == f"mlflow-artifacts:/3/{'f' * 32}/artifacts/proj/output.log"
 
 
+def test_settings_that_shaped_the_run_survive_the_trip_and_older_runs_have_none():
+    environment = EnvironmentRecord(kind="docker", options={"build_image": False, "docker_args": ["env=TOKEN"]})
+    original = _record(environment=environment, backend="slurm", backend_config={"partition": "gpu"})
+    back = mapping.record_from_run(_as_mlflow_run(original), "exp")
+    assert back.environment.options == {"build_image": False, "docker_args": ["env=TOKEN"]}
+    assert (back.backend, back.backend_config) == ("slurm", {"partition": "gpu"})
+    older = mapping.record_from_run(_as_mlflow_run(_record()), "exp")  # recorded before proj kept them
+    assert (older.environment.options, older.backend_config) == (None, None)
+    nothing = mapping.record_from_run(_as_mlflow_run(_record(backend_config={})), "exp")
+    assert nothing.backend_config == {}
+
+
 def test_values_beyond_mlflows_limits_are_cut_and_parameters_fall_back_to_mlflows():
     huge = "x" * 9000
     record = _record(command=huge, parameters=[ParameterRecord("text", "string", huge, huge, huge, True)])
