@@ -2,6 +2,7 @@
 
     python bench/bench_python_env.py [--managers uv,virtualenv] [--cold-rounds 1] [--warm-rounds 3]
                                      [--index wheelhouse|pypi] [--mlflow-venv /opt/proj-ci/mlflow-venv]
+                                     [--eager]
 
 Both tools run copies of example-projects/mlflow-elasticnet (MLflow's classic style: a conda.yaml
 whose pip list holds mlflow and scikit-learn, 88 packages in all), with `--env-manager uv` and
@@ -19,6 +20,10 @@ Each round runs every tool once, alternating, so that a shared machine's load fa
 Figures (medians): "environment build" is launch to the entry point's first line in a cold run
 (the tool's own start-up included); "cold run" and "warm run" are the whole command; "warm
 overhead" is a warm run minus the entry point's own time. Ratios are proj / mlflow.
+
+`--eager` adds proj with `UV_COMPILE_BYTECODE=1` (every module compiled at build time, proj's
+behaviour before issue 22), so that the cost and the benefit of eager compilation are measured
+side by side rather than assumed.
 
 The package index both tools use: `wheelhouse` (default) downloads the resolved wheels once into
 ~/.cache/proj-bench and points uv and pip at that folder only, so downloads do not add noise;
@@ -45,13 +50,24 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "example-projects" / "mlflow-elasticnet"
 PYTHON = ".".join(map(str, sys.version_info[:3]))
+EAGER = "proj-eager"  # proj with every module compiled at build time, as before issue 22
 ENTRY_ARGS = ("0.01", "0.5")  # alpha, l1_ratio: the example's defaults, as both tools pass them
-MARKER = (  # prepended to train.py: when the entry point starts and ends (wall clock)
-    "import atexit as _a, os as _o, time as _t\n"
+# Prepended to train.py: when the entry point starts and ends (wall clock). Registered first,
+# the exit handler runs after every other one (MLflow's included), then ends the process
+# without the interpreter's teardown (seconds for mlflow + scikit-learn on a busy machine, and
+# varying), so that the marks cover the entry point's whole life under either tool.
+MARKER = (
+    "import atexit as _a, os as _o, sys as _s, time as _t\n"
     "_m = _o.environ.get('BENCH_MARKS')\n"
+    "_failed = []\n"
+    "def _end():\n"
+    "    open(_m, 'a').write(f'end {_t.time()}\\n')\n"
+    "    _s.stdout.flush(); _s.stderr.flush(); _o._exit(1 if _failed else 0)\n"
+    "def _hook(*args, _previous=_s.excepthook):\n"
+    "    _failed.append(1); _previous(*args)\n"
     "if _m:\n"
     "    open(_m, 'a').write(f'start {_t.time()}\\n')\n"
-    "    _a.register(lambda: open(_m, 'a').write(f'end {_t.time()}\\n'))\n")
+    "    _a.register(_end); _s.excepthook = _hook\n")
 
 
 @dataclass
@@ -132,17 +148,22 @@ def pip_requirements(project: Path) -> list[str]:
     raise SystemExit(f"{project / 'conda.yaml'} has no pip: list")
 
 
-def make_tools(manager: str, project: Path, scratch: Path, base: dict[str, str], mlflow_venv: Path) -> list[Tool]:
-    proj_copy = copy_project(project, scratch / manager / "proj-project")
+def make_tools(manager: str, project: Path, scratch: Path, base: dict[str, str], mlflow_venv: Path,
+               eager: bool) -> list[Tool]:
     mlflow_copy = copy_project(project, scratch / manager / "mlflow-project")
-    proj = [sys.executable, "-m", "runner", "run", str(proj_copy), "--env-manager", manager]
     mlflow = [str(mlflow_venv / "bin" / "mlflow"), "run", str(mlflow_copy), "--env-manager", manager]
     mlflow_env = {**base, "PATH": f"{mlflow_venv / 'bin'}{os.pathsep}{base.get('PATH', '')}"}
-    return [Tool("mlflow", mlflow, mlflow_env, mlflow_copy), Tool("proj", proj, dict(base), proj_copy)]
+    tools = [Tool("mlflow", mlflow, mlflow_env, mlflow_copy)]
+    variants = {"proj": {}, **({EAGER: {"UV_COMPILE_BYTECODE": "1"}} if eager else {})}
+    for name, extra in variants.items():
+        copy = copy_project(project, scratch / manager / f"{name}-project")
+        argv = [sys.executable, "-m", "runner", "run", str(copy), "--env-manager", manager]
+        tools.append(Tool(name, argv, {**base, **extra}, copy))
+    return tools
 
 
 def caches_for(tool: Tool, folder: Path) -> dict[str, Path]:
-    if tool.name == "proj":
+    if tool.name != "mlflow":
         return {"PROJ_HOME": folder / "home", "UV_CACHE_DIR": folder / "uv-cache"}
     return {"MLFLOW_ENV_ROOT": folder / "envs", "UV_CACHE_DIR": folder / "uv-cache",
             "PIP_CACHE_DIR": folder / "pip-cache"}
@@ -169,7 +190,7 @@ def measure(tools: list[Tool], scratch: Path, cold_rounds: int, warm_rounds: int
 
 def entry_point_alone(tool: Tool, folder: Path) -> Sample:
     """The entry point run directly with the Python of the environment the tool built."""
-    pattern = "home/envs/*/bin/python" if tool.name == "proj" else "envs/*/bin/python"  # MLFLOW_ENV_ROOT
+    pattern = "envs/*/bin/python" if tool.name == "mlflow" else "home/envs/*/bin/python"  # MLFLOW_ENV_ROOT
     pythons = sorted(folder.glob(pattern))
     alone = Tool(f"{tool.name} entry point", [str(pythons[0]), "train.py", *ENTRY_ARGS],
                  tool.env, tool.project)
@@ -200,14 +221,17 @@ def report(results: dict[str, list[Tool]], mlflow_version: str, index: str, comm
     dont = "set" if os.environ.get("PYTHONDONTWRITEBYTECODE") else "not set"
     print(f"\n`{command}`  \nMLflow {mlflow_version}, proj {proj_version()}, Python {PYTHON}, "
           f"index: {index}, PYTHONDONTWRITEBYTECODE {dont}, {os.cpu_count()} cores, load average {load}\n")
-    print("| `--env-manager` | measure | `mlflow run` | `proj run` | proj / mlflow | target |")
-    print("|---|---|---|---|---|---|")
-    for manager, (mlflow, proj) in results.items():
-        ours, theirs = figures(proj), figures(mlflow)
-        for row, value in theirs.items():
-            ratio = ours[row] / value if value > 0 else float("nan")
-            print(f"| {manager} | {row} | {value:.2f} s | {ours[row]:.2f} s | {ratio:.2f}x | "
-                  f"{TARGETS.get(row, '')} |")
+    names = [tool.name for tool in next(iter(results.values()))]
+    heads = {"mlflow": "`mlflow run`", "proj": "`proj run`", EAGER: "`proj run`, `UV_COMPILE_BYTECODE=1`"}
+    print("| `--env-manager` | measure | " + " | ".join(heads[name] for name in names) + " | proj / mlflow | target |")
+    print("|---|---|" + "---|" * (len(names) + 2))
+    for manager, tools in results.items():
+        table = {tool.name: figures(tool) for tool in tools}
+        for row, theirs in table["mlflow"].items():
+            ours = table["proj"][row]
+            ratio = f"{ours / theirs:.2f}x" if theirs > 0 else "-"
+            cells = " | ".join(f"{table[name][row]:.2f} s" for name in names)
+            print(f"| {manager} | {row} | {cells} | {ratio} | {TARGETS.get(row, '')} |")
 
 
 def proj_version() -> str:
@@ -228,6 +252,8 @@ def main() -> None:
     parser.add_argument("--index", choices=("wheelhouse", "pypi"), default="wheelhouse")
     parser.add_argument("--mlflow-venv", type=Path, default=Path("/opt/proj-ci/mlflow-venv"))
     parser.add_argument("--project", type=Path, default=None)
+    parser.add_argument("--eager", action="store_true",
+                        help="also run proj with UV_COMPILE_BYTECODE=1 (every module compiled at build time)")
     args = parser.parse_args()
     project = find_project(args.project)
     mlflow_version = subprocess.run([str(args.mlflow_venv / "bin" / "python"), "-c",
@@ -243,7 +269,7 @@ def main() -> None:
         results = {}
         for manager in args.managers.split(","):
             print(f"--env-manager {manager} ({project.name})", file=sys.stderr)
-            tools = make_tools(manager, project, scratch, base, args.mlflow_venv)
+            tools = make_tools(manager, project, scratch, base, args.mlflow_venv, args.eager)
             measure(tools, scratch / manager, args.cold_rounds, args.warm_rounds,
                     lambda line: print(line, file=sys.stderr))
             results[manager] = tools
