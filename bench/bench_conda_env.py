@@ -52,8 +52,8 @@ def timed(action) -> float:
 
 def library_figures(project: Path, scratch: Path, runs: int) -> dict[str, float]:
     from runner.environments import condasolve
-    from runner.environments.condaspec import conda_spec
     from runner.environments.condalock import render_lock
+    from runner.environments.condaspec import conda_spec
     from runner.spec import load_project
 
     spec = conda_spec(load_project(project), os.environ["PROJ_CONDA_CHANNEL_ALIAS"])

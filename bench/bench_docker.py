@@ -14,7 +14,8 @@ reported as a ratio to its baseline:
   `docker run --rm --network none IMAGE true` on the same image; and, for scale, `proj run`
   of `true` in a project without any environment against the same baseline.
 
-Medians of --repeat rounds (default 5), proj and its baseline alternating. Nothing is pulled; every container uses network none.
+Medians of --repeat rounds (default 5), proj and its baseline alternating. Nothing is pulled;
+every container uses network none. Prints a markdown table, with this command line.
 """
 
 from __future__ import annotations
