@@ -104,3 +104,12 @@ def wheelhouse(tmp_path, monkeypatch) -> Path:
     for name, value in offline_index_env(folder, tmp_path / "uv-config").items():
         monkeypatch.setenv(name, value)
     return folder
+
+
+@pytest.fixture(scope="session")
+def mlflow_example(tmp_path_factory):
+    """The README's first command (example-projects/mlflow-elasticnet, mlflow from PyPI), run once
+    for the tests that read its run back (tests/capture/test_example.py, the browser test)."""
+    from helpers.mlflow_clients import run_example
+
+    return run_example(tmp_path_factory.mktemp("mlflow-example"))

@@ -16,7 +16,7 @@ from starlette.responses import HTMLResponse
 
 from runner.tracking.base import RUN_SORT_COLUMNS, RunRecord, RunStatus, TrackingStore
 from runner.ui.queries import DEFAULT_SORT, table_request
-from runner.ui.views import MAX_COMPARED, compare_runs, run_details, runs_table
+from runner.ui.views import MAX_COMPARED, compare_runs, run_details, runs_table, signature_columns
 
 # The runs table's fixed columns: (title, sort key or None when the column cannot be sorted).
 COLUMNS = [("Run", "run_name"), ("Experiment", "experiment"), ("Status", "status"), ("Started", "start_time"),
@@ -33,7 +33,7 @@ def render(request: Request, template: str, *, status_code: int = 200, headers: 
            **context: Any) -> HTMLResponse:
     page = request.app.state.templates.get_template(template)
     html = page.render(store_uri=request.app.state.stores.uri, statuses=[s.value for s in RunStatus],
-                       quote=quote, **context)
+                       quote=quote, signature_columns=signature_columns, **context)
     return HTMLResponse(html, status_code=status_code, headers=headers)
 
 

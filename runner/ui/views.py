@@ -24,6 +24,7 @@ SHOWN_INLINE = 512 * 1024  # the dirty diff and the lock are shown in the page u
 DEFAULT_METRIC_COLUMNS = 4
 MAX_COMPARED = 10
 MAX_CHARTS = 50  # metrics drawn on a run or compare page (all of them are in its metrics table)
+MAX_SIGNATURE_ROWS = 200  # columns of a model signature shown (a table can have thousands)
 # Terminal colour and cursor codes: meaningless in a page, and they clutter the text.
 _TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -90,6 +91,25 @@ def run_details(store: TrackingStore, record: RunRecord) -> RunDetails:
         log=_log_tail(store, record.run_id),
         charts=charts,
     )
+
+
+def signature_columns(specs: Any) -> list[tuple[str, str]]:
+    """(name, type) of each column or tensor of one part of a model's signature (MLflow's JSON:
+    `{"name": "age", "type": "double"}` or `{"type": "tensor", "tensor-spec": {...}}`)."""
+    if not isinstance(specs, list):
+        return []
+    rows = []
+    for spec in specs[:MAX_SIGNATURE_ROWS]:
+        if not isinstance(spec, dict):
+            continue
+        tensor = spec.get("tensor-spec")
+        if isinstance(tensor, dict):
+            shape = ", ".join(str(d) for d in tensor.get("shape") or [])
+            kind = f"tensor {tensor.get('dtype', '?')} ({shape})"
+        else:
+            kind = str(spec.get("type", "?")) + ("" if spec.get("required", True) else ", optional")
+        rows.append((str(spec.get("name") or "-"), kind))
+    return rows
 
 
 def _log_tail(store: TrackingStore, run_id: str) -> LogChunk:

@@ -8,24 +8,16 @@ python_env.lock, so the versions installed are exactly the ones it lists.
 from __future__ import annotations
 
 import json
-import urllib.request
 
 import pytest
 
 from conftest import REPO_ROOT, require, run_proj
+from helpers.mlflow_clients import pypi_reachable
 from helpers.wheels import OTHER_INDEX_VARIABLES
 
 pytestmark = [pytest.mark.pypi, pytest.mark.uv, pytest.mark.slow]
 
 EXAMPLE = REPO_ROOT / "example-projects" / "wine-quality"
-
-
-def pypi_reachable() -> bool:
-    try:
-        with urllib.request.urlopen("https://pypi.org/simple/pip/", timeout=10) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 def test_wine_quality_trains_in_its_own_locked_environment(tmp_path, monkeypatch):

@@ -11,12 +11,19 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
-from conftest import DATA, require
-from helpers.wheels import offline_index_env
+import pytest
+
+from conftest import DATA, REPO_ROOT, require, run_id_of, run_proj
+from helpers.wheels import OTHER_INDEX_VARIABLES, offline_index_env
 
 CLASSIC = DATA / "mlflow-capture" / "classic"
+EXAMPLE = REPO_ROOT / "example-projects" / "mlflow-elasticnet"
+# The first command of the README, as a user types it (tests check the README still says it).
+EXAMPLE_COMMAND = ("run", "example-projects/mlflow-elasticnet", "--env-manager", "uv", "-P", "alpha=0.001")
 CLIENTS = {
     "skinny-3": ("mlflow-skinny==3.17.2", "scikit-learn>=1.3,<2", "skops", "pandas"),
     "skinny-2": ("mlflow-skinny==2.22.5", "scikit-learn>=1.3,<2", "pandas"),
@@ -60,3 +67,39 @@ def snapshot(folder: Path) -> dict[str, str]:
         else:
             found[relative] = hashlib.sha256(path.read_bytes()).hexdigest()
     return found
+
+
+def pypi_reachable() -> bool:
+    try:
+        with urllib.request.urlopen("https://pypi.org/simple/pip/", timeout=10) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+@dataclass(frozen=True)
+class ExampleRun:
+    """The README's first command, run once: mlflow-elasticnet with full mlflow from PyPI."""
+
+    work: Path  # the folder it ran in (its default store is work/.proj)
+    run_id: str
+    stdout: str
+    stderr: str
+    env: dict[str, str]
+    example_before: dict[str, str]
+
+
+def run_example(base: Path) -> ExampleRun:
+    """Run the README's first command from a copy of the repository's layout (the example itself
+    is used in place, so the test can show it is left untouched)."""
+    require("pypi", pypi_reachable(), "https://pypi.org cannot be reached")
+    work = base / "work"
+    (work / "example-projects").mkdir(parents=True)
+    (work / "example-projects" / "mlflow-elasticnet").symlink_to(EXAMPLE)
+    env = {"PROJ_HOME": str(base / "home")}
+    before = snapshot(EXAMPLE)
+    with pytest.MonkeyPatch.context() as patch:  # PyPI itself, as on a fresh machine
+        for name in (*OTHER_INDEX_VARIABLES, "UV_CONFIG_FILE", "UV_FIND_LINKS", "PIP_NO_INDEX"):
+            patch.delenv(name, raising=False)
+        done = run_proj(*EXAMPLE_COMMAND, cwd=work, env=env, timeout=1500, check_exit=0)
+    return ExampleRun(work, run_id_of(done), done.stdout, done.stderr, env, before)

@@ -176,3 +176,28 @@ def test_the_log_of_a_running_run_is_followed_live(tab, ui_store, tmp_path):
             running.kill()
             running.wait()
         assert server.stop() == 0
+
+
+@pytest.mark.pypi
+def test_the_examples_mlflow_curve_and_model_are_shown(tab, mlflow_example, tmp_path, screenshots):
+    """The README's example logs a learning curve and a model with MLflow: its run page charts the
+    curve and shows the model (flavors, signature, files that download)."""
+    root = mlflow_example.work / ".proj"
+    server = UiServer(UiStore(root, mlflow_example.work, {**mlflow_example.env, "PROJ_TRACKING_URI": str(root)}),
+                      tmp_path / "proj-ui.log")
+    try:
+        page = tab.page
+        page.goto(f"{server.url}/runs/{mlflow_example.run_id}")
+        chart = page.locator("svg.chart[data-metric=curve_rmse]")
+        assert chart.is_visible() and chart.locator("circle").count() == 5
+        assert page.inner_text("tr[data-mlflow-parameter=alpha] td.value") == "0.001"
+        model = page.locator("#models [data-model=model]")
+        assert model.is_visible() and "sklearn" in model.locator(".flavors").inner_text()
+        inputs = model.locator("table.signature tr[data-part=inputs] td")
+        assert inputs.all_inner_texts()[:2] == ["age", "double"]
+        link = model.locator("a.chip", has_text="MLmodel").get_attribute("href")
+        downloaded = page.request.get(server.url + link)
+        assert downloaded.ok and b"flavors:" in downloaded.body()
+        page.screenshot(path=str(screenshots / "ui-mlflow.png"), full_page=True)
+    finally:
+        assert server.stop() == 0
