@@ -30,7 +30,7 @@ from runner.errors import SourceError, UnknownVersionError
 from runner.host import hostname
 from runner.locations import cache_dir
 from runner.locking import file_lock
-from runner.process import ToolError, run_tool
+from runner.process import ToolError, ToolResult, run_tool
 from runner.procfs import process_alive
 from runner.secrets import query_secrets
 
@@ -256,20 +256,18 @@ def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 def run_git(args: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
             secrets: Sequence[str] = (), input: bytes | None = None) -> str:
     """Run git with an argument list; GitFailure carries its last line of output, credentials scrubbed."""
-    output = _git(args, cwd=cwd, env=env, secrets=secrets, binary=False, input=input)
-    assert isinstance(output, str)
-    return output
+    return _git(args, cwd=cwd, env=env, secrets=secrets, binary=False, input=input).text
 
 
 def run_git_binary(args: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None) -> bytes:
     """`run_git` for output that must stay bytes (diffs of binary files)."""
-    output = _git(args, cwd=cwd, env=env, secrets=(), binary=True, input=None)
-    assert isinstance(output, bytes)
+    output = _git(args, cwd=cwd, env=env, secrets=(), binary=True, input=None).output
+    assert isinstance(output, bytes)  # as run_tool captures with binary=True
     return output
 
 
 def _git(args: list[str], *, cwd: Path | None, env: dict[str, str] | None, secrets: Sequence[str], binary: bool,
-         input: bytes | None) -> str | bytes:
+         input: bytes | None) -> ToolResult:
     try:
         result = run_tool(["git", *args], cwd=cwd, env=git_env(env), binary=binary, input=input)
     except ToolError as err:
@@ -278,7 +276,7 @@ def _git(args: list[str], *, cwd: Path | None, env: dict[str, str] | None, secre
             output = output.replace(secret, "***")
         lines = [line for line in output.strip().splitlines() if line.strip()]
         raise GitFailure(lines[-1] if lines else str(err)) from None
-    return result.output
+    return result
 
 
 def secrets_in(url: str) -> list[str]:

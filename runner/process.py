@@ -48,6 +48,11 @@ class ToolResult:
     returncode: int
     output: str | bytes  # bytes when run with binary=True
 
+    @property
+    def text(self) -> str:
+        """The output as text (decoded, bad bytes replaced, if the tool ran with binary=True)."""
+        return self.output if isinstance(self.output, str) else self.output.decode(errors="replace")
+
 
 def run_tool(
     argv: Sequence[str],

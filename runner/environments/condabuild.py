@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner.environments import cache, condasolve
 from runner.environments.base import Progress
@@ -26,6 +26,9 @@ from runner.environments.condaspec import (
 )
 from runner.errors import EnvironmentSetupError, UsageError
 from runner.locations import cache_dir
+
+if TYPE_CHECKING:
+    from rattler import RepoDataRecord
 
 
 class CondaBuild:
@@ -79,7 +82,7 @@ class CondaBuild:
         (final / KEPT_BUILD_LOG).write_text("\n".join(self.log) + "\n")
         return {"pip_packages": len(pip), "phase_seconds": {k: round(v, 3) for k, v in self.phases.items()}}
 
-    def _records_from_lock(self) -> list:
+    def _records_from_lock(self) -> list[RepoDataRecord]:
         assert self.lock_path is not None
         self.locked = read_lock(self.lock_path, self.spec.platform)
         if self.options.frozen and self.spec.pip and not self.locked.pip:

@@ -11,28 +11,34 @@ import asyncio
 import hashlib
 import re
 import time
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Any, Iterable, TypeVar
 from urllib.parse import unquote, urlparse
 
 from runner.environments.condalock import LockedPackage
 from runner.environments.condaspec import CondaSpec
 from runner.errors import EnvironmentSetupError, UsageError
 
+if TYPE_CHECKING:  # rattler itself is imported by the functions that use it
+    from rattler import MatchSpec, RepoDataRecord
+
+T = TypeVar("T")
+
 ALIAS_HINT = ("channel names are looked up under the channel alias; for a mirror or an offline "
               "folder set PROJ_CONDA_CHANNEL_ALIAS (or --conda-channel-alias)")
 
 
-def solve(spec: CondaSpec, repodata_dir: Path) -> list:
+def solve(spec: CondaSpec, repodata_dir: Path) -> list[RepoDataRecord]:
     """The records (rattler RepoDataRecords) that satisfy the spec on this platform."""
     import rattler
     from rattler.exceptions import GatewayError, SolverError
 
     specs = match_specs(spec.specs, spec.file)
-    gateway = rattler.Gateway(cache_dir=str(repodata_dir))
+    gateway = rattler.Gateway(cache_dir=repodata_dir)
     try:
         return _run(rattler.solve(
-            list(spec.channels), specs, gateway=gateway, platforms=[spec.platform, "noarch"],
+            list(spec.channels), specs, gateway=gateway, platforms=[rattler.Platform(spec.platform), "noarch"],
             # real packages depend on __glibc, __unix, ...; rattler assumes none unless told
             virtual_packages=rattler.VirtualPackage.detect()))
     except SolverError as err:
@@ -45,7 +51,7 @@ def solve(spec: CondaSpec, repodata_dir: Path) -> list:
         raise channel_error(str(err), spec) from err
 
 
-def match_specs(specs: Iterable[str], file: Path) -> list:
+def match_specs(specs: Iterable[str], file: Path) -> list[MatchSpec]:
     """rattler MatchSpecs, parsed leniently as conda does (`greet-tool 1.0` means ==1.0)."""
     import rattler
     from rattler.exceptions import InvalidMatchSpecError
@@ -131,13 +137,13 @@ class InstallTimes:
     def on_pre_unlink_complete(self, index: int, success: bool) -> None: ...
 
 
-def install(records: list, staging: Path, final: Path, pkgs_dir: Path) -> InstallTimes:
+def install(records: list[RepoDataRecord], staging: Path, final: Path, pkgs_dir: Path) -> InstallTimes:
     """Install exactly `records` into `staging`, with `final` written into the files."""
     import rattler
 
     times = InstallTimes()
     try:
-        _run(rattler.install(records, str(staging), cache_dir=str(pkgs_dir), reporter=times,
+        _run(rattler.install(records, str(staging), cache_dir=pkgs_dir, reporter=times,
                              show_progress=False, alternative_target_prefix=str(final)))
     except _rattler_errors() as err:
         text = str(err)
@@ -151,12 +157,12 @@ def install(records: list, staging: Path, final: Path, pkgs_dir: Path) -> Instal
     return times
 
 
-def locked_from_records(records: list) -> list[LockedPackage]:
+def locked_from_records(records: list[RepoDataRecord]) -> list[LockedPackage]:
     """Solved records as lock entries (URL, hashes, dependencies as conda-lock writes them)."""
     return [_locked_from_record(r) for r in sorted(records, key=lambda r: r.name.normalized)]
 
 
-def records_from_lock(packages: Iterable[LockedPackage], lock_path: Path) -> list:
+def records_from_lock(packages: Iterable[LockedPackage], lock_path: Path) -> list[RepoDataRecord]:
     """rattler records for lock entries, so that they install without any solve."""
     from rattler import BuildString, PackageRecord, RepoDataRecord
 
@@ -204,7 +210,7 @@ def file_digest(path: Path, algorithm: str) -> str:
     return digest.hexdigest()
 
 
-def _locked_from_record(record) -> LockedPackage:
+def _locked_from_record(record: RepoDataRecord) -> LockedPackage:
     md5 = record.md5.hex() if record.md5 else None
     if md5 is None and record.url.startswith("file:"):  # conda-lock requires an md5
         md5 = file_digest(Path(unquote(urlparse(record.url).path)), "md5")
@@ -236,7 +242,7 @@ def _split_package_url(p: LockedPackage, lock_path: Path) -> tuple[str, str, str
     return parts[0], parts[1], parts[2]
 
 
-def _run(coroutine):
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run one rattler coroutine; after a failure, let rattler's threads finish with Python.
 
     Workaround: pyo3-async-runtimes hands the result over from a tokio thread that goes on

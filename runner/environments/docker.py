@@ -18,6 +18,7 @@ import json
 import os
 import re
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -120,8 +121,9 @@ class DockerEnvironment(Environment):
         settings = self._run_settings()  # mistakes in options fail before the daemon is asked
         client = connect()
         log = BuildLog(progress, self.options.verbose)
-        dockerfile = self.spec.dockerfile and self._locked_base_id() is None
-        base = self._dockerfile_base(client, log) if dockerfile else self._base_image(client, log)
+        # a locked base image wins over building it again from the Dockerfile
+        dockerfile = self.spec.dockerfile if self.spec.dockerfile and self._locked_base_id() is None else None
+        base = self._dockerfile_base(client, dockerfile, log) if dockerfile else self._base_image(client, log)
         if self.options.build_image:
             image, mounts = self._project_image(client, base, log), settings.mounts
         else:
@@ -157,7 +159,7 @@ class DockerEnvironment(Environment):
         info = self._present_image(client, image, f"Docker image {image!r} (docker_env.image)", log)
         return ImageRef(image, info["Id"], repo_digests=tuple(info.get("RepoDigests") or ()))
 
-    def _present_image(self, client: Any, name: str, what: str, log: BuildLog) -> dict:
+    def _present_image(self, client: Any, name: str, what: str, log: BuildLog) -> dict[str, Any]:
         """The image's details; pulled first only with --pull, otherwise it must be here."""
         info = inspect_image(client, name)
         if info is None and self.options.pull:
@@ -179,9 +181,9 @@ class DockerEnvironment(Environment):
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise UsageError(f"--lock {self.options.lock_file}: not a docker-image.json lock ({err})") from None
 
-    def _dockerfile_base(self, client: Any, log: BuildLog) -> ImageRef:
+    def _dockerfile_base(self, client: Any, dockerfile_name: str, log: BuildLog) -> ImageRef:
         """docker_env.dockerfile: build docker_env.image from it, unless an identical build exists."""
-        image, dockerfile = self.spec.image, PurePosixPath(self.spec.dockerfile).as_posix()
+        image, dockerfile = self.spec.image, PurePosixPath(dockerfile_name).as_posix()
         text = (self.project.root / dockerfile).read_text(encoding="utf-8")
         sources = [f"{name}={self._source_image_id(client, name, dockerfile, log)}"
                    for name in dockerfile_images(text)]
@@ -209,7 +211,7 @@ class DockerEnvironment(Environment):
             raise EnvironmentSetupError(
                 f"{dockerfile}: cannot tell which image {name!r} names, so proj cannot check it is here",
                 hint="give the ARG a default before the first FROM, or run with --pull")
-        return self._present_image(client, name, f"{dockerfile} builds FROM {name!r}, which", log)["Id"]
+        return str(self._present_image(client, name, f"{dockerfile} builds FROM {name!r}, which", log)["Id"])
 
     def _project_image(self, client: Any, base: ImageRef, log: BuildLog) -> ImageRef:
         context = scan_context(self.project.root)
@@ -239,7 +241,7 @@ class DockerEnvironment(Environment):
     def _prepared(self, base: ImageRef, image: ImageRef | None, settings: RunSettings,
                   mounts: list[ContainerMount], log: BuildLog) -> PreparedContainer:
         runs = image or base
-        key = image.content_hash if image else _digest("mounted", base.id, WORKDIR)
+        key = image.content_hash if image and image.content_hash else _digest("mounted", base.id, WORKDIR)
         lock = {
             "format": LOCK_FORMAT,
             "base": {"image": base.reference, "id": base.id, "repo_digests": list(base.repo_digests),
@@ -317,6 +319,6 @@ def _digest(*parts: str) -> str:
     return digest.hexdigest()
 
 
-def _build_lock(digest: str):
+def _build_lock(digest: str) -> AbstractContextManager[None]:
     """Concurrent `proj run`s of one project build its image once."""
     return file_lock(cache_dir("docker") / f"{digest[:24]}.lock")

@@ -24,6 +24,9 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
+# Turns an `-A NAME=VALUE` value into what the docker SDK takes; (value, where) -> SDK value.
+Converter = Callable[[str, str], Any]
+
 
 @dataclass(frozen=True)
 class DockerOptions:
@@ -131,12 +134,16 @@ def apply_docker_args(settings: RunSettings, args: Sequence[tuple[str, str | Non
         if (kind == "flag") != (value is None):
             need = "takes no value" if kind == "flag" else "needs a value: -A NAME=VALUE"
             raise UsageError(f"{where}: {name} {need}")
+        if value is None:  # a flag
+            settings.options[keyword] = True
+            settings.given_args.append(name)
+            continue
         _apply(settings, name, kind, keyword, convert, value, where, project_root, environ)
         shown = value if name != "env" else value.partition("=")[0]  # a variable's value may be secret
-        settings.given_args.append(name if value is None else f"{name}={shown}")
+        settings.given_args.append(f"{name}={shown}")
 
 
-def _apply(settings: RunSettings, name: str, kind: str, keyword: str, convert: Callable, value: str | None,
+def _apply(settings: RunSettings, name: str, kind: str, keyword: str, convert: Converter, value: str,
            where: str, project_root: Path, environ: Mapping[str, str]) -> None:
     if name == "env":
         key, val = _env_assignment(value, where, environ)
@@ -149,8 +156,6 @@ def _apply(settings: RunSettings, name: str, kind: str, keyword: str, convert: C
         if not value.startswith("/"):
             raise UsageError(f"{where}: the working directory must be an absolute path")
         settings.workdir = value
-    elif kind == "flag":
-        settings.options[keyword] = True
     elif kind == "list":
         settings.options.setdefault(keyword, []).append(convert(value, where))
     elif kind == "map":
@@ -218,7 +223,7 @@ def _cpus(value: str, where: str) -> int:
     return round(cpus * 1e9)  # the API counts in billionths of a CPU
 
 
-def _gpus(value: str, where: str) -> dict:
+def _gpus(value: str, where: str) -> dict[str, Any]:
     """`all`, a count, or `device=ID[,ID...]` (docker run --gpus)."""
     spec = value.strip('"')
     request: dict[str, Any] = {"capabilities": [["gpu"]]}
@@ -233,7 +238,7 @@ def _gpus(value: str, where: str) -> dict:
     return request
 
 
-def _ulimit(value: str, where: str) -> dict:
+def _ulimit(value: str, where: str) -> dict[str, Any]:
     name, sep, limits = value.partition("=")
     soft, _, hard = limits.partition(":")
     if not (name and sep and soft):
@@ -241,21 +246,21 @@ def _ulimit(value: str, where: str) -> dict:
     return {"name": name, "soft": _integer(soft, where), "hard": _integer(hard or soft, where)}
 
 
-def _host_entry(value: str, where: str) -> dict:
+def _host_entry(value: str, where: str) -> dict[str, Any]:
     host, sep, address = value.partition(":")
     if not (host and sep and address):
         raise UsageError(f"{where}: use add-host=NAME:ADDRESS (ADDRESS may be host-gateway)")
     return {host: address}
 
 
-def _tmpfs(value: str, where: str) -> dict:
+def _tmpfs(value: str, where: str) -> dict[str, Any]:
     path, _, options = value.partition(":")
     if not path.startswith("/"):
         raise UsageError(f"{where}: use tmpfs=/PATH[:OPTIONS]")
     return {path: options}
 
 
-def _label(value: str, where: str) -> dict:
+def _label(value: str, where: str) -> dict[str, Any]:
     key, _, val = value.partition("=")
     if not key:
         raise UsageError(f"{where}: use label=KEY=VALUE")
@@ -263,7 +268,7 @@ def _label(value: str, where: str) -> dict:
 
 
 # docker run option -> (how it is given, docker SDK `containers.create` keyword, converter)
-OPTIONS: dict[str, tuple[str, str, Callable]] = {
+OPTIONS: dict[str, tuple[str, str, Converter]] = {
     "add-host": ("map", "extra_hosts", _host_entry),
     "cap-add": ("list", "cap_add", _text),
     "cap-drop": ("list", "cap_drop", _text),

@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from runner.environments.pycache import compile_at_build
 from runner.environments.python_interpreters import Interpreter
@@ -148,7 +149,8 @@ class PipInstaller:
             lines.append("# installed by virtualenv itself, not pinned: " + " ".join(seeded))
         return "\n".join(lines) + "\n"
 
-    def _report_origins(self) -> dict[str, tuple[str, dict, bool]]:
+    def _report_origins(self) -> dict[str, tuple[str, dict[str, Any], bool]]:
+        """name -> (version, download_info, is_direct) from pip's JSON installation reports."""
         origins = {}
         for report in self.reports:
             for item in json.loads(report.read_text()).get("install", []):
@@ -160,7 +162,7 @@ class PipInstaller:
     def _pip(self, target: Path, *args: str, quiet: bool = False) -> str:
         argv = [str(python_in(target)), "-m", "pip", *args]
         if quiet:  # machine-readable output: keep it out of the build log
-            return str(run_tool(argv, cwd=self.cwd, env=_tool_environment()).output)
+            return run_tool(argv, cwd=self.cwd, env=_tool_environment()).text
         return self.log.run([*argv, "--progress-bar", "off"] if args[0] == "install" else argv, cwd=self.cwd)
 
 
@@ -169,7 +171,7 @@ def _pip_compile_option() -> list[str]:
     return [] if compile_at_build() else ["--no-compile"]
 
 
-def _pinned(name: str, version: str, download: dict, is_direct: bool) -> str:
+def _pinned(name: str, version: str, download: dict[str, Any], is_direct: bool) -> str:
     sha256 = (download.get("archive_info") or {}).get("hashes", {}).get("sha256")
     url = download.get("url", "")
     if "vcs_info" in download:

@@ -98,7 +98,7 @@ def _uv_interpreters(request: str | None) -> list[Interpreter]:
     argv = [uv, "python", "list", "--only-installed", "--output-format", "json", "--no-config"]
     try:
         result = run_tool([*argv, *([request] if request else [])], env=_uv_search_env())
-        entries = json.loads(result.output[result.output.index("["):])
+        entries = json.loads(result.text[result.text.index("["):])
     except (ToolError, ValueError):
         return []
     return [Interpreter(Path(e["path"]), e["version"], e.get("implementation", "cpython"))

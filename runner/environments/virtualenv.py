@@ -15,6 +15,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from runner.environments import cache
 from runner.environments.base import Environment, PreparedEnvironment, Progress
@@ -174,7 +175,7 @@ class _Build:
         self.started = time.monotonic()
         self.installer: Installer | None = None
 
-    def stage(self, staging: Path, final: Path) -> dict:
+    def stage(self, staging: Path, final: Path) -> dict[str, Any]:
         self.started = time.monotonic()
         self.installer = self._choose_installer()
         self.log.step(f"building Python environment {final.name} (Python {self.interpreter.version}, "
@@ -185,7 +186,7 @@ class _Build:
             staging.mkdir(parents=True)
         return {"installer": self.installer.name}
 
-    def finish(self, final: Path) -> dict:
+    def finish(self, final: Path) -> dict[str, Any]:
         if isinstance(self.installer, PipInstaller):
             self._build_at(final)
         seconds = time.monotonic() - self.started
@@ -195,12 +196,12 @@ class _Build:
 
     def resolve_only(self, scratch: Path) -> str:
         """A fresh lock without touching the cache: uv resolves alone; pip needs a throwaway env."""
-        self.installer = self._choose_installer()
+        installer = self.installer = self._choose_installer()
         meta = scratch / META_DIR
         meta.mkdir(parents=True)
         try:
-            if isinstance(self.installer, UvInstaller):
-                body = self._resolve(meta, self.interpreter.path) if self.spec.requirements else ""
+            if isinstance(installer, UvInstaller):
+                body = self._resolve(meta, self.interpreter.path, installer) if self.spec.requirements else ""
                 return lock_text(self.spec, self.interpreter.version, "uv", body)
             self._build_at(scratch / "env")
             return (scratch / "env" / META_DIR / LOCK_NAME).read_text()
@@ -215,49 +216,52 @@ class _Build:
         return UvInstaller(self.log, cwd) if self.requested == "uv" else PipInstaller(self.log, cwd)
 
     def _build_at(self, target: Path) -> None:
+        installer = self.installer
+        assert installer is not None, "stage() or resolve_only() chooses the installer first"
         try:
-            self.installer.create(target, self.interpreter)
+            installer.create(target, self.interpreter)
             meta = target / META_DIR
             meta.mkdir(exist_ok=True)
-            text = self._install_lock(target, meta) if self.lock else self._install_spec(target, meta)
+            text = (self._install_lock(target, meta, installer, self.lock) if self.lock
+                    else self._install_spec(target, meta, installer))
             (meta / LOCK_NAME).write_text(text)
             add_bytecode_hook(target)  # after the installs: `uv pip sync` owns site-packages until then
         except ToolError as err:
             raise self._failure(err) from None
 
-    def _install_lock(self, target: Path, meta: Path) -> str:
+    def _install_lock(self, target: Path, meta: Path, installer: Installer, lock: LockInput) -> str:
         path = meta / LOCK_NAME
-        path.write_text(self.lock.text)
-        count = len(locked_requirements(self.lock.text))
-        self.log.step(f"installing exactly the {count} packages of {self.lock.origin}")
-        self.installer.install_lock(target, path, require_hashes=all_hashed(self.lock.text))
-        self.installer.check(target)  # an incomplete lock installs "successfully"; this catches it
-        return self.lock.text
+        path.write_text(lock.text)
+        count = len(locked_requirements(lock.text))
+        self.log.step(f"installing exactly the {count} packages of {lock.origin}")
+        installer.install_lock(target, path, require_hashes=all_hashed(lock.text))
+        installer.check(target)  # an incomplete lock installs "successfully"; this catches it
+        return lock.text
 
-    def _install_spec(self, target: Path, meta: Path) -> str:
+    def _install_spec(self, target: Path, meta: Path, installer: Installer) -> str:
         spec = self.spec
-        if isinstance(self.installer, PipInstaller):
+        if isinstance(installer, PipInstaller):
             for name, lines in (("build-requirements", spec.build_dependencies), ("requirements", spec.dependencies)):
                 if lines:
                     self.log.step(f"installing {', '.join(lines)}")
-                    self.installer.install(target, self._input(meta, name, lines))
-            return lock_text(spec, self.interpreter.version, "pip", self.installer.installed_lock(target))
+                    installer.install(target, self._input(meta, name, lines))
+            return lock_text(spec, self.interpreter.version, "pip", installer.installed_lock(target))
         if not spec.requirements:
             return lock_text(spec, self.interpreter.version, "uv", "")
-        body = self._resolve(meta, python_in(target))
+        body = self._resolve(meta, python_in(target), installer)
         resolved = meta / "resolved.txt"
         if spec.build_dependencies:  # first, as MLflow does, at the versions just resolved
             self.log.step(f"installing build dependencies: {', '.join(spec.build_dependencies)}")
-            self.installer.install(target, self._input(meta, "build-requirements", spec.build_dependencies),
-                                   constraints=resolved)
+            installer.install(target, self._input(meta, "build-requirements", spec.build_dependencies),
+                              constraints=resolved)
         self.log.step(f"installing {len(locked_requirements(body))} packages")
-        self.installer.install_lock(target, resolved, require_hashes=all_hashed(body))
+        installer.install_lock(target, resolved, require_hashes=all_hashed(body))
         return lock_text(spec, self.interpreter.version, "uv", body)
 
-    def _resolve(self, meta: Path, python: Path) -> str:
+    def _resolve(self, meta: Path, python: Path, installer: UvInstaller) -> str:
         count = len(self._requirement_lines())
         self.log.step(f"resolving {count} requirements of {self.spec.source_name}")
-        return self.installer.resolve(self._input(meta, "requirements", self.spec.requirements), python,
+        return installer.resolve(self._input(meta, "requirements", self.spec.requirements), python,
                                       meta / "resolved.txt")
 
     def _input(self, meta: Path, name: str, lines: tuple[str, ...]) -> Path:
@@ -313,6 +317,8 @@ def _failed_requirement(summary: str, requirements: list[tuple[str, str]]) -> tu
     """The first of the project's requirements that the tool's error message names."""
     for line, origin in requirements:
         name = requirement_name(line)
+        if name is None:
+            continue
         for variant in {name, name.replace("_", "-"), name.replace("-", "_")}:
             if re.search(rf"(?<![\w.-]){re.escape(variant)}(?![\w-])", summary, re.IGNORECASE):
                 return line, origin
