@@ -24,6 +24,7 @@ from runner.environments.condaspec import (
     environment_metadata,
     mirrored_url,
 )
+from runner.environments.pycache import add_bytecode_hook
 from runner.errors import EnvironmentSetupError, UsageError
 from runner.locations import cache_dir
 
@@ -74,6 +75,8 @@ class CondaBuild:
         pip = self._install_pip(final)
         if pip:
             self.phases["pip"] = time.monotonic() - started
+        if list(final.glob("lib/python*/site-packages")):  # rattler compiles no bytecode either
+            add_bytecode_hook(final)
         started = time.monotonic()
         (final / KEPT_LOCK).write_bytes(self._lock_bytes(pip))
         self.phases["lock"] = time.monotonic() - started

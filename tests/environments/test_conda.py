@@ -11,6 +11,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import socket
 import string
@@ -424,3 +425,21 @@ def test_rerun_with_a_lock_that_no_longer_installs_fails_or_drifts(channels, tmp
     assert "environment lock could not be installed" in record["reproduction"]["drift"][0]
     packages = [c for c in diff_of(original, again, tmp_path)["changes"] if c["section"] == "packages"]
     assert {"section": "packages", "name": "greet-tool", "a": "2.0", "b": "1.0", "kind": "changed"} in packages
+
+
+def test_with_dontwritebytecode_a_conda_environment_compiles_its_imports_once(shared_channels, tmp_path,
+                                                                            isolated_home, monkeypatch):
+    # rattler, unlike conda, compiles no bytecode for `noarch: python` packages: without proj's
+    # import hook every run with PYTHONDONTWRITEBYTECODE would compile them again.
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    xy = f"{sys.version_info.major}.{sys.version_info.minor}"
+    project = write_project(tmp_path / "bytecode", conda_yaml(f"python={xy}", "greetpy"),
+                            command="python -v -c 'import greetpy'")
+    from_source = re.compile(r"code object from '?\S*greetpy/__init__\.py'?$", re.MULTILINE)
+
+    first = proj("run", ".", cwd=project, alias=shared_channels)
+    second = proj("run", ".", cwd=project, alias=shared_channels)
+
+    assert from_source.search(first.stdout), first.stdout[-2000:]
+    assert not from_source.search(second.stdout)
+    assert re.search(r"__init__\.cpython-\d+\.pyc matches \S*greetpy/__init__\.py", second.stdout)
