@@ -16,8 +16,10 @@ import shutil
 from pathlib import Path
 
 HOOK_MODULE = "_proj_pyc_on_import"
-# A .pth line starting with `import` runs at interpreter start; the hook loads only when needed.
-HOOK_LINE = f"import sys; sys.flags.dont_write_bytecode and __import__({HOOK_MODULE!r})\n"
+# A .pth line starting with `import` runs at interpreter start; the hook loads only when needed,
+# and never on an interpreter older than the import internals it relies on (3.7).
+HOOK_LINE = (f"import sys; sys.version_info >= (3, 7) and sys.flags.dont_write_bytecode "
+             f"and __import__({HOOK_MODULE!r})\n")
 
 
 def compile_at_build() -> bool:
