@@ -18,7 +18,7 @@ from runner.errors import ProjError
 
 @dataclass(frozen=True)
 class Change:
-    section: str  # source, parameters, command, environment, packages, outcome, metrics
+    section: str  # source, parameters, command, environment, packages, outcome, logged with MLflow, metrics
     name: str
     a: Any
     b: Any
@@ -82,6 +82,7 @@ def diff_runs(a: dict[str, Any], b: dict[str, Any], lock_a: bytes | None = None,
     duration_a, duration_b = a.get("duration"), b.get("duration")
     if duration_a is not None and duration_b is not None and round(duration_a, 1) != round(duration_b, 1):
         changes.append(Change("outcome", "duration", round(duration_a, 3), round(duration_b, 3)))
+    changes += _mapping("logged with MLflow", _logged(a), _logged(b))
     changes += _mapping("metrics", _last_values(a), _last_values(b))
     return RunDiff(a["run_id"], b["run_id"], tuple(changes))
 
@@ -137,6 +138,14 @@ def _in_project(view: dict[str, Any], value: Any) -> Any:
     if not isinstance(value, str) or not folder:
         return value
     return value.replace(folder.rstrip("/") + "/", "<project>/").replace(folder, "<project>")
+
+
+def _logged(view: dict[str, Any]) -> dict[str, Any]:
+    """What the project logged with MLflow besides metrics: its parameters and its own tags (an
+    outcome of the run, like its metrics: not one of its inputs)."""
+    logged = view.get("mlflow") or {}
+    tags = {f"tag {k}": v for k, v in (logged.get("tags") or {}).items() if not k.startswith("mlflow.")}
+    return {**{f"param {k}": v for k, v in (logged.get("params") or {}).items()}, **tags}
 
 
 def _last_values(view: dict[str, Any]) -> dict[str, Any]:

@@ -80,11 +80,8 @@ def settle(view: CaptureView, record: RunRecord) -> Settled | None:
     data = view.data(record.parameters)
     if data is None:
         return None
-    others = {run_id: run for run_id in view.store.run_ids() if run_id != record.run_id
-              and (run := view.store.run(run_id)) is not None}
     children = []
-    for run in others.values():
-        parent = run.parent_run_id if run.parent_run_id in others else record.run_id
+    for run, parent in view.others():
         nested = CaptureView(view.store, run.run_id)
         children.append(CapturedChild(child_record(record, run, parent, nested), summarise(nested.metrics())))
         if run.status not in _STATUSES:

@@ -55,15 +55,18 @@ class CaptureView:
         return MlflowData(params=run.params, tags=run.tags, models=self.models(), conflicts=conflicts,
                           status=run.status, problems=list(self.store.problems.items))
 
+    def others(self) -> list[tuple[CapturedRun, str]]:
+        """Every run in the capture but this one and proj's own, with the run it belongs to: the
+        parent its `mlflow.parentRunId` names when that is in the capture, else proj's run (a
+        second top-level `start_run` after the first ended belongs to the proj run too)."""
+        ids = self.store.run_ids()
+        main = self.store.main_run_id or self.run_id
+        runs = [run for run_id in ids if run_id not in (self.run_id, main) and (run := self.store.run(run_id))]
+        return [(run, run.parent_run_id if run.parent_run_id in ids else main) for run in runs]
+
     def children(self) -> list[CapturedRun]:
         """Runs the project started inside this one (`mlflow.start_run(nested=True)`)."""
-        found = []
-        for run_id in self.store.run_ids():
-            if run_id != self.run_id:
-                run = self.store.run(run_id)
-                if run is not None and run.parent_run_id == self.run_id:
-                    found.append(run)
-        return found
+        return [run for run, parent in self.others() if parent == self.run_id]
 
     # --- artifacts and models --------------------------------------------------------------
 

@@ -30,7 +30,7 @@ from runner.outputs import METRICS_FILE, Artifact, MetricsReading
 from runner.runfiles import NotAFileError
 from runner.tracking import mlflow_record as mapping
 from runner.tracking.base import LOG_NAME, RunQuery, RunRecord, RunStatus, TrackingStore, is_attachment_name
-from runner.tracking.mlflow_params import conflict_warning, parameter_rows, parameter_update
+from runner.tracking.mlflow_params import conflict_warning, parameter_update
 from runner.tracking.mlflow_read import RUN_REF, MlflowReader
 from runner.tracking.mlflow_rest import (
     JsonObject,
@@ -202,7 +202,8 @@ class MlflowStore(TrackingStore):
         record = run.record
         record.exit_code = exit_code
         uploads, files = self._final_uploads(run)
-        operations = [{"op": "log_params", "run_id": run_id, "parameters": parameter_rows(record.parameters)}, *uploads]
+        parameters = {"op": "log_params", "run_id": run_id, "parameters": mapping.parameter_rows(record.parameters)}
+        operations = [parameters, *uploads]
         run.final_metrics = super().read_metrics(run_id)
         record.metrics = {key: s.as_dict() for key, s in run.final_metrics.summaries().items()}
         metric_batches, refused = mapping.metric_batches(run_id, list(run.final_metrics.points()), end_time)

@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from runner.capture.conflicts import find_conflicts, given_text
+from runner.capture.conflicts import find_conflicts
 from runner.tracking.base import ParameterConflict, ParameterRecord
-from runner.tracking.mlflow_record import CONFLICT_TAG, MAX_KEY, MAX_PARAM_VALUE
+from runner.tracking.mlflow_record import CONFLICT_TAG, MAX_KEY, MAX_PARAM_VALUE, mlflow_params
 
 
 @dataclass(frozen=True)
@@ -26,17 +26,12 @@ class ParameterUpdate:
     conflicts: list[ParameterConflict]
 
 
-def parameter_rows(parameters: list[ParameterRecord]) -> list[list[Any]]:
-    """The parameters as JSON rows (what a spooled update carries)."""
-    return [[p.name, p.type, p.given, p.value, p.rendered, p.declared] for p in parameters]
-
-
 def parameter_update(rows: list[list[Any]], logged: dict[str, str]) -> ParameterUpdate:
     """What to log at the run's end, given the parameters the run has already (`logged`)."""
     parameters = [ParameterRecord(*row) for row in rows]
     conflicts = find_conflicts(parameters, logged)
     return ParameterUpdate(
-        params={p.name: given_text(p)[:MAX_PARAM_VALUE] for p in parameters if p.name not in logged},
+        params=mlflow_params([p for p in parameters if p.name not in logged]),
         tags={(CONFLICT_TAG + c.name)[:MAX_KEY]: c.proj[:MAX_PARAM_VALUE] for c in conflicts},
         conflicts=conflicts)
 

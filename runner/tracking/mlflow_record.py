@@ -95,7 +95,7 @@ def proj_tags(record: RunRecord) -> dict[str, str]:
     tags["proj.environment_details"] = _compact_json(env.details) if env.details else None
     tags["proj.environment_options"] = _compact_json(env.options) if env.options is not None else None
     tags["proj.backend_config"] = _compact_json(record.backend_config) if record.backend_config is not None else None
-    tags["proj.parameters"] = _compact_json([_parameter_row(p) for p in record.parameters])
+    tags["proj.parameters"] = _compact_json(parameter_rows(record.parameters))
     tags["proj.sweep_id"] = record.sweep_id
     if record.reproduction is not None:
         tags["proj.reproduction"] = _compact_json(dataclasses.asdict(record.reproduction))
@@ -103,9 +103,9 @@ def proj_tags(record: RunRecord) -> dict[str, str]:
     return {key: _clip(str(value), MAX_TAG_VALUE) for key, value in tags.items() if value not in (None, "")}
 
 
-def mlflow_params(record: RunRecord) -> dict[str, str]:
+def mlflow_params(parameters: list[ParameterRecord]) -> dict[str, str]:
     """Parameter values as given (or the default, rendered), as `mlflow run` logs them."""
-    return {name: _clip(str(value), MAX_PARAM_VALUE) for name, value in record.parameter_values().items()}
+    return {p.name: _clip(p.given if p.given is not None else p.rendered, MAX_PARAM_VALUE) for p in parameters}
 
 
 def batches(params: dict[str, str], tags: dict[str, str]) -> Iterator[dict[str, list[dict[str, str]]]]:
@@ -260,8 +260,9 @@ def _reproduction_from(tags: dict[str, str]) -> Reproduction | None:
     return Reproduction(**data) if isinstance(data, dict) and "of" in data else None
 
 
-def _parameter_row(p: ParameterRecord) -> list[Any]:
-    return [p.name, p.type, p.given, p.value, p.rendered, p.declared]
+def parameter_rows(parameters: list[ParameterRecord]) -> list[list[Any]]:
+    """The parameters as JSON rows: the `proj.parameters` tag, and a spooled update's parameters."""
+    return [[p.name, p.type, p.given, p.value, p.rendered, p.declared] for p in parameters]
 
 
 def _parameters_from(tags: dict[str, str], params: dict[str, str]) -> list[ParameterRecord]:

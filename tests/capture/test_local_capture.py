@@ -8,13 +8,17 @@ does, through `proj runs show/list/artifacts`.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from conftest import run_id_of, run_proj, show_run
+from conftest import diff_of, run_id_of, run_proj, show_run
 from helpers.mlflow_clients import VERSIONS, client_project, offline_env, snapshot
+from helpers.processes import wait_for
 
 pytestmark = [pytest.mark.uv, pytest.mark.slow]
 
@@ -138,3 +142,46 @@ def test_a_parameter_logged_with_another_meaning_keeps_both_values_and_says_so(c
     assert "the project logged alpha='0.5' while proj was given '5'" in done.stderr
     text = run_proj("runs", "show", shown["run_id"], "--tracking-uri", str(store), env=env, check_exit=0).stdout
     assert "! alpha: proj was given '5', the project logged '0.5'" in text
+
+
+def test_a_running_runs_mlflow_logging_is_read_live(capture_home, tmp_path):
+    project = client_project(tmp_path / "project", "skinny-2")
+    store, release, log = tmp_path / "store", tmp_path / "release", tmp_path / "run.log"
+    env = offline_env(capture_home)
+    uri = ["--tracking-uri", str(store)]
+    with log.open("w") as output:
+        running = subprocess.Popen([sys.executable, "-m", "runner", "run", str(project), "-e", "live", "-P",
+                                    f"release={release}", *uri], env={**os.environ, **env}, stdout=output,
+                                   stderr=output)
+    try:
+        run_id = wait_for(lambda: " started " in log.read_text() and run_id_of(log.read_text()), timeout=600,
+                          what="the run to start")
+        wait_for(lambda: "waiting for release" in log.read_text(), timeout=300, what="the script to log")
+        live = show_run(run_id, tmp_path, *uri, env=env)
+        assert live["status"] == "RUNNING"
+        assert live["mlflow"]["params"] == {"phase": "training"}
+        assert live["metrics"]["progress"]["count"] == 1
+        release.write_text("")
+        assert running.wait(timeout=300) == 0
+    finally:
+        if running.poll() is None:
+            running.kill()
+            running.wait()
+    final = show_run(run_id, tmp_path, *uri, env=env)
+    assert final["status"] == "FINISHED" and final["metrics"]["progress"]["count"] == 2
+
+
+def test_sweep_points_are_compared_by_what_they_logged_with_mlflow(capture_home, tmp_path):
+    project = client_project(tmp_path / "project", "skinny-2")
+    uri = ["--tracking-uri", str(tmp_path / "store")]
+    env = offline_env(capture_home)
+    run_proj("run", str(project), "-e", "light", "--sweep", "alpha=1,2", *uri, env=env, timeout=900, check_exit=0)
+    [sweep_id] = {r["sweep_id"] for r in json.loads(run_proj("runs", "list", "--format", "json", *uri, env=env,
+                                                              check_exit=0).stdout) if r["sweep_id"]}
+    points = json.loads(run_proj("runs", "list", "--sweep", sweep_id, "--metric", "score", "--desc", "--format",
+                                 "json", *uri, env=env, check_exit=0).stdout)
+    assert [p["metrics"]["score"]["last"] for p in points] == [4.0, 2.0]  # MLflow-logged, sorted
+    diff = diff_of(points[1]["run_id"], points[0]["run_id"], tmp_path, *uri, env=env)
+    changed = {(c["section"], c["name"]): (c["a"], c["b"]) for c in diff["changes"]}
+    assert changed[("metrics", "score")] == (2.0, 4.0)
+    assert changed[("logged with MLflow", "param alpha")] == ("1.0", "2.0")

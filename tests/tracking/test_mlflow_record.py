@@ -38,7 +38,7 @@ def _as_mlflow_run(record: RunRecord, status: str = "FINISHED", extra_tags: dict
                      "start_time": int(record.start_time * 1000), "end_time": 1700000009000,
                      "artifact_uri": f"mlflow-artifacts:/3/{record.run_id}/artifacts"},
             "data": {"tags": [{"key": k, "value": v} for k, v in tags.items()],
-                     "params": [{"key": k, "value": v} for k, v in mapping.mlflow_params(record).items()]}}
+                     "params": [{"key": k, "value": v} for k, v in mapping.mlflow_params(record.parameters).items()]}}
 
 
 def test_mlflows_own_project_tags_are_set():
@@ -79,7 +79,7 @@ def test_settings_that_shaped_the_run_survive_the_trip_and_older_runs_have_none(
 def test_values_beyond_mlflows_limits_are_cut_and_parameters_fall_back_to_mlflows():
     huge = "x" * 9000
     record = _record(command=huge, parameters=[ParameterRecord("text", "string", huge, huge, huge, True)])
-    assert len(mapping.mlflow_params(record)["text"]) == mapping.MAX_PARAM_VALUE
+    assert len(mapping.mlflow_params(record.parameters)["text"]) == mapping.MAX_PARAM_VALUE
     assert len(mapping.proj_tags(record)["proj.command"]) == mapping.MAX_TAG_VALUE
     back = mapping.record_from_run(_as_mlflow_run(record), "exp")  # proj.parameters was cut: not JSON
     assert [(p.name, p.type, p.value) for p in back.parameters] == [("text", "string", "x" * 6000)]

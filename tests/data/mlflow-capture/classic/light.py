@@ -10,6 +10,7 @@ alpha = float(sys.argv[1])
 with mlflow.start_run() as run:
     mlflow.log_param("alpha", alpha)
     mlflow.set_tag("team", "capture")
+    mlflow.log_metric("score", alpha * 2)
     for step, loss in enumerate((0.9, 0.5, 0.2)):
         mlflow.log_metric("loss", loss, step=step)
     notes = os.path.join(tempfile.mkdtemp(), "notes.txt")
