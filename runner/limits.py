@@ -46,3 +46,12 @@ METRICS_FILE_BYTES = Limit("PROJ_MAX_METRICS_BYTES", 256 * 1024**2, "how much of
 METRIC_KEYS = Limit("PROJ_MAX_METRIC_KEYS", 1000, "the number of different metric keys in a run")
 ARTIFACTS_LISTED = Limit("PROJ_MAX_ARTIFACTS_LISTED", 1000,
                          "artifacts listed by `proj runs show` and the run page (the rest are counted)")
+
+ALL_LIMITS = (SPEC_FILE_BYTES, CARD_FILE_BYTES, METRIC_LINE_BYTES, METRICS_FILE_BYTES, METRIC_KEYS, ARTIFACTS_LISTED)
+
+
+def check_limits() -> None:
+    """Refuse a limit set to something proj cannot read now, before anything runs, rather than
+    when it is first needed (at the end of a run)."""
+    for limit in ALL_LIMITS:
+        limit.get()

@@ -14,6 +14,7 @@ regular file inside the folder, and links are never followed.
 from __future__ import annotations
 
 import json
+import json.scanner
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -201,10 +202,25 @@ def _lines(handle: BinaryIO, complete: bool, problems: _Problems) -> Iterator[tu
         yield number + 1, None if overlong else bytes(pending)
 
 
+# json.loads without its per-call checks: on a million short lines it takes half the time.
+_SCAN = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # the stub names the wrong type
+
+
+def _json(raw: bytes) -> object:
+    text = raw.decode("utf-8").strip()
+    try:
+        item, end = _SCAN(text, 0)
+    except StopIteration:
+        raise ValueError("no JSON value") from None
+    if end != len(text):
+        raise ValueError("text after the JSON value")
+    return item
+
+
 def _parse_line(raw: bytes) -> tuple[MetricPoint | None, str]:
     try:
-        item = json.loads(raw)
-    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        item = _json(raw)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         return None, "not valid JSON"
     if not isinstance(item, dict):
         return None, "not a JSON object"

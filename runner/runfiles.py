@@ -154,7 +154,7 @@ def _open_regular(folder: int, name: str, shown: str) -> BinaryIO:
         fd = os.open(name, _FILE_FLAGS, dir_fd=folder)
     except OSError as err:
         if err.errno == errno.ELOOP:
-            raise RunFileError(shown, "is a symlink; only regular files are read") from None
+            raise RunFileError(shown, "is a symlink, not a regular file") from None
         raise
     try:
         mode = os.fstat(fd).st_mode

@@ -7,20 +7,27 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner.tracking.base import RunRecord, RunStatus, TrackingStore
 
+if TYPE_CHECKING:
+    from runner.outputs import MetricsReading
 
-def run_view(store: TrackingStore, record: RunRecord) -> dict[str, Any]:
-    """The record plus what lives in its output folder: metrics (live while it runs) and artifacts."""
+
+def run_view(store: TrackingStore, record: RunRecord, reading: MetricsReading | None = None) -> dict[str, Any]:
+    """The record plus what lives in its output folder: metrics (live while it runs) and artifacts.
+    `reading`: the run's metrics when the caller has read them already (they are read once)."""
     from runner.outputs import artifact_listing
 
-    reading = store.read_metrics(record.run_id, complete=record.status is not RunStatus.RUNNING)
     data = record.to_dict()
-    if record.status is RunStatus.RUNNING or not data["metrics"]:
-        data["metrics"] = {key: s.as_dict() for key, s in reading.summaries().items()}
-    data["metric_problems"] = list(reading.problems)
+    if reading is None and record.status.is_terminal and record.metric_problems is not None:
+        data["metric_problems"] = list(record.metric_problems)  # kept when it ended: no file to read
+    else:
+        reading = reading or store.read_metrics(record.run_id, complete=record.status is not RunStatus.RUNNING)
+        if record.status is RunStatus.RUNNING or not data["metrics"]:
+            data["metrics"] = {key: s.as_dict() for key, s in reading.summaries().items()}
+        data["metric_problems"] = list(reading.problems)
     listing = artifact_listing(store.list_artifacts(record.run_id))
     data["artifacts"] = [{"path": a.path, "size": a.size} for a in listing.shown]
     data["artifacts_not_listed"] = listing.more  # beyond PROJ_MAX_ARTIFACTS_LISTED: counted only

@@ -45,13 +45,17 @@ def main() -> None:
 
 
 def _check_text(arguments: list[str]) -> None:
-    """Arguments and proj's settings must be UTF-8: the record keeps them as text."""
+    """Arguments and proj's settings must be UTF-8 (the record keeps them as text), and limits
+    must be readable: both are refused before anything runs."""
     import os
 
     from runner.texts import check_arguments, check_environment
 
+    from runner.limits import check_limits
+
     check_arguments(arguments)
     check_environment(os.environ, [name for name in os.environ if name.startswith(("PROJ_", "MLFLOW_TRACKING"))])
+    check_limits()
 
 
 def _modules_for(arguments: list[str]) -> tuple[str, ...]:

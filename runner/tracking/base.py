@@ -174,6 +174,8 @@ class RunRecord:
     tags: dict[str, str] = field(default_factory=dict)
     # Summaries of the run's metrics once it has ended: key -> last, min, max, count, last_step.
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The metrics.jsonl lines skipped, kept once the run has ended (None: not kept, read the file).
+    metric_problems: list[str] | None = None
     reproduction: Reproduction | None = None
     sweep_id: str | None = None  # shared by the runs of one `--sweep`
     job: JobRecord | None = None  # set once a scheduler has accepted the run's job

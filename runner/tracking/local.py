@@ -292,9 +292,13 @@ class LocalStore(CapturingStore):
         reading = self._final_metrics[run_id] = self.read_all_metrics(run_id, True)
         summaries = reading.summaries()
         with self._write() as db:
+            # The skipped lines are kept with the summaries: a finished run is shown without
+            # reading its metrics file again.
             updated = db.execute(
-                "UPDATE runs SET status = ?, exit_code = ?, end_time = ? WHERE run_id = ? AND status = ?",
-                (status.value, exit_code, end_time, run_id, RunStatus.RUNNING.value),
+                "UPDATE runs SET status = ?, exit_code = ?, end_time = ?, "
+                "record = json_set(record, '$.metric_problems', json(?)) WHERE run_id = ? AND status = ?",
+                (status.value, exit_code, end_time, json.dumps(list(reading.problems)), run_id,
+                 RunStatus.RUNNING.value),
             ).rowcount
             if updated:
                 db.executemany(

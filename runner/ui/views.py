@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runner.errors import ProjError, RunNotFoundError, TrackingError
+from runner.outputs import MetricsReading
 from runner.rundiff import RunDiff, diff_runs
 from runner.runview import run_view
 from runner.tracking.base import LOG_NAME, RunRecord, RunStatus, TrackingStore
@@ -78,8 +79,8 @@ class RunDetails:
 
 
 def run_details(store: TrackingStore, record: RunRecord) -> RunDetails:
-    view = run_view(store, record)
     reading = store.read_metrics(record.run_id, complete=record.status is not RunStatus.RUNNING)
+    view = run_view(store, record, reading)
     drawn = sorted(view["metrics"])[:MAX_CHARTS]
     series = sorted(series_by_key(reading.points(), set(drawn)).items())
     charts = [(key, line_chart(key, [Series(key, points)])) for key, points in series]
@@ -195,10 +196,12 @@ class Comparison:
 
 def compare_runs(store: TrackingStore, records: list[RunRecord], *, charts: bool = True) -> Comparison:
     """Each run against the first, as `proj runs diff FIRST OTHER` reports it."""
-    views = [run_view(store, r) for r in records]
+    readings = [store.read_metrics(r.run_id, complete=r.status is not RunStatus.RUNNING) for r in records]
+    views = [run_view(store, r, reading) for r, reading in zip(records, readings)]
     locks = [_lock(store, r) for r in records]
     diffs = [diff_runs(views[0], view, locks[0], lock) for view, lock in zip(views[1:], locks[1:])]
-    return Comparison(views, diffs, _grid(diffs, len(views)), _overlaid_charts(store, records, views) if charts else [])
+    return Comparison(views, diffs, _grid(diffs, len(views)),
+                      _overlaid_charts(records, views, readings) if charts else [])
 
 
 def _lock(store: TrackingStore, record: RunRecord) -> bytes | None:
@@ -220,10 +223,10 @@ def _grid(diffs: list[RunDiff], count: int) -> list[dict[str, Any]]:
     return list(rows.values())
 
 
-def _overlaid_charts(store: TrackingStore, records: list[RunRecord], views: list[dict[str, Any]]) -> list[Any]:
-    per_run = [series_by_key(store.read_metrics(r.run_id, complete=r.status is not RunStatus.RUNNING).points(),
-                             set(sorted(view["metrics"])[:MAX_CHARTS]))
-               for r, view in zip(records, views)]
+def _overlaid_charts(records: list[RunRecord], views: list[dict[str, Any]],
+                     readings: list[MetricsReading]) -> list[Any]:
+    per_run = [series_by_key(reading.points(), set(sorted(view["metrics"])[:MAX_CHARTS]))
+               for view, reading in zip(views, readings)]
     keys = sorted({key for series in per_run for key in series})
     return [(key, line_chart(key, [Series(f"{r.run_id[:8]} {r.run_name}", series[key], colour)
                                    for colour, (r, series) in enumerate(zip(records, per_run)) if key in series]))
