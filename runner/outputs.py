@@ -16,10 +16,10 @@ from __future__ import annotations
 import json
 import json.scanner
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from runner.grammar import INT64_MAX
 from runner.limits import ARTIFACTS_LISTED, METRIC_KEYS, METRIC_LINE_BYTES, METRICS_FILE_BYTES
@@ -32,8 +32,9 @@ MAX_TIMESTAMP = 1e15  # seconds: far beyond any real date, small enough for mill
 _BLOCK = 1024 * 1024
 
 
-@dataclass(frozen=True)
-class MetricPoint:
+class MetricPoint(NamedTuple):
+    """One line of metrics.jsonl (a named tuple: a million of them are made on a big run's page)."""
+
     key: str
     value: float
     step: int | None = None
@@ -54,26 +55,37 @@ class MetricSummary:
                 "last_step": self.last_step}
 
 
-@dataclass(frozen=True)
 class MetricsReading:
-    """The summary of each metric, the lines skipped, and a way to go through the points again."""
+    """The summary of each metric and the lines skipped (read once, when first asked for), and a
+    way to go through the points again (read from the file each time)."""
 
-    by_key: Mapping[str, MetricSummary]
-    problems: tuple[str, ...]  # "metrics.jsonl line 3: ...; skipped", at most MAX_LISTED_PROBLEMS + 1
-    _points: Callable[[], Iterator[MetricPoint]] = field(default=lambda: iter(()), repr=False, compare=False)
+    def __init__(self, scan: Callable[[_Problems], Iterator[MetricPoint]]) -> None:
+        self._scan = scan
+        self._read: tuple[dict[str, MetricSummary], tuple[str, ...]] | None = None
 
     def summaries(self) -> dict[str, MetricSummary]:
-        return dict(self.by_key)
+        return dict(self._result()[0])
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """"metrics.jsonl line 3: ...; skipped", at most MAX_LISTED_PROBLEMS + 1 of them."""
+        return self._result()[1]
 
     def points(self) -> Iterator[MetricPoint]:
-        """Every valid point, in the order written (read again from the file each time)."""
-        return self._points()
+        """Every valid point, in the order written."""
+        return self._scan(_Problems())
+
+    def _result(self) -> tuple[dict[str, MetricSummary], tuple[str, ...]]:
+        if self._read is None:
+            problems = _Problems()
+            self._read = summarise(self._scan(problems)), problems.result()
+        return self._read
 
     @classmethod
     def of_points(cls, points: Iterable[MetricPoint]) -> MetricsReading:
         """A reading of points that are already in memory (from a tracking server)."""
         kept = tuple(points)
-        return cls(summarise(kept), (), lambda: iter(kept))
+        return cls(lambda _problems: iter(kept))
 
 
 @dataclass(frozen=True)
@@ -134,13 +146,11 @@ class _Problems:
 
 
 def read_metrics(folder: RunFolder, *, complete: bool = True) -> MetricsReading:
-    """The summaries of `folder/metrics.jsonl`, read as a stream.
+    """`folder/metrics.jsonl`, read as a stream when its summaries or points are asked for.
 
     With `complete=False` (the run is still writing) an unterminated last line is left for
     later instead of being reported as malformed."""
-    problems = _Problems()
-    summaries = summarise(_scan(folder, complete, problems))
-    return MetricsReading(summaries, problems.result(), lambda: _scan(folder, complete, _Problems()))
+    return MetricsReading(lambda problems: _scan(folder, complete, problems))
 
 
 def _scan(folder: RunFolder, complete: bool, problems: _Problems) -> Iterator[MetricPoint]:
@@ -154,18 +164,28 @@ def _scan(folder: RunFolder, complete: bool, problems: _Problems) -> Iterator[Me
     except OSError as err:
         problems.add(f"{METRICS_FILE} could not be opened ({err.strerror}); not read")
         return
-    keys: set[str] = set()
+    keys: set[str] = set()  # the keys accepted so far
     max_keys = METRIC_KEYS.get()
     with handle:
         for number, raw in _lines(handle, complete, problems):
             point, problem = _parse_line(raw) if raw is not None else (None, "line too long")
-            if point is not None and point.key not in keys and len(keys) >= max_keys:
-                point, problem = None, f"more than {max_keys} metric keys (PROJ_MAX_METRIC_KEYS)"
+            if point is not None and point.key not in keys:
+                problem = _key_problem(point.key, len(keys), max_keys)
+                point = None if problem else point
             if point is None:
                 problems.add(f"{METRICS_FILE} line {number}: {problem}; skipped")
                 continue
             keys.add(point.key)
             yield point
+
+
+def _key_problem(key: str, known: int, max_keys: int) -> str:
+    """Why a key seen for the first time is refused ("" when it is not)."""
+    if len(key) > MAX_KEY_LENGTH or any(ord(c) < 32 or ord(c) == 127 for c in key):
+        return f"'key' must be at most {MAX_KEY_LENGTH} characters, without control characters"
+    if known >= max_keys:
+        return f"more than {max_keys} metric keys (PROJ_MAX_METRIC_KEYS)"
+    return ""
 
 
 def _lines(handle: BinaryIO, complete: bool, problems: _Problems) -> Iterator[tuple[int, bytes | None]]:
@@ -218,24 +238,23 @@ def _json(raw: bytes) -> object:
 
 
 def _parse_line(raw: bytes) -> tuple[MetricPoint | None, str]:
+    """The point a line holds, or why it holds none. `type(x) is int` also refuses booleans."""
     try:
         item = _json(raw)
     except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         return None, "not valid JSON"
-    if not isinstance(item, dict):
+    if type(item) is not dict:
         return None, "not a JSON object"
     key, value, step, timestamp = item.get("key"), item.get("value"), item.get("step"), item.get("timestamp")
-    if not isinstance(key, str) or not key.strip():
+    if type(key) is not str or not key.strip():
         return None, "'key' must be a non-empty string"
-    if len(key) > MAX_KEY_LENGTH or any(ord(c) < 32 or ord(c) == 127 for c in key):
-        return None, f"'key' must be at most {MAX_KEY_LENGTH} characters, without control characters"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if type(value) is not float and type(value) is not int:
         return None, f"'value' of {key!r} must be a number"
-    if isinstance(value, int) and abs(value) > 1e308:
+    if type(value) is int and abs(value) > 1e308:
         return None, f"'value' of {key!r} is too large for a floating-point number"
-    if step is not None and (isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= INT64_MAX):
+    if step is not None and (type(step) is not int or not 0 <= step <= INT64_MAX):
         return None, f"'step' of {key!r} must be a whole number from 0 to {INT64_MAX}"
-    if timestamp is not None and (isinstance(timestamp, bool) or not isinstance(timestamp, (int, float))
+    if timestamp is not None and ((type(timestamp) is not float and type(timestamp) is not int)
                                   or not 0 <= timestamp <= MAX_TIMESTAMP):
         return None, f"'timestamp' of {key!r} must be a number of seconds since 1970"
     return MetricPoint(key, float(value), step, None if timestamp is None else float(timestamp)), ""

@@ -17,11 +17,12 @@ if TYPE_CHECKING:
 
 def run_view(store: TrackingStore, record: RunRecord, reading: MetricsReading | None = None) -> dict[str, Any]:
     """The record plus what lives in its output folder: metrics (live while it runs) and artifacts.
-    `reading`: the run's metrics when the caller has read them already (they are read once)."""
+    `reading`: the run's metrics when the caller has them (they are read once). A finished run's
+    summaries and skipped lines were stored when it ended: its metrics file is not read again."""
     from runner.outputs import artifact_listing
 
     data = record.to_dict()
-    if reading is None and record.status.is_terminal and record.metric_problems is not None:
+    if record.status.is_terminal and record.metric_problems is not None:
         data["metric_problems"] = list(record.metric_problems)  # kept when it ended: no file to read
     else:
         reading = reading or store.read_metrics(record.run_id, complete=record.status is not RunStatus.RUNNING)

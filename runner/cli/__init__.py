@@ -49,9 +49,8 @@ def _check_text(arguments: list[str]) -> None:
     must be readable: both are refused before anything runs."""
     import os
 
-    from runner.texts import check_arguments, check_environment
-
     from runner.limits import check_limits
+    from runner.texts import check_arguments, check_environment
 
     check_arguments(arguments)
     check_environment(os.environ, [name for name in os.environ if name.startswith(("PROJ_", "MLFLOW_TRACKING"))])

@@ -360,7 +360,8 @@ class LocalStore(CapturingStore):
 
     def list_runs(self, query: RunQuery) -> list[RunRecord]:
         sql = ["SELECT r.run_id FROM runs r"]
-        where, args = [], []
+        where: list[str] = []
+        args: list[str | int] = []
         if query.sort_metric is not None:
             sql.append("LEFT JOIN metric_summaries m ON m.run_id = r.run_id AND m.key = ?")
             args.append(query.sort_metric)
@@ -529,7 +530,7 @@ def _schema_version(connection: sqlite3.Connection) -> int | None:
 
 def _experiment_id(db: sqlite3.Connection, name: str) -> int:
     db.execute("INSERT OR IGNORE INTO experiments (name, created) VALUES (?, ?)", (name, time.time()))
-    return db.execute("SELECT id FROM experiments WHERE name = ?", (name,)).fetchone()[0]
+    return int(db.execute("SELECT id FROM experiments WHERE name = ?", (name,)).fetchone()[0])
 
 
 def _save_logged_params(db: sqlite3.Connection, run_id: str, params: dict[str, str]) -> None:

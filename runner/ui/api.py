@@ -6,7 +6,6 @@ A run is the dict `proj runs show --format json` prints; a runs listing holds th
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from itertools import islice
 
 from starlette.requests import Request
@@ -47,7 +46,7 @@ def metrics(request: Request) -> JSON:
     key = arguments.get("key")
     reading = store.read_metrics(record.run_id, complete=record.status.is_terminal)
     points = (p for p in reading.points() if key is None or p.key == key)
-    page = [asdict(p) for p in islice(points, offset, offset + limit + 1)]
+    page = [p._asdict() for p in islice(points, offset, offset + limit + 1)]
     more = len(page) > limit
     return JSON({"run_id": record.run_id, "points": page[:limit], "offset": offset, "limit": limit,
                  "next_offset": offset + limit if more else None, "problems": list(reading.problems)})
