@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import json.scanner
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
@@ -56,36 +56,58 @@ class MetricSummary:
 
 
 class MetricsReading:
-    """The summary of each metric and the lines skipped (read once, when first asked for), and a
-    way to go through the points again (read from the file each time)."""
+    """The summary of each metric, the lines skipped, and a way to go through the points again."""
 
-    def __init__(self, scan: Callable[[_Problems], Iterator[MetricPoint]]) -> None:
-        self._scan = scan
-        self._read: tuple[dict[str, MetricSummary], tuple[str, ...]] | None = None
+    def __init__(self, by_key: Mapping[str, MetricSummary], problems: Iterable[str] = (),
+                 points: Callable[[], Iterator[MetricPoint]] = lambda: iter(())) -> None:
+        self._by_key, self._problems, self._points = by_key, tuple(problems), points
 
-    def summaries(self) -> dict[str, MetricSummary]:
-        return dict(self._result()[0])
+    @property
+    def by_key(self) -> Mapping[str, MetricSummary]:
+        return self._by_key
 
     @property
     def problems(self) -> tuple[str, ...]:
         """"metrics.jsonl line 3: ...; skipped", at most MAX_LISTED_PROBLEMS + 1 of them."""
-        return self._result()[1]
+        return self._problems
+
+    def summaries(self) -> dict[str, MetricSummary]:
+        return dict(self.by_key)
 
     def points(self) -> Iterator[MetricPoint]:
-        """Every valid point, in the order written."""
-        return self._scan(_Problems())
-
-    def _result(self) -> tuple[dict[str, MetricSummary], tuple[str, ...]]:
-        if self._read is None:
-            problems = _Problems()
-            self._read = summarise(self._scan(problems)), problems.result()
-        return self._read
+        """Every valid point, in the order written (read again from the file each time)."""
+        return self._points()
 
     @classmethod
     def of_points(cls, points: Iterable[MetricPoint]) -> MetricsReading:
         """A reading of points that are already in memory (from a tracking server)."""
         kept = tuple(points)
-        return cls(lambda _problems: iter(kept))
+        return cls(summarise(kept), (), lambda: iter(kept))
+
+
+class _FileReading(MetricsReading):
+    """metrics.jsonl, summarised when the summaries or the skipped lines are first asked for: a
+    caller that only needs the points (a chart) or nothing at all reads the file once or never."""
+
+    def __init__(self, folder: RunFolder, complete: bool) -> None:
+        super().__init__({}, (), lambda: _scan(folder, complete, _Problems()))
+        self._folder, self._complete, self._summarised = folder, complete, False
+
+    @property
+    def by_key(self) -> Mapping[str, MetricSummary]:
+        self._summarise()
+        return self._by_key
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        self._summarise()
+        return self._problems
+
+    def _summarise(self) -> None:
+        if not self._summarised:
+            problems = _Problems()
+            self._by_key = summarise(_scan(self._folder, self._complete, problems))
+            self._problems, self._summarised = problems.result(), True
 
 
 @dataclass(frozen=True)
@@ -150,7 +172,7 @@ def read_metrics(folder: RunFolder, *, complete: bool = True) -> MetricsReading:
 
     With `complete=False` (the run is still writing) an unterminated last line is left for
     later instead of being reported as malformed."""
-    return MetricsReading(lambda problems: _scan(folder, complete, problems))
+    return _FileReading(folder, complete)
 
 
 def _scan(folder: RunFolder, complete: bool, problems: _Problems) -> Iterator[MetricPoint]:

@@ -171,3 +171,16 @@ def test_the_largest_64_bit_int_is_recorded_exactly(project):
     assert "count=9223372036854775807" in result.stdout
     parameter = show(project, run_id_of(result))["parameters"][0]
     assert parameter["value"] == 9223372036854775807
+
+
+def test_terminal_control_characters_in_records_are_shown_escaped(project):
+    name = "red\x1b[31m\x1b]0;title\x07"
+    result = run_proj("run", ".", "--run-name", name, "-P", "name=\x1b[2J", cwd=project, check_exit=0)
+    run_id = run_id_of(result)
+    for command in (["runs", "list"], ["runs", "show", run_id]):
+        shown = run_proj(*command, cwd=project, check_exit=0).stdout
+        assert "\x1b" not in shown and "\x07" not in shown
+        assert "\\x1b[2J" in shown
+    assert "red\\x1b[31m\\x1b]0;title\\x07" in run_proj("runs", "show", run_id, cwd=project, check_exit=0).stdout
+    assert json.loads(run_proj("runs", "show", run_id, "--format", "json", cwd=project,
+                               check_exit=0).stdout)["run_name"] == name  # the record keeps it as given
