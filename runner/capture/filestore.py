@@ -26,7 +26,6 @@ from runner.capture.location import EXPERIMENT_ID
 from runner.errors import SpecError
 from runner.outputs import Artifact, MetricPoint
 from runner.runfiles import RunFileError, RunFolder
-from runner.yamldoc import parse_yaml
 
 MAX_META_BYTES = 64 * 1024
 MAX_VALUE_BYTES = 64 * 1024  # a parameter or tag (MLflow itself keeps at most 6000 / 8000 characters)
@@ -139,6 +138,8 @@ class FileStore:
             return None
         if raw is None:
             return None
+        from runner.yamldoc import parse_yaml  # PyYAML, only once there is a capture to read
+
         try:
             data = parse_yaml(raw.decode("utf-8", errors="replace"), Path(name)).data
         except SpecError as err:

@@ -20,8 +20,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 EXPERIMENT_ID = "0"
 RUNNING = 1  # MLflow's RunStatus.RUNNING as the file store writes it
 LOCAL_SOURCE = 4  # MLflow's SourceType.LOCAL
@@ -65,6 +63,8 @@ def capture_variables(root: Path, run_id: str) -> dict[str, str]:
 
 
 def _write_yaml(path: Path, data: dict[str, object]) -> None:
+    import yaml  # PyYAML: imported by the runs that create a capture, not by every read of the store
+
     fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         yaml.safe_dump(data, handle, default_flow_style=False)
