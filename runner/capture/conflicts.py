@@ -26,6 +26,12 @@ def find_conflicts(parameters: Iterable[ParameterRecord], logged: Mapping[str, s
             if p.name in logged and not same_meaning(p, logged[p.name])]
 
 
+def conflict_warning(run_id: str, conflict: ParameterConflict, kept_in: str) -> str:
+    """What proj tells the user about a parameter logged with another meaning."""
+    return (f"run {run_id}: the project logged {conflict.name}={conflict.logged!r} while proj was given "
+            f"{conflict.proj!r}; the MLflow parameter is the project's value, proj's is in {kept_in}")
+
+
 def same_meaning(parameter: ParameterRecord, logged: str) -> bool:
     """Whether `logged` says what proj's typed value says (`5`, `5.0` and `5e0` for a float 5)."""
     texts = {given_text(parameter), parameter.rendered, str(parameter.value)}

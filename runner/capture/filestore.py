@@ -32,6 +32,7 @@ MAX_VALUE_BYTES = 64 * 1024  # a parameter or tag (MLflow itself keeps at most 6
 MAX_METRIC_FILE_BYTES = 64 * 1024**2
 MAX_KEYS = 1000  # parameters, tags or metrics of one run
 MAX_RUNS = 1000  # nested runs of one proj run
+MAX_MODELS = 1000  # MLflow 3 logged models of one proj run and its nested runs
 MAX_FILES = 100_000  # artifacts of one run
 MAX_KEY_DEPTH = 4  # `a/b/c/d`: folders inside params/, tags/ or metrics/
 STATUSES = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
@@ -117,7 +118,11 @@ class FileStore:
         return self.experiment.child(run_id, "artifacts")
 
     def model_ids(self) -> list[str]:
-        return [name for name in self.experiment.child("models").entries(folders=True) if name.startswith("m-")]
+        """MLflow 3 logged models of any run in the capture (each names its run: source_run_id)."""
+        ids = [name for name in self.experiment.child("models").entries(folders=True) if name.startswith("m-")]
+        if len(ids) > MAX_MODELS:
+            self.problems.add(f"the project's MLflow logging holds {len(ids)} models; only {MAX_MODELS} are read")
+        return ids[:MAX_MODELS]
 
     def model_folder(self, model_id: str) -> RunFolder:
         return self.experiment.child("models", model_id)

@@ -13,13 +13,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from runner.capture.conflicts import conflict_warning
 from runner.capture.filestore import CapturedRun, FileStore
 from runner.capture.view import CaptureView
 from runner.outputs import MetricPoint, MetricsReading, MetricSummary, summarise
 from runner.tracking.base import MlflowData, RunRecord, RunStatus
 
 _STATUSES = {"FINISHED": RunStatus.FINISHED, "FAILED": RunStatus.FAILED, "KILLED": RunStatus.KILLED}
-MAX_CHAIN = 32  # nested runs deeper than this are attached to the proj run itself
 
 
 @dataclass(frozen=True)
@@ -36,9 +36,7 @@ class Settled:
     children: list[CapturedChild]
 
     def warnings(self, run_id: str) -> list[str]:
-        found = [f"run {run_id}: the project logged {c.name}={c.logged!r} while proj was given {c.proj!r}; "
-                 f"the MLflow parameter is the project's value, proj's stays in the run's parameters"
-                 for c in self.data.conflicts]
+        found = [conflict_warning(run_id, c, "the run's parameters") for c in self.data.conflicts]
         return found + [f"run {run_id}: the project's MLflow data was read in part: {p}" for p in self.data.problems]
 
 

@@ -122,8 +122,8 @@ class CaptureView:
         meta = self.store.yaml(folder, "meta.yaml", f"model {model_id}: ")
         if meta is None or meta.get("source_run_id") != self.run_id:
             return None
-        name = meta.get("name") if isinstance(meta.get("name"), str) and meta.get("name") else model_id
-        assert isinstance(name, str)
+        named = meta.get("name")
+        name = named if isinstance(named, str) and named else model_id
         path = name if _plain_name(name) and name not in taken else f"models/{model_id}"
         files_folder = folder.child("artifacts")
         files = self.store.files(files_folder)

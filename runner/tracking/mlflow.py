@@ -24,13 +24,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO, ParamSpec, TypeVar
 
+from runner.capture.conflicts import conflict_warning
 from runner.errors import RunNotFoundError, TrackingError, UsageError
 from runner.locations import proj_home
 from runner.outputs import METRICS_FILE, Artifact, MetricsReading
 from runner.runfiles import NotAFileError
 from runner.tracking import mlflow_record as mapping
 from runner.tracking.base import LOG_NAME, RunQuery, RunRecord, RunStatus, TrackingStore, is_attachment_name
-from runner.tracking.mlflow_params import conflict_warning, parameter_update
+from runner.tracking.mlflow_params import parameter_update
 from runner.tracking.mlflow_read import RUN_REF, MlflowReader
 from runner.tracking.mlflow_rest import (
     JsonObject,
@@ -329,7 +330,8 @@ class MlflowStore(TrackingStore):
         update = parameter_update(operation["parameters"], {p["key"]: p["value"] for p in data.get("params", [])})
         for batch in mapping.batches(update.params, update.tags):
             self.client.post("runs/log-batch", {"run_id": run_id, **batch})
-        self._warnings += [conflict_warning(run_id, conflict) for conflict in update.conflicts]
+        self._warnings += [conflict_warning(run_id, conflict, f"the tag {mapping.CONFLICT_TAG}{conflict.name}")
+                           for conflict in update.conflicts]
 
     def _terminate(self, operation: JsonObject) -> JsonObject:
         """The final status and end time, unless the run already has them (MLflow's own rule)."""

@@ -34,9 +34,3 @@ def parameter_update(rows: list[list[Any]], logged: dict[str, str]) -> Parameter
         params=mlflow_params([p for p in parameters if p.name not in logged]),
         tags={(CONFLICT_TAG + c.name)[:MAX_KEY]: c.proj[:MAX_PARAM_VALUE] for c in conflicts},
         conflicts=conflicts)
-
-
-def conflict_warning(run_id: str, conflict: ParameterConflict) -> str:
-    return (f"run {run_id}: the project logged {conflict.name}={conflict.logged!r} while proj was given "
-            f"{conflict.proj!r}; the MLflow parameter is the project's value, proj's is in the tag "
-            f"{CONFLICT_TAG}{conflict.name}")
