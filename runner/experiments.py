@@ -1,5 +1,6 @@
 """Which experiment a run is recorded under: `--experiment-name`, `--experiment-id`, or the
-variables MLflow reads (`MLFLOW_EXPERIMENT_NAME`, `MLFLOW_EXPERIMENT_ID`), as `mlflow run` does.
+variables MLflow reads (`MLFLOW_EXPERIMENT_NAME`, `MLFLOW_EXPERIMENT_ID`), as `mlflow run` does,
+or the project's settings file (`experiment` in proj.toml or pyproject.toml's [tool.proj]).
 
 An option always beats a variable (MLflow's command line instead refuses `--experiment-id` when
 MLFLOW_EXPERIMENT_NAME is set). Both variables together must name the same experiment, as
@@ -10,9 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from runner.errors import UsageError
 from runner.tracking.base import DEFAULT_EXPERIMENT, TrackingStore
+
+if TYPE_CHECKING:
+    from runner.projectconfig import ProjectConfig
 
 
 @dataclass(frozen=True)
@@ -28,8 +33,10 @@ class ExperimentChoice:
         return self.origin is not None and self.origin.startswith("--")
 
 
-def choose_experiment(name: str | None, experiment_id: str | None, environ: Mapping[str, str]) -> ExperimentChoice:
-    """The experiment options given, else the variables (PROJ_EXPERIMENT_NAME first)."""
+def choose_experiment(name: str | None, experiment_id: str | None, environ: Mapping[str, str],
+                      configured: ProjectConfig | None = None) -> ExperimentChoice:
+    """The experiment options given, else the variables (PROJ_EXPERIMENT_NAME first), else the
+    project's settings file (runner.projectconfig)."""
     if name is not None and experiment_id is not None:
         raise UsageError("Give only one of --experiment-name and --experiment-id")
     if name is not None:
@@ -44,6 +51,8 @@ def choose_experiment(name: str | None, experiment_id: str | None, environ: Mapp
             return ExperimentChoice(name=environ[variable], origin=variable)
     if environ.get("MLFLOW_EXPERIMENT_ID"):
         return ExperimentChoice(id=environ["MLFLOW_EXPERIMENT_ID"], origin="MLFLOW_EXPERIMENT_ID")
+    if configured is not None and configured.experiment:
+        return ExperimentChoice(name=configured.experiment, origin=configured.origin("experiment"))
     return ExperimentChoice()
 
 

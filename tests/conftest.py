@@ -37,6 +37,8 @@ def isolated_home(tmp_path_factory, monkeypatch) -> Path:
     """Every test gets its own PROJ_HOME and no tracking settings from the outside."""
     home = tmp_path_factory.mktemp("proj-home")
     monkeypatch.setenv("PROJ_HOME", str(home))
+    # proj looks for a store in every folder above the current one; never above the test's own.
+    monkeypatch.setenv("PROJ_CEILING_DIRECTORIES", str(tmp_path_factory.getbasetemp()))
     for name in ("PROJ_TRACKING_URI", "MLFLOW_TRACKING_URI", "PROJ_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_NAME",
                  "MLFLOW_EXPERIMENT_ID", "PROJ_DEBUG"):
         monkeypatch.delenv(name, raising=False)

@@ -60,7 +60,8 @@ def run(
     run_name: Optional[str] = typer.Option(None, "--run-name", help="A name for the run."),
     env_manager: Optional[str] = typer.Option(None, "--env-manager", help=manager_help()),
     tracking_uri: Optional[str] = typer.Option(
-        None, "--tracking-uri", help="Where to record the run [default: $PROJ_TRACKING_URI or ./.proj]."),
+        None, "--tracking-uri",
+        help="Where to record the run [default: $PROJ_TRACKING_URI, else the .proj here or above]."),
     backend: str = typer.Option("local", "-b", "--backend", help="Where the command runs."),
     strict: bool = typer.Option(False, "--strict", help="Treat MLproject warnings as errors."),
     frozen: bool = typer.Option(False, "--frozen", help="Install only from lock files; never resolve."),
@@ -90,16 +91,19 @@ def run(
     from runner.environments.kind import EnvironmentSettings
     from runner.experiments import choose_experiment
     from runner.params import parse_assignments
+    from runner.projectconfig import project_config
 
+    settings = project_config()  # proj.toml or [tool.proj]: defaults below options and variables
     environment = EnvironmentSettings(flags=kind_flags or {}, config=read_backend_config(env_config, "--env-config"),
                                       frozen=frozen, lock_file=lock, verbose=verbose)
     # A continued run stays in its experiment: only options given here are checked against it.
-    experiment = choose_experiment(experiment_name, experiment_id, {} if run_id else os.environ)
+    experiment = choose_experiment(experiment_name, experiment_id, {} if run_id else os.environ,
+                                   None if run_id else settings)
     request = RunRequest(
         uri=uri, entry_point=entry_point, version=version, parameters=parse_assignments(param),
         experiment=experiment.name, experiment_id=experiment.id, run_id=run_id, run_name=run_name,
         storage_dir=storage_dir,
-        env_manager=env_manager,
+        env_manager=env_manager or settings.env_manager,
         tracking_uri=tracking_uri, backend=backend, strict=strict, environment=environment,
         backend_config=read_backend_config(backend_config), detach=detach,
     )

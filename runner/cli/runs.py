@@ -9,14 +9,15 @@ from typing import TYPE_CHECKING, List, Optional
 import typer
 
 from runner.cli.app import runs_app
-from runner.cli.output import copy_to_stdout, emit, emit_json, table
+from runner.cli.output import copy_to_stdout, emit, emit_json, note, table
 from runner.errors import TrackingError, UsageError
 from runner.runview import describe_run, duration, metric_text, parameters_text, run_view, status_text, when
 
 if TYPE_CHECKING:
     from runner.tracking.base import TrackingStore
 
-_TRACKING_URI = typer.Option(None, "--tracking-uri", help="The store [default: $PROJ_TRACKING_URI or ./.proj].")
+_TRACKING_URI = typer.Option(None, "--tracking-uri",
+                             help="The store [default: $PROJ_TRACKING_URI, else the .proj here or above].")
 
 
 class ListFormat(str, Enum):
@@ -58,12 +59,16 @@ def list_runs(
         raise UsageError(f"Unknown status {status!r}; choose one of {', '.join(s.value for s in RunStatus)}") from None
     query = RunQuery(experiment=experiment, status=wanted, parameters=tuple(parse_assignments(param).items()),
                      limit=limit, sort_metric=metric, descending=descending, sweep=sweep)
-    records = _store(tracking_uri).list_runs(query)
+    from runner.tracking import choose_store, open_store
+
+    choice = choose_store(tracking_uri)
+    records = open_store(choice.uri).list_runs(query)
     if output_format is ListFormat.json:
         emit_json([r.to_dict() for r in records])
         return
     if not records:
         emit("no runs")
+        note(choice.explain())
         return
     headers = ["RUN", "STARTED", "STATUS", "TIME", "EXPERIMENT", "ENTRY"] + ([metric.upper()] if metric else [])
     rows = []

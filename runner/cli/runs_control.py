@@ -18,7 +18,8 @@ from runner.cli.output import note
 if TYPE_CHECKING:
     from runner.tracking.base import RunRecord, TrackingStore
 
-_TRACKING_URI = typer.Option(None, "--tracking-uri", help="The store [default: $PROJ_TRACKING_URI or ./.proj].")
+_TRACKING_URI = typer.Option(None, "--tracking-uri",
+                             help="The store [default: $PROJ_TRACKING_URI, else the .proj here or above].")
 
 
 def _store(tracking_uri: Optional[str]) -> TrackingStore:

@@ -17,7 +17,7 @@ UI_EXTRA_HINT = "pip install 'proj-runner[ui]'"
 @app.command("ui")
 def ui(
     tracking_uri: Optional[str] = typer.Option(
-        None, "--tracking-uri", help="The store [default: $PROJ_TRACKING_URI or ./.proj]."),
+        None, "--tracking-uri", help="The store [default: $PROJ_TRACKING_URI, else the .proj here or above]."),
     host: str = typer.Option("127.0.0.1", "--host", help="The address to listen on."),
     port: int = typer.Option(5000, "--port", min=0, max=65535, help="The port to listen on (0: any free port)."),
     allow_remote: bool = typer.Option(

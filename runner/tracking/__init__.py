@@ -7,27 +7,33 @@ the entry-point group `proj.tracking_stores` (see docs/plugins.md).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from runner.errors import PluginError, TrackingError, UsageError
-from runner.locations import DEFAULT_STORE_DIR
 from runner.tracking.base import TrackingStore
+
+if TYPE_CHECKING:
+    from runner.projectconfig import StoreChoice
 
 ENTRY_POINT_GROUP = "proj.tracking_stores"
 
 
 def resolve_tracking_uri(explicit: str | None) -> str:
-    """`--tracking-uri`, else PROJ_TRACKING_URI, else MLFLOW_TRACKING_URI, else `./.proj`."""
-    candidates = (("--tracking-uri", explicit), ("PROJ_TRACKING_URI", os.environ.get("PROJ_TRACKING_URI")),
-                  ("MLFLOW_TRACKING_URI", os.environ.get("MLFLOW_TRACKING_URI")))
-    for origin, candidate in candidates:
-        if candidate:
-            _refuse_unservable(candidate, origin)
-            return candidate
-    return DEFAULT_STORE_DIR
+    """`--tracking-uri`, else PROJ_TRACKING_URI, else MLFLOW_TRACKING_URI, else the store found
+    above the current folder (runner.projectconfig), else `./.proj`."""
+    return choose_store(explicit).uri
+
+
+def choose_store(explicit: str | None) -> StoreChoice:
+    """As `resolve_tracking_uri`, saying how the store was chosen and where proj looked."""
+    from runner.projectconfig import locate_store
+
+    choice = locate_store(explicit)
+    _refuse_unservable(choice.uri, None if choice.origin in ("found", "default") else choice.origin)
+    return choice
 
 
 def open_store(uri: str) -> TrackingStore:
