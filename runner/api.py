@@ -1,26 +1,26 @@
 """Running a project: the orchestration of fetch → spec → parameters → environment → record → run.
 
-Each step is one call into the module that owns it; this module only decides the order, and is
-the one place where what happened during a run becomes the run's final status.
+Each step is one call into the module that owns it; this module only decides the order. What a
+run's status becomes is runner.lifecycle's business.
 """
 
 from __future__ import annotations
 
 import getpass
 import os
-import signal
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterable, Mapping, Protocol, Sequence
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping, Protocol, Sequence
 
-from runner import __version__, supervisor
-from runner.backends import Backend, Job, get_backend
+from runner import __version__, lifecycle, supervisor
+from runner.backends import AnyBackend, AttachedBackend, Job, Scheduler, get_backend
 from runner.command import render_command
 from runner.continuation import continued_record, run_to_continue
 from runner.environments import PreparedEnvironment, registry
 from runner.environments.kind import BuildSettings, EnvironmentKind, EnvironmentSettings
-from runner.errors import ParameterError, ProjError, UsageError
+from runner.errors import ParameterError, UsageError
 from runner.experiments import experiment_name
 from runner.host import hostname, platform_label, python_version
 from runner.params import ResolvedParams, misspelt_parameters, resolve_parameters
@@ -36,7 +36,6 @@ from runner.tracking.base import (
     ParameterRecord,
     Reproduction,
     RunRecord,
-    RunStatus,
     SourceRecord,
     TrackingStore,
     launcher_token,
@@ -100,24 +99,22 @@ class RunOutcome:
     record: RunRecord
     exit_code: int  # what proj should exit with
     log_error: str | None = None  # why the run's log is incomplete (a full disk), if it is
+    interrupted_by: int | None = None  # the signal that made proj stop the run
 
 
-def plan_run(request: RunRequest, reporter: Reporter) -> RunPlan:
-    """Fetch the project and resolve everything about the run; the caller releases the source."""
-    opened = open_project(request, reporter)
-    try:
-        return plan_point(opened, request.parameters)
-    except BaseException:
-        opened.source.release()
-        raise
+@contextmanager
+def planned_run(request: RunRequest, reporter: Reporter) -> Iterator[RunPlan]:
+    """Fetch the project and resolve everything about the run; the source is released on exit."""
+    with opened_project(request, reporter) as opened:
+        yield plan_point(opened, request.parameters)
 
 
-def open_project(request: RunRequest, reporter: Reporter) -> OpenedProject:
-    """Fetch the project, load its spec, pick the entry point and the environment manager; the
-    caller releases the source. Parameters come next (`plan_point`), once per sweep point."""
-    source = fetch_project(request.uri, request.version, progress=reporter.info, apply_diff=request.apply_diff,
-                           archive_sha256=request.archive_sha256)
-    try:
+@contextmanager
+def opened_project(request: RunRequest, reporter: Reporter) -> Iterator[OpenedProject]:
+    """Fetch the project, load its spec, pick the entry point and the environment kind; the
+    source is released on exit. Parameters come next (`plan_point`), once per sweep point."""
+    with fetch_project(request.uri, request.version, progress=reporter.info, apply_diff=request.apply_diff,
+                       archive_sha256=request.archive_sha256) as source:
         project = load_project(source.path, strict=request.strict)
         for warning in project.warnings:
             reporter.warning(warning.as_text())
@@ -129,10 +126,7 @@ def open_project(request: RunRequest, reporter: Reporter) -> OpenedProject:
                              f"--env-manager {request.env_manager} is ignored")
         for flag in registry.ignored_flags(kind, request.environment):
             reporter.warning(flag)
-        return OpenedProject(source, project, entry_point, kind, kind.settings(request.environment))
-    except BaseException:
-        source.release()
-        raise
+        yield OpenedProject(source, project, entry_point, kind, kind.settings(request.environment))
 
 
 def _check_parameter_names(entry_point: EntryPoint, names: Iterable[str], strict: bool,
@@ -161,53 +155,58 @@ def run_project(
     on_started: Callable[[RunRecord, TrackingStore], None] = lambda record, store: None,
 ) -> RunOutcome:
     """Run the project end to end and record it; returns the finished record (still RUNNING
-    when detached: the scheduler runs it, and `proj runs wait` settles it)."""
+    when detached: the scheduler runs it, and `proj runs refresh` settles it)."""
     backend = get_backend(request.backend, request.backend_config)  # a bad name or config: nothing fetched
     supervisor.start()  # the process supervisor starts up while the project is fetched and prepared
-    plan = plan_run(request, reporter)
     downloads = PathDownloads(request.storage_dir, reporter.info)
-    try:
-        store, prepared = prepare_run(request, plan, backend, reporter, downloads=downloads, plans=[plan])
-        record = begin_run(store, request, plan, prepared)
-        on_started(record, store)
-        if backend.detachable:
-            from runner.scheduling import ScheduledRun, exit_code_for, submit_runs
-
-            run = ScheduledRun(record, lambda: job_for(store, record, plan, prepared))
-            scheduled = submit_runs(store, backend, [run], plan.source, detach=request.detach,
-                                    terminal=terminal, progress=reporter.info)
-            final = scheduled.records[0]
-            return RunOutcome(final, 0 if request.detach else exit_code_for(final, scheduled.interrupted_by))
-        return run_here(store, backend, record, lambda: job_for(store, record, plan, prepared), terminal, reporter)
-    finally:
-        plan.source.release()  # a checkout a scheduled job still needs is kept (runner.scheduling)
-        if not request.detach:  # a detached job reads its downloads later
-            downloads.release()
+    # A checkout a scheduled job still needs outlives the block (runner.scheduling keeps it).
+    with planned_run(request, reporter) as plan:
+        try:
+            return _run_planned(request, plan, backend, reporter, downloads, terminal, on_started)
+        finally:
+            if not request.detach:  # a detached job reads its downloads later
+                downloads.release()
 
 
-def dry_run(request: RunRequest, reporter: Reporter) -> RunPlan:
-    """Every check a run makes before it builds, records or runs anything; the caller releases
-    the plan's source. Nothing is created (not even a new local store)."""
+def _run_planned(request: RunRequest, plan: RunPlan, backend: AnyBackend, reporter: Reporter,
+                 downloads: PathDownloads, terminal: BinaryIO,
+                 on_started: Callable[[RunRecord, TrackingStore], None]) -> RunOutcome:
+    store, prepared = prepare_run(request, plan, backend, reporter, downloads=downloads, plans=[plan])
+    record = begin_run(store, request, plan, prepared)
+    on_started(record, store)
+    if isinstance(backend, Scheduler):
+        from runner.scheduling import ScheduledRun, submit_runs
+
+        run = ScheduledRun(record, lambda: job_for(store, record, plan, prepared))
+        scheduled = submit_runs(store, backend, [run], plan.source, detach=request.detach,
+                                terminal=terminal, progress=reporter.info)
+        final = scheduled.records[0]
+        code = 0 if request.detach else lifecycle.exit_code_for(final.status, final.exit_code,
+                                                                 scheduled.interrupted_by)
+        return RunOutcome(final, code, interrupted_by=scheduled.interrupted_by)
+    return run_here(store, backend, record, lambda: job_for(store, record, plan, prepared), terminal, reporter)
+
+
+@contextmanager
+def dry_run(request: RunRequest, reporter: Reporter) -> Iterator[RunPlan]:
+    """Every check a run makes before it builds, records or runs anything; the plan, its source
+    released on exit. Nothing is created (not even a new local store)."""
     backend = get_backend(request.backend, request.backend_config)
-    plan = plan_run(request, reporter)
-    try:
+    with planned_run(request, reporter) as plan:
         check_run(request, plan, backend, dry_run=True)
         plan.kind.create(plan.project, plan.settings)  # checks its options
-    except BaseException:
-        plan.source.release()
-        raise
-    return plan
+        yield plan
 
 
-def check_run(request: RunRequest, plan: RunPlan, backend: Backend, *, dry_run: bool = False) -> TrackingStore:
+def check_run(request: RunRequest, plan: RunPlan, backend: AnyBackend, *, dry_run: bool = False) -> TrackingStore:
     """Open the store and refuse what cannot work, before anything is built or run."""
     store = open_store(resolve_tracking_uri(request.tracking_uri))
     if dry_run:
         store.preflight()
     else:
         store.check_writable()  # a broken store must fail before anything is built or run
-    backend.check_environment(plan.kind.name)
-    if request.detach and not backend.detachable:
+    backend.check_environment(plan.kind.name, plan.kind.invocation_kind)
+    if request.detach and not isinstance(backend, Scheduler):
         raise UsageError(f"The {backend.name} backend cannot run detached: the run ends with proj",
                          hint="use --backend slurm (or a scheduler plugin), or leave out --detach")
     if request.detach and not store.supports_detached_runs:
@@ -221,7 +220,7 @@ def check_run(request: RunRequest, plan: RunPlan, backend: Backend, *, dry_run: 
     return store
 
 
-def prepare_run(request: RunRequest, plan: RunPlan, backend: Backend, reporter: Reporter, *,
+def prepare_run(request: RunRequest, plan: RunPlan, backend: AnyBackend, reporter: Reporter, *,
                 downloads: PathDownloads | None = None,
                 plans: Sequence[RunPlan] = ()) -> tuple[TrackingStore, PreparedEnvironment]:
     """Open the store, download the `path` values given as URLs (into each of `plans`), and
@@ -241,12 +240,12 @@ def begin_run(store: TrackingStore, request: RunRequest, plan: RunPlan, prepared
     if request.run_id is None:
         experiment = experiment_name(store, request.experiment, request.experiment_id)
         record = _recordable(_redacted(_new_record(request, plan, prepared, experiment), secrets))
-        record = store.start_run(record)
+        record = lifecycle.start(store, record)
     else:
         existing = _run_to_continue(store, request, plan)
         fresh = _new_record(request, plan, prepared, existing.experiment)
         record = _recordable(_redacted(continued_record(existing, fresh, request.run_name), secrets))
-        record = store.continue_run(record)
+        record = lifecycle.resume(store, record)
     _attach_inputs(store, record, plan.source, prepared, secrets)
     return record
 
@@ -264,50 +263,22 @@ def job_for(store: TrackingStore, record: RunRecord, plan: RunPlan, prepared: Pr
     return Job(record.run_id, invocation, store.log_path(record.run_id))
 
 
-def run_here(store: TrackingStore, backend: Backend, record: RunRecord, make_job: Callable[[], Job],
+def run_here(store: TrackingStore, backend: AttachedBackend, record: RunRecord, make_job: Callable[[], Job],
              terminal: BinaryIO, reporter: Reporter) -> RunOutcome:
     """Run the job attached, with a backend that runs it while proj waits (the local one)."""
-    # make_job is called inside _execute: an invocation the environment refuses (a docker
+    # make_job is called inside the lifecycle: an invocation the environment refuses (a docker
     # network that cannot reach the store) still ends the run's record as FAILED.
-    outcome = _execute(store, record, lambda: backend.run(make_job(), terminal=terminal), reporter)
-    if outcome.log_error:
-        reporter.warning(f"the run's log is incomplete: writing it failed ({outcome.log_error})")
+    settled = lifecycle.run_attached(store, record, lambda: backend.run(make_job(), terminal=terminal))
+    if settled.log_error:
+        reporter.warning(f"the run's log is incomplete: writing it failed ({settled.log_error})")
     for problem in store.read_metrics(record.run_id).problems:
         reporter.warning(problem)
-    for warning in store.take_warnings():
+    for warning in [*settled.warnings, *store.take_warnings()]:
         reporter.warning(warning)
-    return outcome
+    return RunOutcome(settled.record, settled.exit_code, settled.log_error, settled.interrupted_by)
 
 
-def settle_capture(store: TrackingStore, record: RunRecord, reporter: Reporter | None) -> None:
-    """Bring what the project logged with MLflow into the record; a failure is a warning only."""
-    try:
-        store.settle_mlflow(record)
-    except (ProjError, OSError, ValueError) as err:
-        if reporter is not None:
-            reporter.warning(f"what run {record.run_id} logged with MLflow could not be brought into its record: {err}")
-
-
-def _execute(store: TrackingStore, record: RunRecord, run: Callable, reporter: Reporter) -> RunOutcome:
-    """Run the job; whatever happens, the record ends with a status that says so."""
-    status, exit_code, proj_exit, log_error = RunStatus.FAILED, None, 1, None
-    try:
-        result = run()
-        exit_code = proj_exit = result.exit_code
-        log_error = result.log_error
-        if result.interrupted_by is not None:
-            status, proj_exit = RunStatus.KILLED, 128 + result.interrupted_by
-        elif result.exit_code == 0:
-            status = RunStatus.FINISHED
-    except KeyboardInterrupt:
-        status, proj_exit = RunStatus.KILLED, 128 + signal.SIGINT
-    finally:
-        settle_capture(store, record, reporter)
-        final = store.end_run(record.run_id, status, exit_code, time.time())
-    return RunOutcome(final, proj_exit, log_error)
-
-
-def _new_record(request: RunRequest, plan: RunPlan, prepared, experiment: str) -> RunRecord:
+def _new_record(request: RunRequest, plan: RunPlan, prepared: PreparedEnvironment, experiment: str) -> RunRecord:
     source = plan.source
     return RunRecord(
         experiment=experiment,
@@ -356,7 +327,7 @@ def _redacted(record: RunRecord, secrets: list[str]) -> RunRecord:
     return RunRecord.from_dict(redact(record.to_dict(), secrets))
 
 
-def _attach_inputs(store: TrackingStore, record: RunRecord, source: ProjectSource, prepared,
+def _attach_inputs(store: TrackingStore, record: RunRecord, source: ProjectSource, prepared: PreparedEnvironment,
                    secrets: list[str]) -> None:
     if source.diff:
         store.attach(record.run_id, "diff.patch", source.diff)  # the code itself: kept exactly

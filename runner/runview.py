@@ -41,7 +41,7 @@ def describe_run(view: dict[str, Any]) -> str:
         f"run          {view['run_id']}",
         f"name         {view['run_name']}",
         f"experiment   {view['experiment']}" + (f"   sweep {view['sweep_id']}" if view.get("sweep_id") else ""),
-        f"status       {view['status']} (exit code {view['exit_code']})",
+        f"status       {view['status']} (exit code {view['exit_code']})" + _stale_text(view),
         f"started      {when(view['start_time'])}   duration {duration(view['duration'])}",
         f"source       {s['uri']} ({s['kind']})",
         f"folder       {s['path']}" + (f"   subdirectory {s['subdirectory']}" if s["subdirectory"] else ""),
@@ -122,6 +122,11 @@ def _short(value: str, width: int = 80) -> str:
 
 def _settings_text(settings: dict[str, Any]) -> str:
     return ", ".join(f"{name}={json.dumps(value)}" for name, value in settings.items())
+def _stale_text(view: dict[str, Any]) -> str:
+    from runner.lifecycle import needs_refresh
+
+    stale = needs_refresh(RunRecord.from_dict(view))
+    return f"   {stale}: `proj runs refresh` records what became of it" if stale else ""
 
 
 def _metric_lines(view: dict[str, Any]) -> list[str]:
@@ -146,7 +151,13 @@ def _job_text(job: dict[str, Any] | None) -> str:
 
 
 def status_text(record: RunRecord) -> str:
-    """The run's status; while a scheduler holds its job, the job's state too (RUNNING/PENDING)."""
+    """The run's status; while a scheduler holds its job, the job's state too (RUNNING/PENDING);
+    what reading can tell without writing, too: "RUNNING (launcher gone: proj runs refresh)"."""
+    from runner.lifecycle import needs_refresh
+
+    stale = needs_refresh(record)
+    if stale is not None:
+        return f"{record.status.value} ({stale}: proj runs refresh)"
     if record.job is not None and not record.status.is_terminal and record.job.state:
         return f"{record.status.value}/{record.job.state}"
     return record.status.value

@@ -16,8 +16,10 @@ import os
 import re
 import shutil
 import tempfile
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import Callable, Iterable
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -39,7 +41,11 @@ Progress = Callable[[str], None]
 
 @dataclass
 class ProjectSource:
-    """The folder a run executes in, and the provenance recorded with it."""
+    """The folder a run executes in, and the provenance recorded with it.
+
+    A context manager: `with fetch_project(uri) as source:` removes the run's own checkout on
+    leaving the block, whatever happens in it (local folders are left alone).
+    """
 
     uri: str  # as the user gave it, credentials masked
     kind: str  # "local", "git" or "archive"
@@ -51,11 +57,18 @@ class ProjectSource:
     diff: bytes = b""  # uncommitted changes, untracked files included
     diff_hash: str | None = None
     repo_url: str | None = None  # masked
-    checkout: Path | None = None  # a per-run worktree or unpacked archive, removed by release()
+    checkout: Path | None = None  # a per-run worktree or unpacked archive, removed when the `with` block ends
     archive_sha256: str | None = None  # for a project archive (runner.archives)
     _mirror: Path | None = field(default=None, repr=False)
 
-    def release(self) -> None:
+    def __enter__(self) -> ProjectSource:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self._release()
+
+    def _release(self) -> None:
         """Remove the per-run checkout or unpacked archive (local folders are left alone)."""
         if self.checkout is not None and self.kind == "archive":
             archives.remove(self.checkout.parent)
@@ -69,7 +82,7 @@ class ProjectSource:
         """Let the per-run checkout outlive this process, for jobs a scheduler starts later.
 
         Each holder (a run id) gives it back with `release_kept_checkout`, and the last one
-        removes it; until then `release()` does nothing and no other proj reaps it. Returns the
+        removes it; until then leaving the `with` block keeps it and no other proj reaps it. Returns the
         checkout, or None for a local folder (there is nothing to keep).
         """
         if self.checkout is not None and self.kind == "archive":
@@ -113,7 +126,8 @@ def split_subdirectory(uri: str) -> tuple[str, str]:
 
 def fetch_project(uri: str, version: str | None = None, *, progress: Progress | None = None,
                   apply_diff: bytes | None = None, archive_sha256: str | None = None) -> ProjectSource:
-    """Make the project at `uri` available on disk; the caller must `release()` the result.
+    """Make the project at `uri` available on disk, as a context manager (`with ... as source`)
+    whose end removes the run's own checkout or unpacked archive.
 
     `apply_diff` (a recorded run's uncommitted changes) is applied to the run's own checkout of
     `version`, which re-creates that run's dirty working tree without touching any user folder.
@@ -122,12 +136,15 @@ def fetch_project(uri: str, version: str | None = None, *, progress: Progress | 
     progress = progress or (lambda _message: None)
     source = _fetch_source(uri, version, progress)
     if archive_sha256 is not None and source.archive_sha256 != archive_sha256:
-        found = source.archive_sha256
-        source.release()
-        raise ArchiveChangedError(f"The archive {source.uri} is not the one recorded: its SHA-256 is "
-                                  f"{found or '(not an archive)'}, the recorded one {archive_sha256}")
+        with source:  # it is not the project asked for: nothing of it stays
+            raise ArchiveChangedError(f"The archive {source.uri} is not the one recorded: its SHA-256 is "
+                                      f"{source.archive_sha256 or '(not an archive)'}, the recorded one "
+                                      f"{archive_sha256}")
     if apply_diff:
-        _apply_diff(source, apply_diff)
+        with ExitStack() as on_failure:
+            on_failure.enter_context(source)  # the checkout goes if the changes do not apply
+            _apply_diff(source, apply_diff)
+            on_failure.pop_all()
     return source
 
 
@@ -356,12 +373,10 @@ def _record_working_tree(source: ProjectSource, top: Path) -> None:
 
 def _apply_diff(source: ProjectSource, diff: bytes) -> None:
     if source.checkout is None:
-        source.release()
         raise UsageError("Recorded changes can only be applied to a checkout of a commit (give a version)")
     try:
         gitmirror.apply_patch(source.checkout, diff)
     except GitFailure as err:
-        source.release()
         raise PatchError(f"The recorded uncommitted changes do not apply to commit {source.commit}: "
                          f"{err.reason}") from None
     source.diff, source.dirty = diff, True

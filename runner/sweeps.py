@@ -13,12 +13,15 @@ import os
 import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 from itertools import product
-from typing import BinaryIO, Callable, Mapping, Sequence
+from typing import BinaryIO, Callable, Iterator, Mapping, Sequence
 
-from runner import supervisor
+from runner import lifecycle, supervisor
 from runner.api import (
+    OpenedProject,
     Reporter,
     RunOutcome,
     RunPlan,
@@ -26,17 +29,18 @@ from runner.api import (
     begin_run,
     check_run,
     job_for,
-    open_project,
+    opened_project,
     plan_point,
     prepare_run,
     run_here,
 )
-from runner.backends import Backend, get_backend
+from runner.backends import AnyBackend, AttachedBackend, Scheduler, get_backend
+from runner.environments import PreparedEnvironment
 from runner.errors import ParameterError, UsageError
 from runner.params import closest_declared
 from runner.pathvalues import PathDownloads
 from runner.tracking import open_store
-from runner.tracking.base import RunRecord, RunStatus, TrackingStore
+from runner.tracking.base import RunRecord, TrackingStore
 
 _UNESCAPED_COMMA = re.compile(r"(?<!\\),")
 RunCallback = Callable[[RunRecord, TrackingStore], None]
@@ -82,47 +86,47 @@ def sweep_points(axes: Sequence[SweepAxis]) -> list[dict[str, str]]:
     return [dict(zip((a.name for a in axes), values)) for values in product(*(a.values for a in axes))]
 
 
-def plan_sweep(request: RunRequest, axes: Sequence[SweepAxis], reporter: Reporter) -> list[RunPlan]:
-    """A RunPlan per point, sharing one fetched source (the caller releases it); every bad
-    value of every point is reported at once, before anything is built."""
+@contextmanager
+def planned_sweep(request: RunRequest, axes: Sequence[SweepAxis], reporter: Reporter) -> Iterator[list[RunPlan]]:
+    """A RunPlan per point, sharing one fetched source (released on exit); every bad value of
+    every point is reported at once, before anything is built."""
     if request.run_id is not None:
         raise UsageError("--run-id continues one run, and a sweep starts a run per point", hint="leave one out")
-    opened = open_project(request, reporter)
-    try:
-        for axis in axes:
-            if opened.entry_point.parameter(axis.name) is None:
-                close = closest_declared(opened.entry_point, axis.name)
-                reporter.warning(f"--sweep {axis.name}: entry point {opened.entry_point.name!r} declares no such "
-                                 f"parameter; it is passed as --{axis.name} VALUE"
-                                 + (f"; did you mean {close!r}?" if close else ""))
-        plans, problems = [], []
-        for point in sweep_points(axes):
-            try:
-                plans.append(plan_point(opened, {**request.parameters, **point}))
-            except ParameterError as err:
-                problems += [str(err)] if str(err) not in problems else []
-        if problems:
-            raise ParameterError("The sweep has values the entry point cannot accept (nothing was run):\n  "
-                                 + "\n  ".join(problems))
-    except BaseException:
-        opened.source.release()
-        raise
+    with opened_project(request, reporter) as opened:
+        yield plan_points(opened, request, axes, reporter)
+
+
+def plan_points(opened: OpenedProject, request: RunRequest, axes: Sequence[SweepAxis],
+                reporter: Reporter) -> list[RunPlan]:
+    for axis in axes:
+        if opened.entry_point.parameter(axis.name) is None:
+            close = closest_declared(opened.entry_point, axis.name)
+            reporter.warning(f"--sweep {axis.name}: entry point {opened.entry_point.name!r} declares no such "
+                             f"parameter; it is passed as --{axis.name} VALUE"
+                             + (f"; did you mean {close!r}?" if close else ""))
+    plans, problems = [], []
+    for point in sweep_points(axes):
+        try:
+            plans.append(plan_point(opened, {**request.parameters, **point}))
+        except ParameterError as err:
+            problems += [str(err)] if str(err) not in problems else []
+    if problems:
+        raise ParameterError("The sweep has values the entry point cannot accept (nothing was run):\n  "
+                             + "\n  ".join(problems))
     return plans
 
 
+@contextmanager
 def dry_run_sweep(request: RunRequest, axes: Sequence[SweepAxis], reporter: Reporter, *, jobs: int = 1,
-                  max_parallel: int | None = None) -> list[RunPlan]:
-    """The plans, once every check a sweep makes before building anything has passed (--dry-run)."""
+                  max_parallel: int | None = None) -> Iterator[list[RunPlan]]:
+    """The plans, once every check a sweep makes before building anything has passed (--dry-run);
+    their source is released on exit."""
     backend = get_backend(request.backend, request.backend_config)
     _check_parallelism(backend, jobs, max_parallel)
-    plans = plan_sweep(request, axes, reporter)
-    try:
+    with planned_sweep(request, axes, reporter) as plans:
         check_run(request, plans[0], backend, dry_run=True)
         plans[0].kind.create(plans[0].project, plans[0].settings)  # checks its options
-    except BaseException:
-        plans[0].source.release()
-        raise
-    return plans
+        yield plans
 
 
 def run_sweep(request: RunRequest, axes: Sequence[SweepAxis], reporter: Reporter, *, terminal: BinaryIO,
@@ -131,34 +135,33 @@ def run_sweep(request: RunRequest, axes: Sequence[SweepAxis], reporter: Reporter
     backend = get_backend(request.backend, request.backend_config)
     _check_parallelism(backend, jobs, max_parallel)
     supervisor.start()  # the process supervisor starts up while the project is fetched and prepared
-    plans = plan_sweep(request, axes, reporter)
     sweep_id = uuid.uuid4().hex
     points = sweep_points(axes)
-    requests = [replace(request, sweep_id=sweep_id, run_name=_point_name(request, plan, point))
-                for plan, point in zip(plans, points)]
     downloads = PathDownloads(request.storage_dir, reporter.info)
-    try:
-        store, prepared = prepare_run(request, plans[0], backend, reporter, downloads=downloads, plans=plans)
-        if backend.detachable:
-            records, interrupted = _submit(store, backend, requests, plans, prepared, request.detach,
-                                           max_parallel, reporter, on_started, on_finished)
-        else:
-            run = _LocalPoints(backend, prepared, reporter, terminal, on_started, on_finished)
-            records, interrupted = run.all(store, requests, plans, jobs)
-    finally:
-        plans[0].source.release()
-        if not request.detach:  # detached jobs read their downloads later
-            downloads.release()
-    return SweepOutcome(sweep_id, records, _exit_code(records, interrupted, request.detach))
+    with planned_sweep(request, axes, reporter) as plans:
+        requests = [replace(request, sweep_id=sweep_id, run_name=_point_name(request, plan, point))
+                    for plan, point in zip(plans, points)]
+        try:
+            store, prepared = prepare_run(request, plans[0], backend, reporter, downloads=downloads, plans=plans)
+            if isinstance(backend, Scheduler):
+                records, interrupted = _submit(store, backend, requests, plans, prepared, request.detach,
+                                               max_parallel, reporter, on_started, on_finished)
+            else:
+                run = _LocalPoints(backend, prepared, reporter, terminal, on_started, on_finished)
+                records, interrupted = run.all(store, requests, plans, jobs)
+        finally:
+            if not request.detach:  # detached jobs read their downloads later
+                downloads.release()
+    return SweepOutcome(sweep_id, records, lifecycle.sweep_exit_code(records, interrupted, detached=request.detach))
 
 
-def _check_parallelism(backend: Backend, jobs: int, max_parallel: int | None) -> None:
+def _check_parallelism(backend: AnyBackend, jobs: int, max_parallel: int | None) -> None:
     if jobs < 1 or (max_parallel is not None and max_parallel < 1):
         raise UsageError("-j and --max-parallel take a number of points, 1 or more")
-    if backend.detachable and jobs > 1:
+    if isinstance(backend, Scheduler) and jobs > 1:
         raise UsageError(f"-j sets how many points run at once on this machine; the {backend.name} backend "
                          "runs them as one job array", hint="use --max-parallel N to throttle the array")
-    if not backend.detachable and max_parallel is not None:
+    if not isinstance(backend, Scheduler) and max_parallel is not None:
         raise UsageError(f"--max-parallel throttles a scheduler's job array; the {backend.name} backend runs "
                          "points on this machine", hint="use -j N to run N points at once")
 
@@ -168,14 +171,16 @@ def _point_name(request: RunRequest, plan: RunPlan, point: Mapping[str, str]) ->
     return f"{base} [{' '.join(f'{k}={v}' for k, v in point.items())}]"
 
 
-def _submit(store, backend, requests, plans, prepared, detach, max_parallel, reporter, on_started, on_finished):
+def _submit(store: TrackingStore, backend: Scheduler, requests: Sequence[RunRequest], plans: Sequence[RunPlan],
+            prepared: PreparedEnvironment, detach: bool, max_parallel: int | None, reporter: Reporter,
+            on_started: RunCallback, on_finished: RunCallback) -> tuple[list[RunRecord], int | None]:
     from runner.scheduling import ScheduledRun, submit_runs
 
     runs = []
     for point_request, plan in zip(requests, plans):
         record = begin_run(store, point_request, plan, prepared)
         on_started(record, store)
-        runs.append(ScheduledRun(record, lambda record=record, plan=plan: job_for(store, record, plan, prepared)))
+        runs.append(ScheduledRun(record, partial(job_for, store, record, plan, prepared)))
     scheduled = submit_runs(store, backend, runs, plans[0].source, detach=detach, max_parallel=max_parallel,
                             progress=reporter.info, on_ended=lambda record: on_finished(record, store))
     return scheduled.records, scheduled.interrupted_by
@@ -185,22 +190,25 @@ class _LocalPoints:
     """The points run on this machine: one after the other in the foreground (-j 1, output
     shown), or N at once from worker threads (output only in each run's log)."""
 
-    def __init__(self, backend, prepared, reporter, terminal, on_started, on_finished) -> None:
+    def __init__(self, backend: AttachedBackend, prepared: PreparedEnvironment, reporter: Reporter,
+                 terminal: BinaryIO, on_started: RunCallback, on_finished: RunCallback) -> None:
         self.backend, self.prepared, self.reporter = backend, prepared, reporter
         self.terminal, self.on_started, self.on_finished = terminal, on_started, on_finished
 
-    def all(self, store: TrackingStore, requests, plans, jobs: int) -> tuple[list[RunRecord], int | None]:
+    def all(self, store: TrackingStore, requests: Sequence[RunRequest], plans: Sequence[RunPlan],
+            jobs: int) -> tuple[list[RunRecord], int | None]:
         if jobs == 1:
             records = []
             for point_request, plan in zip(requests, plans):
                 outcome = self.one(store, point_request, plan, self.terminal)
                 records.append(outcome.record)
-                if outcome.record.status is RunStatus.KILLED:  # interrupted: the rest do not start
-                    return records, outcome.exit_code - 128
+                if outcome.interrupted_by is not None:  # the rest do not start
+                    return records, outcome.interrupted_by
             return records, None
         return self._parallel(store.uri, requests, plans, jobs)
 
-    def _parallel(self, store_uri: str, requests, plans, jobs: int) -> tuple[list[RunRecord], int | None]:
+    def _parallel(self, store_uri: str, requests: Sequence[RunRequest], plans: Sequence[RunPlan],
+                  jobs: int) -> tuple[list[RunRecord], int | None]:
         from runner.stopping import StopSignals
 
         # The main thread's scope catches stop signals for the points' commands and containers,
@@ -217,18 +225,10 @@ class _LocalPoints:
                 records = [f.result() for f in futures]
         return [r for r in records if r is not None], stop.received
 
-    def one(self, store: TrackingStore, point_request: RunRequest, plan: RunPlan, terminal) -> RunOutcome:
+    def one(self, store: TrackingStore, point_request: RunRequest, plan: RunPlan, terminal: BinaryIO) -> RunOutcome:
         record = begin_run(store, point_request, plan, self.prepared)
         self.on_started(record, store)
         outcome = run_here(store, self.backend, record, lambda: job_for(store, record, plan, self.prepared),
                            terminal, self.reporter)
         self.on_finished(outcome.record, store)
         return outcome
-
-
-def _exit_code(records: list[RunRecord], interrupted: int | None, detach: bool) -> int:
-    if interrupted is not None:
-        return 128 + interrupted
-    if detach:
-        return 0
-    return 0 if all(r.status is RunStatus.FINISHED for r in records) else 1

@@ -99,6 +99,8 @@ def test_a_killed_proj_still_has_everything_ended_and_its_run_is_lost(project):
     proj.communicate(timeout=30)
     assert proj.returncode == -signal.SIGKILL
     wait_for(lambda: not any(alive(pid) for pid in pids), 10, what="the supervisor to end the run's processes")
+    assert [r["status"] for r in listed_runs(project)] == ["RUNNING"]  # reading records nothing
+    run_proj("runs", "refresh", cwd=project, check_exit=0)
     [record] = listed_runs(project)
     assert record["status"] == "LOST"
 

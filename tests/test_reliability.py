@@ -121,6 +121,8 @@ def test_launcher_killed_repeatedly_leaves_no_orphan_and_lost_runs(project):
             time.sleep(0.05)
         left += sum(alive(pid) for pid in pids)
     assert left == 0
+    assert [r["status"] for r in runs_in(project / ".proj")] == ["RUNNING"] * 3  # until refreshed
+    run_proj("runs", "refresh", "--tracking-uri", str(project / ".proj"), check_exit=0)
     assert [r["status"] for r in runs_in(project / ".proj")] == ["LOST"] * 3
     record_figure("launcher_sigkill", {"runs": 3, "recorded_lost": 3, "processes_left": left})
 

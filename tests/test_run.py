@@ -218,8 +218,15 @@ def test_launcher_killed_with_sigkill_takes_the_command_with_it_and_the_run_is_l
     proj.kill()
     proj.wait()
     wait_for(lambda: not alive(shell) and not alive(grandchild), timeout=10, what="orphans to die")
+    shown = run_proj("runs", "list", cwd=probe, check_exit=0).stdout  # reading tells, but writes nothing
+    assert "RUNNING (launcher gone: proj runs refresh)" in shown
+    assert run_proj("runs", "list", "--status", "lost", cwd=probe, check_exit=0).stdout.strip() == "no runs"
+
+    refreshed = run_proj("runs", "refresh", cwd=probe, check_exit=0)
+
     runs = json.loads(run_proj("runs", "list", "--format", "json", cwd=probe, check_exit=0).stdout)
     assert [r["status"] for r in runs] == ["LOST"]
+    assert f"run {runs[0]['run_id']} LOST" in refreshed.stdout
     lost = run_proj("runs", "list", "--status", "lost", "--format", "json", cwd=probe, check_exit=0).stdout
     assert len(json.loads(lost)) == 1
 

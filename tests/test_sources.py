@@ -32,11 +32,8 @@ def repo(tmp_path) -> GitRepo:
 
 
 def fetched_text(uri: str, version: str | None = None, name: str = "version.txt") -> tuple[str, str]:
-    source = fetch_project(uri, version)
-    try:
+    with fetch_project(uri, version) as source:
         return (source.path / name).read_text(), source.commit
-    finally:
-        source.release()
 
 
 def test_local_folder_outside_git_has_no_commit(tmp_path):
@@ -76,14 +73,11 @@ def test_local_subfolder_of_a_repository_records_its_subdirectory(repo):
 
 
 def test_file_url_runs_the_default_branch_in_its_own_checkout(repo):
-    source = fetch_project(repo.url)
-    try:
+    with fetch_project(repo.url) as source:
         assert (source.path / "version.txt").read_text() == "v3\n"
         assert source.commit == repo.head() and source.kind == "git" and source.dirty is False
         assert source.checkout is not None and repo.path not in source.path.parents
         checkout = source.checkout
-    finally:
-        source.release()
     assert not checkout.exists()
 
 
@@ -133,17 +127,14 @@ def test_version_on_a_local_repository_never_touches_it(repo):
     before = repo.snapshot()
     old = repo.git("rev-parse", "HEAD~2")
     for version in ("feature", "v1.0", old, old[:7]):
-        source = fetch_project(str(repo.path), version)
-        source.release()
+        with fetch_project(str(repo.path), version):
+            pass
     assert repo.snapshot() == before
 
 
 def test_version_on_a_local_subfolder_keeps_the_subfolder(repo):
-    source = fetch_project(str(repo.path / "sub"), "v1.0")
-    try:
+    with fetch_project(str(repo.path / "sub"), "v1.0") as source:
         assert source.subdirectory == "sub" and (source.path / "version.txt").read_text() == "sub v1\n"
-    finally:
-        source.release()
 
 
 def test_version_outside_git_is_a_usage_error(tmp_path):
@@ -223,6 +214,34 @@ def test_checkouts_of_dead_runs_are_reaped(repo, isolated_home):
     source = fetch_project(repo.url)
     dead = source.checkout.with_name(source.checkout.name.replace(f"-{os.getpid()}-", "-999999999-"))
     source.checkout.rename(dead)  # as if proj pid 999999999 had died holding it
-    fetch_project(repo.url).release()
+    with fetch_project(repo.url):
+        pass
     assert not dead.exists()
     assert list((isolated_home / "checkouts").iterdir()) == []
+
+
+def test_a_fetched_checkout_is_removed_when_its_block_ends_even_by_an_error(repo):
+    with pytest.raises(RuntimeError, match="the run broke"), fetch_project(repo.url) as source:
+        checkout = source.checkout
+        assert checkout is not None and checkout.is_dir()
+        raise RuntimeError("the run broke")
+    assert not checkout.exists()
+
+
+def test_a_checkout_kept_for_a_scheduled_job_outlives_the_block_until_given_back(repo):
+    from runner.sources import release_kept_checkout
+
+    with fetch_project(repo.url) as source:
+        kept = source.keep_checkout(["a" * 32, "b" * 32])
+    assert kept is not None and kept.is_dir()
+    release_kept_checkout(kept, "a" * 32)
+    assert kept.is_dir()  # the second job still needs it
+    release_kept_checkout(kept, "b" * 32)
+    assert not kept.exists()
+
+
+def test_a_local_folder_is_left_alone_by_the_block(tmp_path):
+    (tmp_path / "MLproject").write_text("name: here\n")
+    with fetch_project(str(tmp_path)) as source:
+        assert source.checkout is None and source.path == tmp_path
+    assert (tmp_path / "MLproject").exists()

@@ -2,20 +2,24 @@
 `proj.backends` (docs/plugins.md, "Backend plugins").
 
 A backend is made by a factory called with its configuration (`--backend-config`, a dict; empty
-when none was given).
+when none was given). It is either an AttachedBackend (runs a job while proj waits) or a
+Scheduler (submits jobs that outlive proj): runner.backends.base.
 """
 
 from __future__ import annotations
 
 from typing import Any, Mapping
 
-from runner.backends.base import Backend, Job, JobResult, JobState, JobStatus
+from runner.backends.base import AttachedBackend, Backend, Job, JobResult, JobState, JobStatus, Scheduler
 from runner.errors import UsageError
 
 ENTRY_POINT_GROUP = "proj.backends"
 
 
-def _local(config: Mapping[str, Any]) -> Backend:
+AnyBackend = AttachedBackend | Scheduler
+
+
+def _local(config: Mapping[str, Any]) -> AnyBackend:
     from runner.backends.local import LocalBackend
 
     if config:
@@ -24,7 +28,7 @@ def _local(config: Mapping[str, Any]) -> Backend:
     return LocalBackend()
 
 
-def _slurm(config: Mapping[str, Any]) -> Backend:
+def _slurm(config: Mapping[str, Any]) -> AnyBackend:
     from runner.backends.slurm import SlurmBackend
 
     return SlurmBackend.from_config(config)
@@ -33,7 +37,7 @@ def _slurm(config: Mapping[str, Any]) -> Backend:
 BUILTINS = {"local": _local, "slurm": _slurm}
 
 
-def get_backend(name: str, config: Mapping[str, Any] | None = None) -> Backend:
+def get_backend(name: str, config: Mapping[str, Any] | None = None) -> AnyBackend:
     if name in BUILTINS:  # the common case skips the entry-point scan (start-up budget)
         return BUILTINS[name](dict(config or {}))
     from runner.plugins import load_plugins
@@ -42,10 +46,11 @@ def get_backend(name: str, config: Mapping[str, Any] | None = None) -> Backend:
     if name not in factories:
         raise _unknown_backend(name, sorted(factories))
     backend = factories[name](dict(config or {}))
-    if not isinstance(backend, Backend):
+    if not isinstance(backend, (AttachedBackend, Scheduler)):
         from runner.errors import PluginError
 
-        raise PluginError(f"The backend plugin {name!r} returned {type(backend).__name__}, not a Backend")
+        raise PluginError(f"The backend plugin {name!r} returned {type(backend).__name__}, "
+                          "not an AttachedBackend or a Scheduler (runner.backends.base)")
     return backend
 
 
@@ -64,4 +69,13 @@ def _unknown_backend(name: str, known: list[str]) -> UsageError:
                       hint="more backends can be installed as plugins (docs/plugins.md)")
 
 
-__all__ = ["Backend", "Job", "JobResult", "JobState", "JobStatus", "get_backend"]
+def get_scheduler(name: str) -> Scheduler:
+    """The scheduler that holds jobs of runs recorded with backend `name` (to ask about them)."""
+    backend = get_backend(name)
+    if not isinstance(backend, Scheduler):
+        raise UsageError(f"The {name} backend is not a scheduler: its runs have no job to ask about")
+    return backend
+
+
+__all__ = ["AnyBackend", "AttachedBackend", "Backend", "Job", "JobResult", "JobState", "JobStatus", "Scheduler",
+           "get_backend", "get_scheduler"]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Sequence
 
-from runner.backends.base import Backend, JobStatus
+from runner.backends.base import Job, JobResult, JobStatus, Scheduler
 from runner.errors import BackendError
 from runner.stopping import StopSignals
 
@@ -32,7 +32,7 @@ class Followed:
     interrupted_by: int | None  # the stop signal proj received, if any
 
 
-def follow_jobs(backend: Backend, job_ids: Sequence[str], *, log: Path | None = None,
+def follow_jobs(backend: Scheduler, job_ids: Sequence[str], *, log: Path | None = None,
                 terminal: BinaryIO | None = None, on_status: OnStatus | None = None) -> Followed:
     """Watch the jobs until each has ended; `on_status` hears of every change."""
     tail = LogTail(log, terminal) if log is not None and terminal is not None else None
@@ -49,8 +49,18 @@ def follow_jobs(backend: Backend, job_ids: Sequence[str], *, log: Path | None = 
     return Followed(watcher.statuses, stop.received)
 
 
+def run_submitted(scheduler: Scheduler, job: Job, *, terminal: BinaryIO) -> JobResult:
+    """Submit the job and follow it to its end, its output shown as written: a scheduler used as
+    an attached backend, with no tracking store (what proj does around this is in runner.scheduling)."""
+    job_id = scheduler.submit(job)
+    followed = follow_jobs(scheduler, [job_id], log=job.log_path, terminal=terminal)
+    status = followed.statuses[job_id]
+    scheduler.release(job_id)
+    return JobResult(status.exit_code if status.exit_code is not None else 1, followed.interrupted_by)
+
+
 class _Watcher:
-    def __init__(self, backend: Backend, on_status: OnStatus, tail: LogTail | None) -> None:
+    def __init__(self, backend: Scheduler, on_status: OnStatus, tail: LogTail | None) -> None:
         self.backend = backend
         self.on_status = on_status
         self.tail = tail

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import BinaryIO
 
-from runner.backends.base import Backend, Job, JobResult
+from runner.backends.base import AttachedBackend, Job, JobResult
 from runner.process import run_command
 
 
-class LocalBackend(Backend):
+class LocalBackend(AttachedBackend):
     name = "local"
+    accepts = frozenset({"host", "container"})
 
     def run(self, job: Job, *, terminal: BinaryIO) -> JobResult:
         invocation = job.invocation

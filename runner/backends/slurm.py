@@ -18,12 +18,13 @@ import itertools
 import os
 import re
 from pathlib import Path
-from typing import Any, BinaryIO, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
-from runner.backends.base import Backend, Job, JobResult, JobState, JobStatus
+from runner.backends.base import Job, JobState, JobStatus, Scheduler
 from runner.backends.slurm_script import render_script
 from runner.backends.slurm_status import parse_sacct, parse_scontrol
 from runner.errors import BackendError, UsageError
+from runner.invocation import InvocationKind
 from runner.locations import cache_dir
 from runner.process import ToolError, run_tool
 
@@ -40,9 +41,9 @@ _NO_ACCOUNTING = "accounting storage is disabled"
 _JOB_ID = re.compile(r"^(\d+)(;\S+)?$")
 
 
-class SlurmBackend(Backend):
+class SlurmBackend(Scheduler):
     name = "slurm"
-    detachable = True
+    accepts = frozenset({"host"})
 
     def __init__(self, options: Sequence[str] = ()) -> None:
         self.options = tuple(options)  # sbatch options from the configuration
@@ -58,8 +59,8 @@ class SlurmBackend(Backend):
             _check_extra_arg(item)
         return cls([*options, *config.get("extra_args", [])])
 
-    def check_environment(self, kind: str) -> None:
-        if kind == "docker":
+    def check_environment(self, kind: str, invocation: InvocationKind) -> None:
+        if invocation not in self.accepts:  # a container: say why Slurm takes none
             raise UsageError(
                 "The slurm backend cannot run docker environments: proj would build the image on "
                 "this host, and compute nodes neither see this host's Docker daemon nor usually run one",
@@ -100,9 +101,6 @@ class SlurmBackend(Backend):
         return [f"{job_id}_{i}" for i in range(len(jobs))] if array else [job_id]
 
     # --- watching ----------------------------------------------------------------------------
-
-    def poll(self, job_id: str) -> JobStatus:
-        return self.poll_many([job_id])[job_id]
 
     def poll_many(self, job_ids: Sequence[str]) -> dict[str, JobStatus]:
         """One `scontrol` call per job or job array; `sacct` for what it has forgotten."""
@@ -162,18 +160,6 @@ class SlurmBackend(Backend):
             raise _tool_failure("scancel", f"cancel job {job_id}", err) from None
         if result.returncode != 0 and "already completing or completed" not in result.output:
             raise BackendError(f"Slurm could not cancel job {job_id}: {_last_line(result.output)}")
-
-    # --- attached, without a store (the api follows jobs through runner.scheduling) ------------
-
-    def run(self, job: Job, *, terminal: BinaryIO) -> JobResult:
-        from runner.backends.follow import follow_jobs
-
-        job_id = self.submit(job)
-        followed = follow_jobs(self, [job_id], log=job.log_path, terminal=terminal)
-        status = followed.statuses[job_id]
-        self.release(job_id)
-        code = status.exit_code if status.exit_code is not None else 1
-        return JobResult(code, followed.interrupted_by)
 
 
 def output_dir() -> Path:

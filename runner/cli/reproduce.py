@@ -12,7 +12,7 @@ import typer
 from runner.cli.app import app, runs_app
 from runner.cli.kind_options import with_kind_options
 from runner.cli.output import emit, emit_json, note
-from runner.cli.run import Reporter, report_finished, report_started
+from runner.cli.run_report import Reporter, report_finished, report_started
 
 if TYPE_CHECKING:
     from runner.runcard import RunCard

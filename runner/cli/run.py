@@ -10,34 +10,8 @@ import typer
 
 from runner.cli.app import app
 from runner.cli.kind_options import manager_help, with_kind_options
-from runner.cli.output import emit, note, warn
-
-
-class Reporter:
-    """Progress and warnings from the library, as proj's own lines on stderr."""
-
-    def info(self, message: str) -> None:
-        note(message)
-
-    def warning(self, message: str) -> None:
-        warn(message)
-
-
-def report_started(record, store) -> None:
-    note(f"run {record.run_id} started in experiment {record.experiment!r}, recorded in {store.uri}")
-    note(f"command: {record.command.rstrip()}")
-
-
-def report_continued(record, store) -> None:
-    note(f"run {record.run_id} continued in experiment {record.experiment!r}, recorded in {store.uri}")
-    note(f"command: {record.command.rstrip()}")
-
-
-def report_finished(outcome, tracking_uri: Optional[str]) -> None:
-    record = outcome.record
-    duration = f"{record.duration:.1f} s" if record.duration is not None else "?"
-    note(f"run {record.run_id} {record.status.value} (exit code {record.exit_code}) in {duration}; "
-         f"record: proj runs show {record.run_id[:12]}" + _store_hint(tracking_uri))
+from runner.cli.output import emit
+from runner.cli.run_report import Reporter, describe_plan, report_continued, report_finished, report_started
 
 
 @app.command(context_settings={"allow_interspersed_args": True})
@@ -112,11 +86,8 @@ def run(
 
         run_sweep_command(request, sweep, jobs, max_parallel, dry_run=dry_run)  # exits
     if dry_run:
-        plan = check_dry_run(request, Reporter())
-        try:
-            emit(_describe_plan(plan))
-        finally:
-            plan.source.release()
+        with check_dry_run(request, Reporter()) as plan:
+            emit(describe_plan(plan))
         return
     outcome = run_project(request, Reporter(), terminal=sys.stdout.buffer,
                           on_started=report_continued if run_id else report_started)
@@ -129,39 +100,3 @@ def run(
     raise typer.Exit(outcome.exit_code)
 
 
-def _store_hint(tracking_uri: Optional[str]) -> str:
-    return f" --tracking-uri {tracking_uri}" if tracking_uri else ""
-
-
-def _describe_plan(plan) -> str:
-    from runner.secrets import redact_text, secret_values
-
-    return redact_text(_plan_text(plan), secret_values())
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, list):
-        return " ".join(value) or "none"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
-
-
-def _plan_text(plan) -> str:
-    lines = [f"project      {plan.project.name or plan.project.root.name} ({plan.source.path})"]
-    if plan.source.commit:
-        dirty = " (dirty)" if plan.source.dirty else ""
-        lines.append(f"commit       {plan.source.commit}{dirty}")
-    lines.append(f"entry point  {plan.entry_point.name}")
-    recorded = plan.kind.recorded_settings(plan.settings)
-    settings = ", ".join(f"{name} {_shown(value)}" for name, value in recorded.items())
-    lines.append(f"environment  {plan.kind.name}" + (f" ({settings})" if settings else ""))
-    lines.append("parameters")
-    for p in plan.params:
-        origin = "given" if p.given is not None else "default"
-        extra = "" if p.declared else ", undeclared: appended"
-        extra += ", downloaded when the run starts" if p.remote else ""
-        lines.append(f"  {p.name} = {p.value!r} ({p.type}, {origin}{extra})")
-    lines.append("command")
-    lines.extend(f"  {line}" for line in plan.command.rstrip().splitlines())
-    return "\n".join(lines)

@@ -1,19 +1,21 @@
-"""`proj runs wait` and `proj runs cancel`: runs handed to a scheduler, after `proj run` returned.
+"""`proj runs refresh`, `wait` and `cancel`: bringing runs up to date after `proj run` returned.
 
-Both ask the scheduler (runner.scheduling), so a run's record follows its job even when no
-proj watched it end. `wait` exits as `proj run` would have: 0 when the run finished, the
-command's exit code when it failed.
+`refresh` is the one command that records what happened to runs nobody watched: jobs a
+scheduler ended (`--detach`), runs whose proj died (LOST); reads (`runs list/show`, `proj ui`)
+never do (runner.refresh). `wait` and `cancel` refresh first, since they need fresh state.
+`wait` exits as `proj run` would have: 0 when the run finished, the command's exit code when it
+failed.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import typer
 
 from runner.cli.app import runs_app
-from runner.cli.output import note
+from runner.cli.output import emit, note, warn
 
 if TYPE_CHECKING:
     from runner.tracking.base import RunRecord, TrackingStore
@@ -26,6 +28,16 @@ def _store(tracking_uri: Optional[str]) -> TrackingStore:
     from runner.tracking import open_store, resolve_tracking_uri
 
     return open_store(resolve_tracking_uri(tracking_uri))
+
+
+def _fresh_run(store: TrackingStore, run_id: str) -> RunRecord:
+    """The run, refreshed: a scheduler that cannot be asked is an error here."""
+    from runner.refresh import refresh_runs
+
+    refreshed = refresh_runs(store, [store.get_run(run_id)])
+    if refreshed.problems:
+        raise refreshed.problems[0]
+    return refreshed.records[0]
 
 
 def report_detached(record: RunRecord, tracking_uri: Optional[str]) -> None:
@@ -45,10 +57,11 @@ def wait_for_run(
 ) -> None:
     """Wait until a run has ended (asking its scheduler), and exit with the run's exit code."""
     from runner.backends.follow import LogTail
-    from runner.scheduling import exit_code_for, wait_for_runs
+    from runner.lifecycle import exit_code_of
+    from runner.refresh import wait_for_runs
 
     store = _store(tracking_uri)
-    record = store.get_run(run_id)
+    record = _fresh_run(store, run_id)
     tail = LogTail(store.log_path(record.run_id), sys.stdout.buffer) if follow else None
 
     def changed(fresh: RunRecord) -> None:
@@ -67,7 +80,7 @@ def wait_for_run(
         note(f"run {record.run_id} is still {record.status.value} after {timeout:g} s")
         raise typer.Exit(1)
     note(_ended(record))
-    raise typer.Exit(exit_code_for(record))
+    raise typer.Exit(exit_code_of(record))
 
 
 @runs_app.command("cancel")
@@ -76,10 +89,10 @@ def cancel_run(
     tracking_uri: Optional[str] = _TRACKING_URI,
 ) -> None:
     """Cancel a run's scheduler job; the run is recorded KILLED once the scheduler confirms."""
-    from runner.scheduling import cancel_run as cancel
+    from runner.refresh import cancel_run as cancel
 
     store = _store(tracking_uri)
-    record = store.get_run(run_id)
+    record = _fresh_run(store, run_id)
     if record.status.is_terminal:
         note(f"run {record.run_id} has already ended: {_ended(record)}")
         return
@@ -90,6 +103,34 @@ def cancel_run(
              f"`proj runs show {record.run_id[:12]}` will tell")
         raise typer.Exit(1)
     note(_ended(record))
+
+
+@runs_app.command("refresh")
+def refresh(
+    run_ids: List[str] = typer.Argument(None, metavar="[RUN_ID]...",
+                                        help="Runs to refresh (ids or prefixes) [default: every RUNNING run]."),
+    tracking_uri: Optional[str] = _TRACKING_URI,
+) -> None:
+    """Record what happened to RUNNING runs: jobs their scheduler ended, runs whose proj is gone (LOST)."""
+    from runner.refresh import refresh_runs, running_runs
+
+    store = _store(tracking_uri)
+    records = [store.get_run(ref) for ref in run_ids] if run_ids else running_runs(store)
+    refreshed = refresh_runs(store, records)
+    for record in refreshed.changed:
+        emit(_ended(record) if record.status.is_terminal else _waiting(record))
+    pending = sum(not r.status.is_terminal for r in refreshed.records)
+    note(f"refreshed {len(records)} run{'s' if len(records) != 1 else ''}: {len(refreshed.changed)} changed, "
+         f"{pending} still RUNNING")
+    for problem in refreshed.problems[1:]:
+        warn(str(problem))
+    if refreshed.problems:
+        raise refreshed.problems[0]
+
+
+def _waiting(record: RunRecord) -> str:
+    job = f": {record.backend} job {record.job.id} is {record.job.state}" if record.job else ""
+    return f"run {record.run_id} {record.status.value}{job}"
 
 
 def _ended(record: RunRecord) -> str:

@@ -234,11 +234,14 @@ RUN_SORT_COLUMNS = ("start_time", "duration", "status", "experiment", "run_name"
 
 
 class TrackingStore(ABC):
-    """Where runs are recorded. A store is chosen by the tracking URI (see runner.tracking)."""
+    """Where runs are recorded. A store is chosen by the tracking URI (see runner.tracking).
+
+    A store persists and reads; it decides nothing. Which status a run gets, and when, is
+    runner.lifecycle's business; reading (`get_run`, `list_runs`, ...) never writes."""
 
     uri: str
     # True when any proj process can settle a run this store recorded (`set_job`, then `end_run`
-    # from `proj runs wait`): what `--detach` needs. Stores that finish only their own runs say False.
+    # from `proj runs refresh`): what `--detach` needs. Stores that finish only their own runs say False.
     supports_detached_runs: ClassVar[bool] = False
 
     @abstractmethod
@@ -264,7 +267,8 @@ class TrackingStore(ABC):
 
     @abstractmethod
     def end_run(self, run_id: str, status: RunStatus, exit_code: int | None, end_time: float) -> RunRecord:
-        """Record the outcome, unless the run already has one."""
+        """Record the run's final status, exit code and end time, unless it has them already (the
+        first ending wins); returns the record as stored."""
 
     @abstractmethod
     def get_run(self, ref: str) -> RunRecord:
@@ -272,7 +276,7 @@ class TrackingStore(ABC):
 
     @abstractmethod
     def list_runs(self, query: RunQuery) -> list[RunRecord]:
-        """Runs matching `query`, newest first."""
+        """Runs matching `query` (its status as recorded), newest first, `limit` at most."""
 
     @abstractmethod
     def read_attachment(self, run_id: str, name: str) -> bytes:
@@ -302,6 +306,11 @@ class TrackingStore(ABC):
         """At the end of the still RUNNING `record`: bring what the project logged with its own
         MLflow client into the record (runner.capture). Warnings go to `take_warnings`. Stores
         the project's MLflow client does not log into have nothing to do."""
+        return None
+
+    def save_metrics(self, run_id: str, metrics: MetricsReading) -> None:
+        """Keep the run's metrics as they were when it ended (called once, before `end_run`).
+        Stores that read metrics.jsonl from `output_dir` when asked need do nothing."""
         return None
 
     def child_environment(self, record: RunRecord) -> dict[str, str]:

@@ -38,7 +38,6 @@ from runner.tracking.base import (
     RunRecord,
     RunStatus,
     is_attachment_name,
-    launcher_alive,
 )
 
 SCHEMA_VERSION = 1
@@ -86,7 +85,8 @@ class LocalStore(CapturingStore):
         super().__init__()
         self.root = root.absolute()
         self.uri = str(self.root)
-        self._connection: sqlite3.Connection | None = None
+        self._connection: sqlite3.Connection | None = None  # reads and writes, once this store has written
+        self._reader: sqlite3.Connection | None = None  # read-only, for a store that has only been read
         # Metrics of runs this process ended: read once at the end, no longer written to.
         self._final_metrics: dict[str, MetricsReading] = {}
 
@@ -111,8 +111,12 @@ class LocalStore(CapturingStore):
             raise TrackingError(f"Cannot create a tracking store in {self.root}: {existing} is not a writable folder")
 
     def _db(self, *, create: bool) -> sqlite3.Connection:
+        """The writing connection (`create`, or once this store has written), else a read-only
+        one: a reader cannot change the database, not even by SQLite's own checkpointing."""
         if self._connection is not None:
             return self._connection
+        if not create and self._reader is not None:
+            return self._reader
         database = self.root / DATABASE
         # Looked at before the schema is: a run folder exists only once a schema was committed.
         has_runs = self._has_run_folders()
@@ -124,21 +128,28 @@ class LocalStore(CapturingStore):
             if not database.exists():
                 self._create_files(database)
         try:
-            connection = sqlite3.connect(database, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            connection = _open_writer(database) if create else _open_reader(database)
         except sqlite3.Error as err:
             raise TrackingError(f"Cannot open the tracking store {database}: {err}") from None
         try:
-            connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-            _set_wal(connection)
-            connection.execute("PRAGMA synchronous = NORMAL")
             self._prepare_schema(connection, create, has_runs)
         except BaseException as err:
             connection.close()
             if isinstance(err, sqlite3.Error):
                 raise TrackingError(f"Cannot open the tracking store {database}: {err}") from None
             raise
-        self._connection = connection
+        if create:
+            self._connection = connection
+        else:
+            self._reader = connection
         return connection
+
+    def close(self) -> None:
+        """Close the store's connections (they close with the process too)."""
+        for connection in (self._connection, self._reader):
+            if connection is not None:
+                connection.close()
+        self._connection = self._reader = None
 
     def _has_run_folders(self) -> bool:
         try:
@@ -288,24 +299,23 @@ class LocalStore(CapturingStore):
         except OSError as err:
             raise TrackingError(f"Cannot save {name} with run {run_id}: {err.strerror}") from None
 
-    def end_run(self, run_id: str, status: RunStatus, exit_code: int | None, end_time: float) -> RunRecord:
-        reading = self._final_metrics[run_id] = self.read_all_metrics(run_id, True)
-        summaries = reading.summaries()
+    def save_metrics(self, run_id: str, metrics: MetricsReading) -> None:
+        self._final_metrics[run_id] = metrics
         with self._write() as db:
             # The skipped lines are kept with the summaries: a finished run is shown without
             # reading its metrics file again.
-            updated = db.execute(
-                "UPDATE runs SET status = ?, exit_code = ?, end_time = ?, "
-                "record = json_set(record, '$.metric_problems', json(?)) WHERE run_id = ? AND status = ?",
-                (status.value, exit_code, end_time, json.dumps(list(reading.problems)), run_id,
-                 RunStatus.RUNNING.value),
-            ).rowcount
-            if updated:
-                db.executemany(
-                    "INSERT OR REPLACE INTO metric_summaries VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [(run_id, s.key, _stored(s.last), _stored(s.min), _stored(s.max), s.count, s.last_step)
-                     for s in summaries.values()],
-                )
+            db.execute("UPDATE runs SET record = json_set(record, '$.metric_problems', json(?)) WHERE run_id = ?",
+                       (json.dumps(list(metrics.problems)), run_id))
+            db.executemany(
+                "INSERT OR REPLACE INTO metric_summaries VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(run_id, s.key, _stored(s.last), _stored(s.min), _stored(s.max), s.count, s.last_step)
+                 for s in metrics.summaries().values()],
+            )
+
+    def end_run(self, run_id: str, status: RunStatus, exit_code: int | None, end_time: float) -> RunRecord:
+        with self._write() as db:
+            db.execute("UPDATE runs SET status = ?, exit_code = ?, end_time = ? WHERE run_id = ? AND status = ?",
+                       (status.value, exit_code, end_time, run_id, RunStatus.RUNNING.value))
             return _load_record(db, run_id)
 
     def output_dir(self, run_id: str) -> Path:
@@ -356,7 +366,7 @@ class LocalStore(CapturingStore):
             raise RunNotFoundError(f"No run {ref!r} in {self.root}")
         if len(rows) > 1:
             raise RunNotFoundError(f"Run id prefix {ref!r} is ambiguous in {self.root}; give more characters")
-        return self.with_live_capture(self._refreshed(_load_record(db, rows[0][0])))
+        return self.with_live_capture(_load_record(db, rows[0][0]))
 
     def list_runs(self, query: RunQuery) -> list[RunRecord]:
         sql = ["SELECT r.run_id FROM runs r"]
@@ -374,10 +384,8 @@ class LocalStore(CapturingStore):
             where.append("e.name = ?")
             args.append(query.experiment)
         if query.status is not None:
-            # LOST, and the end of a scheduled job, are derived from RUNNING when read, so RUNNING
-            # rows must be looked at too
-            where.append("r.status IN (?, ?)")
-            args += [RunStatus.RUNNING.value, query.status.value]
+            where.append("r.status = ?")
+            args.append(query.status.value)
         if query.sweep is not None:
             where.append("json_extract(r.record, '$.sweep_id') = ?")
             args.append(query.sweep)
@@ -394,10 +402,7 @@ class LocalStore(CapturingStore):
         except RunNotFoundError:
             return []
         ids = [row[0] for row in db.execute(" ".join(sql), args)]
-        records = self._refreshed_all([_load_record(db, run_id) for run_id in ids])
-        if query.status is not None:
-            records = [r for r in records if r.status is query.status]
-        return records
+        return [_load_record(db, run_id) for run_id in ids]
 
     def read_attachment(self, run_id: str, name: str) -> bytes:
         with self.open_attachment(run_id, name) as handle:
@@ -428,32 +433,6 @@ class LocalStore(CapturingStore):
             record.job = job
             db.execute("UPDATE runs SET record = ? WHERE run_id = ?", (json.dumps(record.to_dict()), run_id))
             return record
-
-    def _refreshed_all(self, records: list[RunRecord]) -> list[RunRecord]:
-        """`_refreshed` for many runs, asking each scheduler once about all of its jobs."""
-        scheduled = [r for r in records if r.status is RunStatus.RUNNING and r.job is not None]
-        if not scheduled:
-            return [self._refreshed(r) for r in records]
-        from runner.scheduling import refresh_runs
-
-        fresh = {r.run_id: r for r in refresh_runs(self, scheduled)}
-        return [fresh.get(r.run_id) or self._refreshed(r) for r in records]
-
-    def _refreshed(self, record: RunRecord) -> RunRecord:
-        """A RUNNING run whose launcher died on this host is LOST; record that once.
-
-        Not so for a run handed to a scheduler: its job outlives the proj that submitted it
-        (--detach), so the scheduler says whether it still runs (runner.scheduling)."""
-        if record.status is RunStatus.RUNNING and record.job is not None:
-            from runner.scheduling import refresh_runs
-
-            return refresh_runs(self, [record])[0]
-        if record.status is RunStatus.RUNNING and launcher_alive(record.launcher, record.host) is False:
-            with self._write() as db:
-                db.execute("UPDATE runs SET status = ?, end_time = ? WHERE run_id = ? AND status = ?",
-                           (RunStatus.LOST.value, time.time(), record.run_id, RunStatus.RUNNING.value))
-                return _load_record(db, record.run_id)
-        return record
 
     def _run_folder(self, run_id: str) -> RunFolder:
         """The run's folder, below `runs/`, which the run cannot replace: see runner.runfiles."""
@@ -504,6 +483,25 @@ def _order_by(query: RunQuery) -> str:
         nulls_last = "" if query.sort_by in ("status", "experiment") else f"{expression} IS NULL, "
         return f"ORDER BY {nulls_last}{expression} {direction}, r.start_time DESC"
     return "ORDER BY r.start_time DESC"
+
+
+def _open_writer(database: Path) -> sqlite3.Connection:
+    connection = sqlite3.connect(database, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    try:
+        connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        _set_wal(connection)
+        connection.execute("PRAGMA synchronous = NORMAL")
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def _open_reader(database: Path) -> sqlite3.Connection:
+    connection = sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True, timeout=_BUSY_TIMEOUT_MS / 1000,
+                                 isolation_level=None)
+    connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+    return connection
 
 
 def _set_wal(connection: sqlite3.Connection) -> None:

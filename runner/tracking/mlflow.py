@@ -123,6 +123,7 @@ class MlflowStore(TrackingStore):
         self.log_path(record.run_id).write_bytes(self._earlier_output(record.run_id))  # the log keeps it all
         tags = {**mapping.mlflow_tags(record), **mapping.proj_tags(record)}
         tags.pop("mlflow.user")  # who started the run stays its user
+        tags[mapping.STATUS_TAG] = RunStatus.RUNNING.value  # no longer LOST, if it was
         if run.artifact_root is None:
             record.log = tags["proj.log"] = str(self.log_path(record.run_id))
         else:
@@ -184,10 +185,10 @@ class MlflowStore(TrackingStore):
         tags = {"proj.attachments": ",".join(run.attachments)}
         if run.artifact_root is None:
             (_staging_dir(run_id) / name).write_bytes(data)
-            self._deliver(run, [_log_batch(run_id, tags)], {})
+            self._deliver(run_id, [_log_batch(run_id, tags)], {})
             return
         relative = f"{mapping.PROJ_FOLDER}/{name}"
-        self._deliver(run, [_upload(run, relative), _log_batch(run_id, tags)], {relative: data})
+        self._deliver(run_id, [_upload(run, relative), _log_batch(run_id, tags)], {relative: data})
 
     def child_environment(self, record: RunRecord) -> dict[str, str]:
         # `mlflow.start_run()` in the project resumes the run these three name.
@@ -198,36 +199,57 @@ class MlflowStore(TrackingStore):
 
     # --- after the run ---------------------------------------------------------------------
 
+    def save_metrics(self, run_id: str, metrics: MetricsReading) -> None:
+        """Kept for `end_run`, which sends every point after the run's files."""
+        run = self._started.get(run_id)
+        if run is None:
+            return  # a run another proj started: its files are where that proj left them
+        run.final_metrics = metrics
+        run.record.metrics = {key: s.as_dict() for key, s in metrics.summaries().items()}
+
     def end_run(self, run_id: str, status: RunStatus, exit_code: int | None, end_time: float) -> RunRecord:
-        run = self._run(run_id)
+        run = self._started.get(run_id)
+        if run is None:
+            return self._end_elsewhere(run_id, status, end_time)
         record = run.record
         record.exit_code = exit_code
         uploads, files = self._final_uploads(run)
         parameters = {"op": "log_params", "run_id": run_id, "parameters": mapping.parameter_rows(record.parameters)}
         operations = [parameters, *uploads]
-        run.final_metrics = super().read_metrics(run_id)
-        record.metrics = {key: s.as_dict() for key, s in run.final_metrics.summaries().items()}
-        metric_batches, refused = mapping.metric_batches(run_id, list(run.final_metrics.points()), end_time)
-        if refused:
-            many = len(refused) > 1
-            self._warnings.append(f"MLflow does not accept the metric name{'s' if many else ''} "
-                                  f"{', '.join(map(repr, refused))}; {'they are' if many else 'it is'} "
-                                  f"kept only in {METRICS_FILE} among the run's artifacts")
-        operations += [{"op": "log_batch", "body": body} for body in metric_batches]
+        operations += self._metric_operations(run, end_time)
         if exit_code is not None:
             operations.append(_log_batch(run_id, {"proj.exit_code": str(exit_code)}))
-        operations.append({"op": "terminate", "run_id": run_id, "status": status.value, "end_time": _ms(end_time)})
-        server_info = self._deliver(run, operations, files)
+        operations.append(_terminate_op(run_id, status, end_time))
+        server_info = self._deliver(run_id, operations, files)
         if server_info is not None and server_info.get("status") not in _ACTIVE:
-            # The project's own code ended the run first (e.g. `mlflow.end_run("KILLED")`): that stands.
+            # What the server holds: the first ending wins, which may be one the project's own code
+            # wrote (`mlflow.end_run("KILLED")`).
             record.status = mapping.record_from_run({"info": server_info}, record.experiment).status
             record.end_time = int(server_info.get("end_time") or _ms(end_time)) / 1000
-        else:
+        else:  # kept in the spool: this is what the server will hold once it is sent
             record.status, record.end_time = status, end_time
         if run.artifact_root is not None:  # everything is on the server now, or in the spool
             shutil.rmtree(_staging_dir(run_id), ignore_errors=True)
             shutil.rmtree(_outputs_dir(run_id), ignore_errors=True)
         return record
+
+    def _end_elsewhere(self, run_id: str, status: RunStatus, end_time: float) -> RunRecord:
+        """End a run another proj started (one that died: LOST); updates it left in the spool go first."""
+        self._deliver(run_id, [_terminate_op(run_id, status, end_time)], {})
+        return self.reader.get_run(run_id)
+
+    def _metric_operations(self, run: _StartedRun, end_time: float) -> list[JsonObject]:
+        if run.final_metrics is None:  # the lifecycle saves them first; read them here otherwise
+            self.save_metrics(run.record.run_id, super().read_metrics(run.record.run_id))
+        assert run.final_metrics is not None
+        points = list(run.final_metrics.points())
+        metric_batches, refused = mapping.metric_batches(run.record.run_id, points, end_time)
+        if refused:
+            many = len(refused) > 1
+            self._warnings.append(f"MLflow does not accept the metric name{'s' if many else ''} "
+                                  f"{', '.join(map(repr, refused))}; {'they are' if many else 'it is'} "
+                                  f"kept only in {METRICS_FILE} among the run's artifacts")
+        return [{"op": "log_batch", "body": body} for body in metric_batches]
 
     def _final_uploads(self, run: _StartedRun) -> tuple[list[JsonObject], Files]:
         """Uploads of the log and of every file in the output folder (none without a proxy)."""
@@ -292,20 +314,20 @@ class MlflowStore(TrackingStore):
             raise as_tracking_error(self.uri, f"send the pending updates of run {entry.run_id}", err) from None
         self.spool.remove(entry)
 
-    def _deliver(self, run: _StartedRun, operations: list[JsonObject], files: Files) -> JsonObject | None:
+    def _deliver(self, run_id: str, operations: list[JsonObject], files: Files) -> JsonObject | None:
         """Send in order; spool the rest at the first failure. Returns the server's final run info."""
-        if not self._flush_spooled(run.record.run_id):
-            self._keep(run, operations, files, "earlier updates of this run are still waiting")
+        if not self._flush_spooled(run_id):
+            self._keep(run_id, operations, files, "earlier updates of this run are still waiting")
             return None
         result = None
         for index, operation in enumerate(operations):
             try:
                 result = self._send(operation, files)
             except (ServerUnreachable, MlflowApiError) as err:
-                self._keep(run, operations[index:], files, str(err))
+                self._keep(run_id, operations[index:], files, str(err))
                 return None
             except KeyboardInterrupt:  # Ctrl-C while waiting for the server: keep the rest for later
-                self._keep(run, operations[index:], files, "interrupted")
+                self._keep(run_id, operations[index:], files, "interrupted")
                 return None
         return result
 
@@ -334,11 +356,16 @@ class MlflowStore(TrackingStore):
                            for conflict in update.conflicts]
 
     def _terminate(self, operation: JsonObject) -> JsonObject:
-        """The final status and end time, unless the run already has them (MLflow's own rule)."""
-        info = json_object(self.client.get("runs/get", run_id=operation["run_id"]), "run", "info")
+        """The final status and end time, unless the run already has them (MLflow's own rule).
+        MLflow has no LOST: such a run is FAILED there, with the tag proj.status=LOST."""
+        run_id = operation["run_id"]
+        info = json_object(self.client.get("runs/get", run_id=run_id), "run", "info")
         if info.get("status") in _ACTIVE:
-            body = {"run_id": operation["run_id"], "status": operation["status"], "end_time": operation["end_time"]}
+            status, tags = mapping.mlflow_status(RunStatus(operation["status"]))
+            body = {"run_id": run_id, "status": status, "end_time": operation["end_time"]}
             info = json_object(self.client.post("runs/update", body), "run_info")
+            if tags:
+                self.client.post("runs/log-batch", {"run_id": run_id, "tags": mapping.tag_items(tags)})
         return info
 
     def _flush_spooled(self, run_id: str) -> bool:
@@ -353,12 +380,12 @@ class MlflowStore(TrackingStore):
                     return False
         return True
 
-    def _keep(self, run: _StartedRun, operations: list[JsonObject], files: Files, reason: str) -> None:
+    def _keep(self, run_id: str, operations: list[JsonObject], files: Files, reason: str) -> None:
         names = {op["file"] for op in operations if op["op"] == "upload"}
-        entry = self.spool.add(store=STORE_KIND, uri=self.uri, run_id=run.record.run_id, operations=operations,
+        entry = self.spool.add(store=STORE_KIND, uri=self.uri, run_id=run_id, operations=operations,
                                files={name: files[name] for name in names})
         self._warnings.append(
-            f"the MLflow server at {self.uri} did not take updates of run {run.record.run_id} ({reason}); "
+            f"the MLflow server at {self.uri} did not take updates of run {run_id} ({reason}); "
             f"they are kept in {entry.path.parent} — send them with `proj runs sync`")
 
     # --- helpers ---------------------------------------------------------------------------
@@ -435,6 +462,10 @@ def send_spooled(uri: str | None = None) -> tuple[list[SpoolEntry], list[tuple[S
 
 def _upload(run: _StartedRun, relative: str) -> JsonObject:
     return {"op": "upload", "artifact": f"{run.artifact_root}/{relative}", "file": relative}
+
+
+def _terminate_op(run_id: str, status: RunStatus, end_time: float) -> JsonObject:
+    return {"op": "terminate", "run_id": run_id, "status": status.value, "end_time": _ms(end_time)}
 
 
 def _log_batch(run_id: str, tags: dict[str, str]) -> JsonObject:

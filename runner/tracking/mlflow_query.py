@@ -12,14 +12,16 @@ from typing import Any
 
 from runner.errors import UsageError
 from runner.tracking.base import RUN_SORT_COLUMNS, RunQuery, RunRecord, RunStatus
+from runner.tracking.mlflow_record import STATUS_TAG
 
 
 def search_filters(query: RunQuery) -> tuple[list[str], list[tuple[str, str]]]:
     """MLflow search filters for the query, and the parameter conditions it cannot express."""
     filters, leftover = [], []
-    if query.status is not None:
-        wanted = RunStatus.RUNNING if query.status is RunStatus.LOST else query.status
-        filters.append(f"attributes.status = '{wanted.value}'")
+    if query.status is RunStatus.LOST:
+        filters.append(f"tags.`{STATUS_TAG}` = 'LOST'")
+    elif query.status is not None:
+        filters.append(f"attributes.status = '{query.status.value}'")  # FAILED ones include LOST (`matches`)
     if query.sweep is not None and "'" not in query.sweep:
         filters.append(f"tags.`proj.sweep_id` = '{query.sweep}'")  # (checked again by `matches`)
     for name, value in query.parameters:
@@ -32,9 +34,15 @@ def search_filters(query: RunQuery) -> tuple[list[str], list[tuple[str, str]]]:
 
 
 def matches(record: RunRecord, query: RunQuery, conditions: list[tuple[str, str]]) -> bool:
-    """The conditions the server could not check: parameters left over, and the sweep."""
+    """The conditions the server could not check: parameters left over, the sweep, the status."""
     values = {k: str(v) for k, v in record.parameter_values().items()}
-    return query.sweep in (None, record.sweep_id) and all(values.get(name) == value for name, value in conditions)
+    return (query.sweep in (None, record.sweep_id) and query.status in (None, record.status)
+            and all(values.get(name) == value for name, value in conditions))
+
+
+def is_filtered_here(query: RunQuery, conditions: list[tuple[str, str]]) -> bool:
+    """Whether `matches` may refuse runs the server's search returned."""
+    return bool(conditions) or (query.sweep is not None and "'" in query.sweep) or query.status is RunStatus.FAILED
 
 
 def is_sorted_here(query: RunQuery) -> bool:

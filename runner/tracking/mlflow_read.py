@@ -18,7 +18,7 @@ from runner.locations import proj_home
 from runner.outputs import Artifact, MetricPoint, artifact_path, summarise
 from runner.tracking import mlflow_query as queries
 from runner.tracking import mlflow_record as mapping
-from runner.tracking.base import RunQuery, RunRecord, RunStatus, launcher_alive
+from runner.tracking.base import RunQuery, RunRecord
 from runner.tracking.mlflow_models import ServerModel, artifact_models, logged_models
 from runner.tracking.mlflow_rest import (
     JsonObject,
@@ -91,12 +91,12 @@ class MlflowReader:
         if not experiment_ids:
             return []
         filters, leftover = queries.search_filters(query)
-        # Other orders than newest first are applied here, over every matching run.
-        wanted = _SEARCH_MAX if queries.is_sorted_here(query) else min(query.limit + query.offset, _SEARCH_MAX)
+        # What the server cannot filter or order is done here, over every matching run, so that
+        # the limit applies to the runs that match.
+        everything = queries.is_sorted_here(query) or queries.is_filtered_here(query, leftover)
+        wanted = _SEARCH_MAX if everything else min(query.limit + query.offset, _SEARCH_MAX)
         records = [self._record(run) for run in self._search(experiment_ids, filters, wanted)]
         records = [r for r in records if queries.matches(r, query, leftover)]
-        if query.status is not None:  # LOST is derived from RUNNING when read
-            records = [r for r in records if r.status is query.status]
         return queries.sort_records(records, query)[query.offset:query.offset + query.limit]
 
     # --- what runs left --------------------------------------------------------------------
@@ -242,11 +242,7 @@ class MlflowReader:
             found = self._checked("read the experiment", self.client.get, "experiments/get",
                                   experiment_id=experiment_id)
             self._experiment_names[experiment_id] = found["experiment"]["name"]
-        record = mapping.record_from_run(run, self._experiment_names[experiment_id])
-        if (record.status is RunStatus.RUNNING and launcher_alive(record.launcher, record.host) is False
-                and not self.spool.has_run(record.run_id)):
-            record.status = RunStatus.LOST  # its proj died without a word; nothing will finish it
-        return record
+        return mapping.record_from_run(run, self._experiment_names[experiment_id])
 
     def _checked(self, doing: str, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         try:

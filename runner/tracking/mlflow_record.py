@@ -42,6 +42,7 @@ _METRIC_NAME = re.compile(r"^[/\w.\- :]*$")  # mlflow/utils/validation.py, off W
 
 _STATUSES = {"RUNNING": RunStatus.RUNNING, "SCHEDULED": RunStatus.RUNNING, "FINISHED": RunStatus.FINISHED,
              "FAILED": RunStatus.FAILED, "KILLED": RunStatus.KILLED}
+STATUS_TAG = "proj.status"  # set to LOST on a run MLflow holds as FAILED (MLflow has no LOST)
 # proj's record fields kept one per tag, by tag name.
 _SOURCE_TAGS = {"proj.source_uri": "uri", "proj.source_kind": "kind", "proj.source_path": "path",
                 "proj.source_subdirectory": "subdirectory", "proj.source_version": "version",
@@ -157,6 +158,21 @@ def _metric_value(value: float) -> float | str:
     return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
 
 
+def mlflow_status(status: RunStatus) -> tuple[str, dict[str, str]]:
+    """The status MLflow holds for a run proj ends with `status`, and the tags that go with it."""
+    if status is RunStatus.LOST:
+        return RunStatus.FAILED.value, {STATUS_TAG: RunStatus.LOST.value}
+    return status.value, {}
+
+
+def run_status(info: JsonObject, tags: dict[str, str]) -> RunStatus:
+    """proj's status of an MLflow run (anything MLflow does not know counts as FAILED)."""
+    status = _STATUSES.get(str(info.get("status", "")), RunStatus.FAILED)
+    if status is RunStatus.FAILED and tags.get(STATUS_TAG) == RunStatus.LOST.value:
+        return RunStatus.LOST
+    return status
+
+
 def record_from_run(run: JsonObject, experiment: str) -> RunRecord:
     """Rebuild proj's record from a `runs/get` or `runs/search` run."""
     info, data = run["info"], run.get("data", {})
@@ -178,7 +194,7 @@ def record_from_run(run: JsonObject, experiment: str) -> RunRecord:
         backend=tags.get("mlflow.project.backend", "local"),
         backend_config=_json_mapping(tags.get("proj.backend_config")),
         run_id=info["run_id"],
-        status=_STATUSES.get(info.get("status", ""), RunStatus.FAILED),
+        status=run_status(info, tags),
         end_time=int(end_time) / 1000 if end_time else None,
         exit_code=int(exit_code) if exit_code and exit_code.lstrip("-").isdigit() else None,
         log=tags.get("proj.log") or artifact_location(info, f"{PROJ_FOLDER}/output.log"),

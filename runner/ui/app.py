@@ -21,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runner.errors import ProjError, RunNotFoundError, TrackingError
+from runner.lifecycle import needs_refresh
 from runner.runview import duration, size, when
 from runner.tracking.base import TrackingStore
 from runner.ui import api, downloads, pages
@@ -78,6 +79,7 @@ def _templates() -> Environment:
                               undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     environment.filters.update(when=lambda t: when(t) if t is not None else "-", duration=duration, size=size,
                                shown=_shown, last_part=_last_part)
+    environment.globals["needs_refresh"] = needs_refresh  # shown, never written: the UI only reads
     return environment
 
 

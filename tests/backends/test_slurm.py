@@ -190,9 +190,12 @@ def test_a_job_the_scheduler_has_forgotten_is_lost(probe):
     run_id = run_proj("run", ".", "-b", "slurm", "-e", "slow", "--detach", cwd=probe, check_exit=0).stdout.strip()
     # What MinJobAge does to an old job, done at once: Slurm has never heard of job 99999999.
     LocalStore(probe / ".proj").set_job(run_id, JobRecord("99999999", "RUNNING", detached=True))
+    assert show(run_id, probe)["status"] == "RUNNING"  # reading asks no one and writes nothing
 
+    refreshed = run_proj("runs", "refresh", cwd=probe, check_exit=0)
+
+    assert f"run {run_id} LOST" in refreshed.stdout
     record = show(run_id, probe)
-
     assert record["status"] == "LOST" and record["end_time"] is not None
     assert record["job"]["reason"] == "the scheduler no longer knows the job"
     assert run_proj("runs", "wait", run_id, cwd=probe).returncode == 1
@@ -242,16 +245,17 @@ def test_virtualenv_project_runs_inside_the_job(cluster, wheelhouse, tmp_path, i
     assert f"JobId={record['job']['id']}" in scontrol(record["job"]["id"])
 
 
-def test_the_backend_alone_runs_a_job_attached(cluster, tmp_path):
-    """`SlurmBackend.run`, the Backend interface without proj's store (what a plugin author calls)."""
+def test_the_scheduler_alone_runs_a_job_attached(cluster, tmp_path):
+    """`run_submitted`: the Scheduler interface without proj's store (what a plugin author calls)."""
     import io
 
-    from runner.backends import Job, get_backend
+    from runner.backends import Job, get_scheduler
+    from runner.backends.follow import run_submitted
     from runner.invocation import HostInvocation
 
     invocation = HostInvocation(("bash", "-c", "echo from-the-job; exit 2"), {"PATH": os.environ["PATH"]}, tmp_path)
     terminal = io.BytesIO()
-    result = get_backend("slurm").run(Job("0" * 32, invocation, tmp_path / "out.log"), terminal=terminal)
+    result = run_submitted(get_scheduler("slurm"), Job("0" * 32, invocation, tmp_path / "out.log"), terminal=terminal)
     assert (result.exit_code, result.interrupted_by) == (2, None)
     assert terminal.getvalue() == (tmp_path / "out.log").read_bytes() == b"from-the-job\n"
 

@@ -13,7 +13,7 @@ from runner.tracking.base import (
     RunStatus,
     SourceRecord,
 )
-from runner.tracking.mlflow_query import search_filters, sort_records
+from runner.tracking.mlflow_query import is_filtered_here, matches, search_filters, sort_records
 
 
 def _run(name: str, start: float, lr: str | None = None, loss: float | None = None, exit_code=None) -> RunRecord:
@@ -38,9 +38,19 @@ def test_search_filters_quote_values_and_leave_what_mlflow_cannot_express():
     query = RunQuery(status=RunStatus.LOST, parameters=(("lr", "0.1"), ("msg", "it's"), ("both", "'\"")),
                      sweep="s1")
     filters, leftover = search_filters(query)
-    assert filters == ["attributes.status = 'RUNNING'", "tags.`proj.sweep_id` = 's1'", "params.`lr` = '0.1'",
+    # LOST is recorded (MLflow holds such a run as FAILED, tagged): the server can filter it
+    assert filters == ["tags.`proj.status` = 'LOST'", "tags.`proj.sweep_id` = 's1'", "params.`lr` = '0.1'",
                        'params.`msg` = "it\'s"']
     assert leftover == [("both", "'\"")]
+
+
+def test_failed_runs_are_filtered_here_too_since_mlflow_holds_lost_runs_as_failed():
+    lost, failed = _run("l", 2, exit_code=None), _run("f", 1, exit_code=1)
+    lost.status, failed.status = RunStatus.LOST, RunStatus.FAILED
+    query = RunQuery(status=RunStatus.FAILED, limit=1)
+    assert search_filters(query)[0] == ["attributes.status = 'FAILED'"]
+    assert is_filtered_here(query, []) and not is_filtered_here(RunQuery(status=RunStatus.KILLED), [])
+    assert [r.run_name for r in (lost, failed) if matches(r, query, [])] == ["f"]
 
 
 @pytest.mark.parametrize("query, expected", [

@@ -276,9 +276,17 @@ def test_a_run_whose_launcher_died_is_listed_as_lost(mlflow_server):
             {"key": "proj.host", "value": socket.gethostname()}]
     run_id = mlflow_server.call("runs/create", {"experiment_id": experiment_id, "start_time": int(time.time() * 1000),
                                                 "tags": tags})["run"]["info"]["run_id"]
+    running = run_proj("runs", "list", "-x", experiment, "--tracking-uri", mlflow_server.url, check_exit=0)
+    assert "RUNNING (launcher gone: proj runs refresh)" in running.stdout  # shown, not written
+    assert mlflow_server.call("runs/get", run_id=run_id)["run"]["info"]["status"] == "RUNNING"
+
+    run_proj("runs", "refresh", run_id, "--tracking-uri", mlflow_server.url, check_exit=0)
+
     listed = run_proj("runs", "list", "-x", experiment, "-s", "lost", "--tracking-uri", mlflow_server.url,
                       check_exit=0)
     assert run_id[:12] in listed.stdout and "LOST" in listed.stdout
+    info = mlflow_server.call("runs/get", run_id=run_id)["run"]["info"]
+    assert info["status"] == "FAILED" and info["end_time"]  # MLflow's nearest word for it
 
 
 def test_an_unreachable_server_stops_the_run_before_anything_runs(tmp_path):

@@ -3,34 +3,31 @@
     proj run PROJECT -b nice --backend-config '{"niceness": 10}'
 
 It shows the whole plugin interface for a backend that runs attached: a factory that checks its
-settings, `check_environment` to refuse what it cannot run before anything is built, and `run`.
-A scheduler plugin would also set `detachable = True` and implement submit, poll, cancel and
-fetch_log (see proj's runner/backends/slurm.py).
+settings, `accepts` to say what it can start (host commands, not containers: proj refuses a
+docker project before anything is built), and `run`. A scheduler plugin subclasses
+`runner.backends.base.Scheduler` instead and implements submit, poll_many, fetch_log, cancel and
+release (see proj's runner/backends/slurm.py, and tests/data/plugin-scheduler).
 """
 
 from __future__ import annotations
 
 from typing import Any, BinaryIO, Mapping
 
-from runner.backends.base import Backend, Job, JobResult
+from runner.backends.base import AttachedBackend, Job, JobResult
 from runner.errors import UsageError
 from runner.process import run_command
 
 
-class NiceBackend(Backend):
+class NiceBackend(AttachedBackend):
     name = "nice"
+    accepts = frozenset({"host"})  # commands on this machine; a docker project is refused up front
 
     def __init__(self, niceness: int) -> None:
         self.niceness = niceness
 
-    def check_environment(self, kind: str) -> None:
-        if kind == "docker":
-            raise UsageError("The nice backend runs commands on this machine, not in containers",
-                             hint="use -b local for docker projects")
-
     def run(self, job: Job, *, terminal: BinaryIO) -> JobResult:
         invocation = job.invocation
-        if invocation.kind != "host":  # never happens: docker was refused by check_environment
+        if invocation.kind != "host":  # never happens: `accepts` kept containers away
             raise UsageError(f"The nice backend cannot start a {invocation.kind}")
         argv = ("nice", "-n", str(self.niceness), *invocation.argv)
         with open(job.log_path, "ab") as log:

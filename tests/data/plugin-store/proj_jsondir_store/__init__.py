@@ -2,6 +2,9 @@
 
     <folder>/<run id>.json        the run record
     <folder>/<run id>/<file>      the run's output log and attached files
+
+It only keeps and reads records: which status a run gets, when a run is LOST, and what a
+scheduler's answer means are decided by proj (runner.lifecycle), for this store as for its own.
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from runner.errors import RunNotFoundError, TrackingError
-from runner.tracking.base import RunQuery, RunRecord, RunStatus, TrackingStore
+from runner.tracking.base import JobRecord, RunQuery, RunRecord, RunStatus, TrackingStore
 
 LOG_NAME = "output.log"
 
 
 class JsonDirStore(TrackingStore):
+    supports_detached_runs = True  # any proj can end a run here: `--detach` works
+
     def __init__(self, uri: str) -> None:
         self.uri = uri
         self.folder = Path(unquote(urlsplit(uri).path))
@@ -52,6 +57,12 @@ class JsonDirStore(TrackingStore):
         if record.status is RunStatus.RUNNING:
             record.status, record.exit_code, record.end_time = status, exit_code, end_time
             self._save(record)
+        return record
+
+    def set_job(self, run_id: str, job: JobRecord) -> RunRecord:
+        record = self._load(run_id)
+        record.job = job
+        self._save(record)
         return record
 
     def get_run(self, ref: str) -> RunRecord:
