@@ -88,6 +88,22 @@ def diff_of(a: str, b: str, cwd: Path | str, *extra: str, env: dict | None = Non
                                check_exit=0).stdout)
 
 
+@pytest.fixture(scope="session")
+def plugin_sites(tmp_path_factory) -> dict[str, Path]:
+    """The example plugins of tests/data, installed: the fake scheduler (`-b fake`) and the JSON
+    folder store (`jsondir://`), each in a folder for PYTHONPATH."""
+    from helpers.plugins import install_plugin
+
+    return {name: install_plugin(DATA / name, tmp_path_factory.mktemp(name))
+            for name in ("plugin-scheduler", "plugin-store")}
+
+
+@pytest.fixture
+def plugins_env(plugin_sites) -> dict[str, str]:
+    """The environment that lets `proj` (and the fake scheduler's workers) find those plugins."""
+    return {"PYTHONPATH": os.pathsep.join(str(site) for site in plugin_sites.values())}
+
+
 @pytest.fixture
 def git_available() -> None:
     require("git", shutil.which("git") is not None, "the git executable is not on PATH")
