@@ -15,8 +15,8 @@ from helpers.records import dead_launcher, new_record
 from runner import lifecycle, plugins
 from runner.backends import get_scheduler
 from runner.backends.base import Job, JobResult, JobState, JobStatus
-from runner.environments.base import Invocation
 from runner.errors import TrackingError
+from runner.invocation import HostInvocation
 from runner.refresh import cancel_run, refresh_runs, running_runs
 from runner.scheduling import ScheduledRun, submit_runs
 from runner.sources import fetch_project
@@ -168,7 +168,7 @@ def test_a_detached_job_is_settled_by_refresh_with_its_checkout_released(store, 
     repo = GitRepo.create(tmp_path / "repo", {"MLproject": "entry_points: {main: {command: 'true'}}\n"})
     with fetch_project(repo.url) as source:
         record = started(store, backend="fake")
-        job = Job(record.run_id, Invocation(("bash", "-c", "echo in-the-job; exit 5"), {"PATH": "/usr/bin:/bin"},
+        job = Job(record.run_id, HostInvocation(("bash", "-c", "echo in-the-job; exit 5"), {"PATH": "/usr/bin:/bin"},
                                             source.path), store.log_path(record.run_id))
         submitted = submit_runs(store, fake, [ScheduledRun(record, lambda: job)], source, detach=True)
         checkout = source.path
@@ -186,7 +186,7 @@ def test_a_detached_job_is_settled_by_refresh_with_its_checkout_released(store, 
 
 def test_cancelling_a_job_ends_its_run_killed(store, fake, tmp_path):
     record = started(store, backend="fake")
-    job = Job(record.run_id, Invocation(("sleep", "300"), {"PATH": "/usr/bin:/bin"}, tmp_path),
+    job = Job(record.run_id, HostInvocation(("sleep", "300"), {"PATH": "/usr/bin:/bin"}, tmp_path),
               store.log_path(record.run_id))
     with fetch_project(str(tmp_path)) as source:
         [pending] = submit_runs(store, fake, [ScheduledRun(record, lambda: job)], source, detach=True).records
