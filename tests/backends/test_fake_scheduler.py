@@ -164,13 +164,13 @@ def test_a_pending_job_shows_its_state_and_a_forgotten_job_makes_the_run_lost(pr
 
 def test_a_git_checkout_is_kept_for_a_detached_job_until_it_is_settled(tmp_path, plugins_env, isolated_home):
     repo = GitRepo.create(tmp_path / "repo", {"MLproject": SPEC})
-    run_id = proj("run", f"file://{repo.path}", "-b", "fake", "--detach", "--backend-config", '{"start_delay": 2}',
+    run_id = proj("run", repo.url, "-b", "fake", "--detach", "--backend-config", '{"start_delay": 2}',
                   cwd=tmp_path, env=plugins_env).stdout.strip()
     record = show(run_id, tmp_path, plugins_env)
     checkout = Path(record["job"]["checkout"])
     assert checkout.is_dir() and record["source"]["path"] == str(checkout)
     # Another run of the repository reaps the checkouts of dead procs: not this one, a job needs it.
-    proj("run", f"file://{repo.path}", "-P", "word=meanwhile", cwd=tmp_path, env=plugins_env)
+    proj("run", repo.url, "-P", "word=meanwhile", cwd=tmp_path, env=plugins_env)
     assert checkout.is_dir()
 
     proj("runs", "wait", run_id, cwd=tmp_path, env=plugins_env)

@@ -12,7 +12,6 @@ import pytest
 
 from helpers.records import dead_launcher, new_record
 from runner.errors import RunNotFoundError
-from runner.outputs import read_metrics
 from runner.tracking.base import JobRecord, RunQuery, RunStatus
 from runner.tracking.local import LocalStore
 
@@ -99,7 +98,7 @@ def test_final_metrics_are_kept_as_summaries(store):
     outputs = store.output_dir(record.run_id)
     (outputs / "metrics.jsonl").write_text('{"key": "loss", "value": 0.5, "step": 1}\n'
                                            '{"key": "loss", "value": 0.25, "step": 2}\n')
-    store.save_metrics(record.run_id, read_metrics(outputs / "metrics.jsonl"))
+    store.save_metrics(record.run_id, store.read_metrics(record.run_id))
     store.end_run(record.run_id, RunStatus.FINISHED, 0, time.time())
 
     metrics = store.get_run(record.run_id).metrics

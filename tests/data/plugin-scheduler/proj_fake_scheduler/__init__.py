@@ -30,9 +30,9 @@ from typing import Any, Mapping, Sequence
 
 from runner.backends.base import Job, JobState, JobStatus, Scheduler
 from runner.errors import BackendError, UsageError
-from runner.procfs import process_alive
 from runner.locations import cache_dir
 from runner.process import ToolError, run_tool
+from runner.procfs import process_alive
 
 _STATES = {"PENDING": JobState.PENDING, "RUNNING": JobState.RUNNING, "COMPLETED": JobState.SUCCEEDED,
            "FAILED": JobState.FAILED, "CANCELLED": JobState.CANCELLED}
