@@ -98,7 +98,7 @@ def test_settlers_run_before_the_final_status_and_what_they_add_is_summarised(st
         metrics = store_.output_dir(record.run_id) / "metrics.jsonl"
         metrics.write_text('{"key": "imported", "value": 2.5, "step": 1}\n')
 
-    monkeypatch.setattr(lifecycle, "SETTLERS", [import_logged_metrics])
+    monkeypatch.setattr(lifecycle, "SETTLERS", [lifecycle.Settler("import its metrics", import_logged_metrics)])
     record = started(store)
     settled = lifecycle.run_attached(store, record, lambda: JobResult(0))
 
@@ -116,18 +116,19 @@ def test_a_failing_settler_costs_a_warning_never_the_status(store, monkeypatch):
     def next_one(store_: LocalStore, record: RunRecord) -> None:
         calls.append(record.run_id)
 
-    monkeypatch.setattr(lifecycle, "SETTLERS", [broken, next_one])
+    monkeypatch.setattr(lifecycle, "SETTLERS", [lifecycle.Settler("read its capture", broken),
+                                                lifecycle.Settler("count it", next_one)])
     record = started(store)
     settled = lifecycle.run_attached(store, record, lambda: JobResult(0))
 
     assert settled.record.status is RunStatus.FINISHED and calls == [record.run_id]
-    assert settled.warnings == ("end-of-run step test_a_failing_settler_costs_a_warning_never_the_status.<locals>"
-                                ".broken failed: the capture database is unreadable",)
+    assert settled.warnings == (f"run {record.run_id}: could not read its capture: the capture database is "
+                                "unreadable",)
 
 
 def test_settlers_are_not_called_for_a_run_that_has_ended(store, monkeypatch):
     calls: list[str] = []
-    monkeypatch.setattr(lifecycle, "SETTLERS", [lambda s, r: calls.append(r.run_id)])
+    monkeypatch.setattr(lifecycle, "SETTLERS", [lifecycle.Settler("count it", lambda s, r: calls.append(r.run_id))])
     record = started(store)
     store.end_run(record.run_id, RunStatus.FAILED, 1, time.time())
     lifecycle.end(store, store.get_run(record.run_id), lifecycle.Ending(RunStatus.FINISHED, 0, time.time()))
