@@ -137,6 +137,21 @@ class RunFolder:
             os.close(fd)
 
 
+def is_regular_file(path: Path) -> bool:
+    """True for a regular file itself, False for a link (whatever it points to) or anything else."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def open_without_links(path: Path) -> BinaryIO:
+    """`path` opened for reading, refused (RunFileError) when it is a link or not a regular file:
+    for files proj listed as regular a moment ago and now sends on (uploads)."""
+    with RunFolder(path.parent, ())._directory((), path.name) as folder:
+        return _open_regular(folder, path.name, str(path))
+
+
 def _enter(parent: int, name: str, shown: str) -> int:
     """Open the folder `name` in `parent`; never through a link."""
     try:

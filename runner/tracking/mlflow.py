@@ -28,7 +28,7 @@ from runner.capture.conflicts import conflict_warning
 from runner.errors import RunNotFoundError, TrackingError, UsageError
 from runner.locations import proj_home
 from runner.outputs import METRICS_FILE, Artifact, MetricsReading
-from runner.runfiles import NotAFileError
+from runner.runfiles import NotAFileError, is_regular_file
 from runner.tracking import mlflow_record as mapping
 from runner.tracking.base import LOG_NAME, RunQuery, RunRecord, RunStatus, TrackingStore, is_attachment_name
 from runner.tracking.mlflow_params import parameter_update
@@ -257,8 +257,10 @@ class MlflowStore(TrackingStore):
             return [], {}
         files: Files = {}
         log = self.log_path(run.record.run_id)
-        if log.exists():
+        if is_regular_file(log):  # a run that replaced its log with a link has its link left behind
             files[f"{mapping.PROJ_FOLDER}/{LOG_NAME}"] = log
+        elif log.is_symlink():
+            self._warnings.append(f"the run replaced its log ({log}) with a symlink; the log was not uploaded")
         outputs = _outputs_dir(run.record.run_id)
         for artifact in super().list_artifacts(run.record.run_id) if outputs.is_dir() else []:
             files[artifact.path] = outputs / artifact.path

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from runner.atomicfile import atomic_output
+from runner.runfiles import open_without_links
 
 if TYPE_CHECKING:
     import ssl
@@ -176,8 +177,9 @@ class MlflowRestClient:
         with contextlib.ExitStack() as stack:
             data: Any = body
             if isinstance(body, Path):  # stream a file instead of reading it into memory
-                data = stack.enter_context(open(body, "rb"))
-                all_headers["Content-Length"] = str(body.stat().st_size)
+                # never through a link a run may have put in place of a file it wrote (runner.runfiles)
+                data = stack.enter_context(open_without_links(body))
+                all_headers["Content-Length"] = str(os.fstat(data.fileno()).st_size)
             request = urllib.request.Request(url, data=data, method=method, headers=all_headers)
             return self._exchange(request, into)
 

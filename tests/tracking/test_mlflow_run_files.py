@@ -1,0 +1,80 @@
+"""On an MLflow server, what a run leaves behind is uploaded without following it out of the run:
+a log replaced by a link, links among its outputs, or an output folder that is itself a link."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from conftest import require, run_id_of, run_proj
+from helpers.mlflow_server import MlflowServer
+from helpers.processes import processes_of_run
+
+pytestmark = [pytest.mark.mlflow]
+
+SECRET = "TOP-SECRET-CONTENT"
+SPEC = """\
+name: hostile-mlflow
+entry_points:
+  swap_log:
+    parameters: {outside: path}
+    command: |
+      echo "{{\\"key\\": \\"kept\\", \\"value\\": 1}}" > "$PROJ_OUTPUT_DIR/metrics.jsonl"
+      ln -s {outside}/secret.txt "$PROJ_OUTPUT_DIR/leak.txt"
+      echo real > "$PROJ_OUTPUT_DIR/real.txt"
+      log="$PROJ_HOME/mlflow/runs/$PROJ_RUN_ID/output.log"
+      rm "$log" && ln -s {outside}/secret.txt "$log"
+  swap_outputs:
+    parameters: {outside: path}
+    command: 'rm -rf "$PROJ_OUTPUT_DIR"; ln -s {outside} "$PROJ_OUTPUT_DIR"'
+"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> MlflowServer:
+    url = os.environ.get("PROJ_TEST_MLFLOW_URI")
+    require("mlflow", bool(url), "PROJ_TEST_MLFLOW_URI is not set (see scripts/provision-ci.sh)")
+    found = MlflowServer.running_at(url, tmp_path_factory.mktemp("server-reads"))
+    require("mlflow", found.healthy(), f"no MLflow server answers at {url}")
+    return found
+
+
+@pytest.fixture
+def project(tmp_path) -> tuple[Path, Path]:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text(SECRET + "\n")
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "MLproject").write_text(SPEC)
+    return folder, outside
+
+
+def run_on(server: MlflowServer, project: Path, outside: Path, entry: str) -> tuple[str, str]:
+    done = run_proj("run", str(project), "-e", entry, "-P", f"outside={outside}", "--tracking-uri", server.url,
+                    "--experiment-name", f"hostile-{uuid.uuid4().hex[:8]}", check_exit=0)
+    run_id = run_id_of(done)
+    assert server.run(run_id)["info"]["status"] == "FINISHED" and processes_of_run(run_id) == []
+    return run_id, done.stderr
+
+
+def test_a_log_replaced_by_a_link_is_not_uploaded(server, project):
+    run_id, stderr = run_on(server, *project, "swap_log")
+    assert "the run replaced its log" in stderr and "with a symlink; the log was not uploaded" in stderr
+    shown = json.loads(run_proj("runs", "show", run_id, "--format", "json", "--tracking-uri", server.url,
+                                check_exit=0).stdout)
+    assert [a["path"] for a in shown["artifacts"]] == ["metrics.jsonl", "real.txt"]  # not the link
+    assert shown["metrics"]["kept"]["last"] == 1.0
+    assert server.artifact(run_id, "real.txt") == b"real\n"
+    logs = run_proj("runs", "logs", run_id, "--tracking-uri", server.url)
+    assert SECRET not in logs.stdout and "Traceback" not in logs.stderr
+
+
+def test_an_output_folder_replaced_by_a_link_uploads_nothing_from_it(server, project):
+    run_id, _ = run_on(server, *project, "swap_outputs")
+    listing = run_proj("runs", "artifacts", run_id, "--tracking-uri", server.url, check_exit=0)
+    assert listing.stdout.strip() == "no artifacts" and SECRET not in listing.stdout
