@@ -81,20 +81,6 @@ class RunFolder:
         with self._directory(parts[:-1], relative) as folder:
             return _open_regular(folder, parts[-1], relative)
 
-    def kind(self, relative: str) -> str | None:
-        """"file", "folder", or None when `relative` is missing or is anything else."""
-        parts = relative_parts(relative)
-        try:
-            with self._directory(parts[:-1], relative) as folder:
-                if not parts:
-                    return "folder"
-                info = os.stat(parts[-1], dir_fd=folder, follow_symlinks=False)
-        except (OSError, RunFileError):
-            return None
-        if stat.S_ISREG(info.st_mode):
-            return "file"
-        return "folder" if stat.S_ISDIR(info.st_mode) else None
-
     def files(self, relative: str = "") -> Iterator[tuple[str, int]]:
         """(path relative to this folder, size) of each regular file under `relative`, sorted.
 
