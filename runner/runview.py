@@ -93,7 +93,9 @@ def _mlflow_lines(view: dict[str, Any]) -> list[str]:
     if not logged:
         return lines
     own_tags = {k: v for k, v in logged["tags"].items() if not k.startswith("mlflow.")}
-    lines.append("logged with MLflow" + (f"  (MLflow run status {logged['status']})" if logged["status"] else ""))
+    # RUNNING only says that the project did not end its MLflow run itself (runner.log_param never does).
+    ended = logged["status"] not in (None, "RUNNING")
+    lines.append("logged with MLflow" + (f"  (MLflow run status {logged['status']})" if ended else ""))
     lines += [f"  param {name} = {value!r}" for name, value in sorted(logged["params"].items())]
     lines += [f"  tag   {name} = {_short(value)!r}" for name, value in sorted(own_tags.items())]
     lines += [f"  ! {c['name']}: proj was given {c['proj']!r}, the project logged {c['logged']!r} (MLflow keeps "
