@@ -21,3 +21,19 @@ def test_mypy_reports_no_errors_in_runner() -> None:
     report = checked.stdout + checked.stderr
     assert checked.returncode == 0, f"mypy found type errors in runner/:\n{report}"
     assert "Success: no issues found" in report
+
+
+def test_no_module_is_exempt_from_the_type_check() -> None:
+    """The only per-module settings allowed are for third-party libraries without type
+    information; no module of runner/ may switch errors off."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # Python 3.10: tomli is a dependency there
+        import tomli as tomllib
+
+    config = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["mypy"]
+    assert config["strict"] is True and config["files"] == ["runner"]
+    for override in config.get("overrides", []):
+        modules = override["module"] if isinstance(override["module"], list) else [override["module"]]
+        assert set(override) == {"module", "ignore_missing_imports"}, override
+        assert not any(m == "runner" or m.startswith("runner.") for m in modules), override

@@ -92,7 +92,7 @@ class SlurmBackend(Scheduler):
                 "--export=ALL",
                 *([f"--array={array}"] if array else []), str(script)]
         try:
-            output = run_tool(argv).output
+            output = run_tool(argv).text
         except ToolError as err:
             raise _tool_failure("sbatch", "submit the job", err) from None
         finally:
@@ -119,11 +119,11 @@ class SlurmBackend(Scheduler):
         except ToolError as err:
             raise _tool_failure("scontrol", f"ask about job {job_id}", err) from None
         if result.returncode != 0:
-            if _FORGOTTEN in result.output:
+            if _FORGOTTEN in result.text:
                 return {}
-            raise BackendError(f"Slurm could not report on job {job_id}: {_last_line(result.output)}",
+            raise BackendError(f"Slurm could not report on job {job_id}: {_last_line(result.text)}",
                                hint="is slurmctld running? `scontrol ping` tells")
-        return parse_scontrol(result.output)
+        return parse_scontrol(result.text)
 
     def _sacct(self, job_ids: Sequence[str]) -> dict[str, JobStatus]:
         if self._has_accounting is False:
@@ -135,12 +135,12 @@ class SlurmBackend(Scheduler):
             self._has_accounting = False  # no sacct on this host
             return {}
         if result.returncode != 0:
-            if _NO_ACCOUNTING in result.output:
+            if _NO_ACCOUNTING in result.text:
                 self._has_accounting = False
                 return {}
-            raise BackendError(f"sacct could not report on jobs {', '.join(job_ids)}: {_last_line(result.output)}")
+            raise BackendError(f"sacct could not report on jobs {', '.join(job_ids)}: {_last_line(result.text)}")
         self._has_accounting = True
-        return parse_sacct(result.output)
+        return parse_sacct(result.text)
 
     def fetch_log(self, job_id: str, offset: int = 0) -> bytes:
         try:
@@ -158,8 +158,8 @@ class SlurmBackend(Scheduler):
             result = run_tool(["scancel", job_id], check=False)
         except ToolError as err:
             raise _tool_failure("scancel", f"cancel job {job_id}", err) from None
-        if result.returncode != 0 and "already completing or completed" not in result.output:
-            raise BackendError(f"Slurm could not cancel job {job_id}: {_last_line(result.output)}")
+        if result.returncode != 0 and "already completing or completed" not in result.text:
+            raise BackendError(f"Slurm could not cancel job {job_id}: {_last_line(result.text)}")
 
 
 def output_dir() -> Path:
