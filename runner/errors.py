@@ -1,7 +1,8 @@
 """The errors proj raises on purpose, one class per stage.
 
 Library code raises these; only the CLI turns them into a message and an exit code. Each class
-carries the exit code documented in docs/exit-codes.md, so the mapping lives in one place.
+carries one of proj's own exit codes (ExitCode); which code a run, a sweep or a check ends with
+is decided in runner.lifecycle. docs/exit-codes.md documents both.
 """
 
 from __future__ import annotations
@@ -14,11 +15,17 @@ if TYPE_CHECKING:
 
 
 class ExitCode(IntEnum):
+    """proj's own exit codes. A run passes its entry point's code through, so proj's own codes
+    follow timeout(1) and env(1): from 124 up, where programs rarely exit by themselves, and
+    below 128 + N (a signal). Changing a value is a change of documented behaviour."""
+
     OK = 0
-    PROBLEMS_FOUND = 1  # `proj validate` found errors
-    USAGE = 2  # bad usage, spec or parameters: nothing ran
-    SETUP = 3  # fetch, environment or tracking failure before the command ran
-    INTERRUPTED = 130
+    PROBLEMS_FOUND = 1  # `proj validate` found errors (validate runs no entry point)
+    DIFFERS = 124  # proj's verdict: a re-run or run differs from its card (--check, runs diff --exit-code);
+    TIMED_OUT = 124  # ... or `proj runs wait --timeout` gave up while the run goes on, as timeout(1)
+    USAGE = 125  # proj refused: bad usage, spec or parameters, or proj failed itself; nothing ran
+    SETUP = 126  # fetch, environment, tracking or a missing extra: the command could not be started
+    INTERRUPTED = 130  # 128 + SIGINT
 
 
 class ProjError(Exception):

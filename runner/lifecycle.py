@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from runner.backends.base import JobResult, JobState, JobStatus, Scheduler
-from runner.errors import ProjError
+from runner.errors import ExitCode, ProjError
 from runner.tracking.base import JobRecord, RunRecord, RunStatus, TrackingStore, launcher_alive
 
 SCHEDULER_LOG = "scheduler.log"  # the scheduler's own messages, kept with the run once it ended
@@ -194,14 +194,38 @@ def needs_refresh(record: RunRecord) -> str | None:
 # --- exit codes ----------------------------------------------------------------------------
 
 
+# The whole scheme (docs/exit-codes.md): 0 success; the entry point's own code passed through
+# when it failed; 128 + N when a signal stopped proj; proj's own codes (ExitCode) from 124 up, as
+# timeout(1) and env(1) do: 124 a verdict or a wait that gave up, 125 proj refused (nothing ran),
+# 126 proj could not set the command up. Errors carry theirs (runner.errors); the rest is here.
+
+
 def exit_code_for(status: RunStatus, exit_code: int | None, interrupted_by: int | None = None) -> int:
     """What proj exits with for a run: 0 when it finished, the command's code when it failed
     (1 when there is none), 128 + the signal when proj was stopped."""
     if interrupted_by is not None:
         return 128 + interrupted_by
     if status is RunStatus.FINISHED:
-        return 0
+        return ExitCode.OK
     return exit_code if exit_code else 1
+
+
+def timed_out_exit_code() -> int:
+    """`proj runs wait --timeout` gave up while the run goes on (timeout(1)'s 124)."""
+    return ExitCode.TIMED_OUT
+
+
+def check_exit_code(run_exit_code: int, reproduced: bool) -> int:
+    """What `proj rerun --check` exits with: the re-run's own code when it did not finish (a
+    failure is not a verdict), else 0 when it reproduced the original and 124 when it differs."""
+    if run_exit_code != ExitCode.OK:
+        return run_exit_code
+    return ExitCode.OK if reproduced else ExitCode.DIFFERS
+
+
+def diff_exit_code(same: bool) -> int:
+    """`proj runs diff --exit-code`: 0 when the runs agree, 124 when they differ (as --check)."""
+    return ExitCode.OK if same else ExitCode.DIFFERS
 
 
 def exit_code_of(record: RunRecord) -> int:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_id_of, run_proj, show_run
+from helpers.exitcodes import SETUP, USAGE
 from helpers.http_files import serve_folder
 from runner.errors import SourceError, UnsafeSourceError
 from runner.unpack import Limits, unpack
@@ -201,17 +202,17 @@ def test_an_archive_over_http(http_folder, tmp_path, isolated_home):
 
 def test_archive_failures_are_clear_and_leave_nothing(http_folder, tmp_path, isolated_home):
     folder, base = http_folder
-    missing = run_proj("run", f"{base}/absent.zip", cwd=tmp_path, check_exit=3)
+    missing = run_proj("run", f"{base}/absent.zip", cwd=tmp_path, check_exit=SETUP)
     assert f"Cannot download archive {base}/absent.zip: the server answered 404" in missing.stderr
     _zip(folder / "big.zip", {"MLproject": SPEC.encode(), "pad": os.urandom(4096)})
-    too_big = run_proj("run", f"{base}/big.zip", cwd=tmp_path, env={"PROJ_ARCHIVE_MAX_BYTES": "2000"}, check_exit=2)
+    too_big = run_proj("run", f"{base}/big.zip", cwd=tmp_path, env={"PROJ_ARCHIVE_MAX_BYTES": "2000"}, check_exit=USAGE)
     assert "Refusing archive" in too_big.stderr and "PROJ_ARCHIVE_MAX_BYTES" in too_big.stderr
     evil = _zip(tmp_path / "evil.zip", {"../escaped.txt": b"x", **_project_files()})
-    refused = run_proj("run", str(evil), cwd=tmp_path, check_exit=2)
+    refused = run_proj("run", str(evil), cwd=tmp_path, check_exit=USAGE)
     assert "member '../escaped.txt' leads outside the archive's folder" in refused.stderr
     assert not (tmp_path / "escaped.txt").exists()
     versioned = run_proj("run", str(_zip(tmp_path / "ok.zip", _project_files())), "-v", "main", cwd=tmp_path,
-                         check_exit=2)
+                         check_exit=USAGE)
     assert "is an archive" in versioned.stderr
     assert _unpacked_folders(isolated_home) == []
     assert run_proj("runs", "list", cwd=tmp_path, check_exit=0).stdout.strip() == "no runs"
@@ -238,7 +239,7 @@ def test_a_rerun_fetches_the_archive_again_and_checks_its_hash(tmp_path):
     assert again.stdout == "hello from packed\n"
 
     _zip(archive, {**_project_files(), "hello.py": b"print('changed')\n"})
-    refused = run_proj("rerun", run_id, cwd=tmp_path, check_exit=3)
+    refused = run_proj("rerun", run_id, cwd=tmp_path, check_exit=SETUP)
     assert f"Cannot reproduce run {run_id} exactly" in refused.stderr and "is not the one recorded" in refused.stderr
     drifted = run_proj("rerun", run_id, "--allow-drift", cwd=tmp_path, check_exit=0)
     assert drifted.stdout == "changed\n"

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_id_of, run_proj
+from helpers.exitcodes import USAGE
 from helpers.figures import measured_proj, record_figure
 
 SPEC = """\
@@ -47,7 +48,7 @@ def test_a_path_means_that_file_or_that_folder_never_a_prefix(run):
     assert artifacts(project, run_id, "sub").stdout.splitlines() == ["sub/a.txt  7 B"]
     assert artifacts(project, run_id, "sub/").stdout.splitlines() == ["sub/a.txt  7 B"]
     assert len(artifacts(project, run_id).stdout.splitlines()) == 4
-    missing = artifacts(project, run_id, "su", check_exit=2)
+    missing = artifacts(project, run_id, "su", check_exit=USAGE)
     assert f"Run {run_id} has no artifact 'su'" in missing.stderr
 
 
@@ -67,7 +68,7 @@ def test_dash_writes_one_file_to_stdout(run):
     project, run_id = run
     assert artifacts(project, run_id, "sub/a.txt", "-o", "-").stdout == "nested\n"
     for path in ("sub", None):
-        refused = artifacts(project, run_id, *([path] if path else []), "-o", "-", check_exit=2)
+        refused = artifacts(project, run_id, *([path] if path else []), "-o", "-", check_exit=USAGE)
         assert "`-o -` writes one file to stdout, so PATH must name one artifact" in refused.stderr
     assert not (project / "-").exists()
 
@@ -75,7 +76,7 @@ def test_dash_writes_one_file_to_stdout(run):
 def test_copying_into_a_file_is_a_clear_error(run, tmp_path):
     project, run_id = run
     (tmp_path / "taken").write_text("")
-    result = artifacts(project, run_id, "-o", str(tmp_path / "taken"), check_exit=2)
+    result = artifacts(project, run_id, "-o", str(tmp_path / "taken"), check_exit=USAGE)
     assert "Cannot write" in result.stderr and "Traceback" not in result.stderr
 
 

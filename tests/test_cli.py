@@ -8,6 +8,7 @@ import re
 import yaml
 
 from conftest import DATA, REPO_ROOT, run_proj
+from helpers.exitcodes import SETUP, USAGE
 from runner import __version__
 
 
@@ -29,9 +30,9 @@ def test_info_json_has_typed_parameters():
     assert data["environment"] is None
 
 
-def test_info_on_an_invalid_project_exits_2_with_the_problems():
+def test_info_on_an_invalid_project_exits_125_with_the_problems():
     result = run_proj("info", str(DATA / "spec" / "invalid" / "two-environments"))
-    assert result.returncode == 2
+    assert result.returncode == USAGE
     assert "only one of python_env, conda_env and docker_env" in result.stderr
 
 
@@ -42,14 +43,14 @@ def test_version_and_help():
         assert re.search(rf"^\s+{command}\s", help_text, re.MULTILINE), command
 
 
-def test_unknown_option_is_exit_2_without_traceback():
+def test_unknown_option_is_exit_125_without_traceback():
     result = run_proj("run", ".", "--no-such-option")
-    assert result.returncode == 2 and "No such option" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == USAGE and "No such option" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_debug_shows_the_traceback_of_a_user_error(tmp_path):
     result = run_proj("--debug", "run", str(tmp_path / "absent"))
-    assert result.returncode == 3 and "Traceback" in result.stderr and "no such folder" in result.stderr
+    assert result.returncode == SETUP and "Traceback" in result.stderr and "no such folder" in result.stderr
 
 
 def test_pre_commit_hook_matches_project_files_and_validates_them(tmp_path):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import run_id_of, run_proj, show_run
+from helpers.exitcodes import USAGE
 
 SPEC = """\
 entry_points:
@@ -75,19 +76,19 @@ def test_a_renamed_continuation(project):
     (["--experiment-id", "5"], "No experiment with id 5"),
     (["--sweep", "a=2,3"], "--run-id continues one run, and a sweep starts a run per point"),
 ])
-def test_what_cannot_continue_exits_2_and_leaves_the_run_alone(project, args, message):
+def test_what_cannot_continue_exits_125_and_leaves_the_run_alone(project, args, message):
     run_id = run_id_of(_run(project, "-P", "a=2", code=3, check_exit=3))
     before = show_run(run_id, project)
-    refused = _run(project, "--run-id", run_id, *args, check_exit=2)
+    refused = _run(project, "--run-id", run_id, *args, check_exit=USAGE)
     assert message in refused.stderr and refused.stdout == ""
     assert show_run(run_id, project) == before
-    dry = _run(project, "--run-id", run_id, *args, "--dry-run", check_exit=2)  # the same checks
+    dry = _run(project, "--run-id", run_id, *args, "--dry-run", check_exit=USAGE)  # the same checks
     assert message in dry.stderr
 
 
-def test_an_unknown_run_exits_2(project):
+def test_an_unknown_run_exits_125(project):
     _run(project, check_exit=0)
-    refused = _run(project, "--run-id", "0" * 32, check_exit=2)
+    refused = _run(project, "--run-id", "0" * 32, check_exit=USAGE)
     assert f"No run '{'0' * 32}'" in refused.stderr
 
 

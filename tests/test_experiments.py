@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import run_id_of, run_proj, show_run
+from helpers.exitcodes import USAGE
 from runner.errors import UsageError
 from runner.experiments import ExperimentChoice, choose_experiment
 
@@ -65,15 +66,15 @@ def test_mlflow_variables_choose_the_experiment(project):
     assert _experiment_of(option, project) == ("Default", "0")
 
 
-def test_experiment_mistakes_exit_2_before_anything_runs(project):
-    both = run_proj("run", ".", "--experiment-name", "a", "--experiment-id", "0", cwd=project, check_exit=2)
+def test_experiment_mistakes_exit_125_before_anything_runs(project):
+    both = run_proj("run", ".", "--experiment-name", "a", "--experiment-id", "0", cwd=project, check_exit=USAGE)
     assert "Give only one of --experiment-name and --experiment-id" in both.stderr
-    unknown = run_proj("run", ".", "--experiment-id", "7", cwd=project, check_exit=2)
+    unknown = run_proj("run", ".", "--experiment-id", "7", cwd=project, check_exit=USAGE)
     assert "No experiment with id 7 in" in unknown.stderr and "0 (Default)" in unknown.stderr
-    not_a_number = run_proj("run", ".", "--experiment-id", "abc", cwd=project, check_exit=2)
+    not_a_number = run_proj("run", ".", "--experiment-id", "abc", cwd=project, check_exit=USAGE)
     assert "Experiment ids in" in not_a_number.stderr and "whole numbers" in not_a_number.stderr
     disagree = run_proj("run", ".", cwd=project, env={"MLFLOW_EXPERIMENT_NAME": "x", "MLFLOW_EXPERIMENT_ID": "0"},
-                        check_exit=2)
+                        check_exit=USAGE)
     assert "The experiment name 'x' and id 0 disagree: experiment 0 is 'Default'" in disagree.stderr
     for result in (both, unknown, not_a_number, disagree):
         assert result.stdout == ""  # nothing ran
@@ -81,7 +82,7 @@ def test_experiment_mistakes_exit_2_before_anything_runs(project):
 
 
 def test_dry_run_checks_the_experiment_and_creates_no_store(project):
-    done = run_proj("run", ".", "--experiment-id", "4", "--dry-run", cwd=project, check_exit=2)
+    done = run_proj("run", ".", "--experiment-id", "4", "--dry-run", cwd=project, check_exit=USAGE)
     assert "No experiment with id 4" in done.stderr
     assert run_proj("run", ".", "--experiment-id", "0", "--dry-run", cwd=project, check_exit=0).stdout
     assert not (project / ".proj").exists()

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_proj
+from helpers.exitcodes import USAGE
 from helpers.figures import record_figure
 
 MARKER = "ran.txt"
@@ -29,7 +30,7 @@ def project_with(tmp_path: Path, spec: str, **files: str) -> Path:
     return folder
 
 
-def refused(result, *, exit_code: int = 2) -> None:
+def refused(result, *, exit_code: int = USAGE) -> None:
     assert result.returncode == exit_code, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_id_of, run_proj, show_run
+from helpers.exitcodes import USAGE
 from helpers.gitrepo import GitRepo
 
 ARGV = "import sys; print(sys.argv[1:])"
@@ -77,7 +78,7 @@ def test_a_near_miss_parameter_name_is_passed_on_with_a_warning(tmp_path):
 
 def test_a_near_miss_parameter_name_is_an_error_under_strict(tmp_path):
     project = _project(tmp_path / "typo", TYPO)
-    done = run_proj("run", ".", "-P", "lrr=0.5", "--strict", cwd=project, check_exit=2)
+    done = run_proj("run", ".", "-P", "lrr=0.5", "--strict", cwd=project, check_exit=USAGE)
     assert "did you mean 'lr'?" in done.stderr
     assert run_proj("runs", "list", cwd=project, check_exit=0).stdout.strip() == "no runs"
 
@@ -137,12 +138,12 @@ def test_an_r_script_entry_point_runs_through_rscript_as_mlflow(tmp_path):
 
 def test_an_r_script_name_the_shell_would_expand_is_refused(tmp_path):
     (tmp_path / "$(touch pwned).R").write_text("")
-    done = run_proj("run", ".", "-e", "$(touch pwned).R", cwd=tmp_path, check_exit=2)
+    done = run_proj("run", ".", "-e", "$(touch pwned).R", cwd=tmp_path, check_exit=USAGE)
     assert "an R script name may only use" in done.stderr and not (tmp_path / "pwned").exists()
 
 
 def test_a_missing_r_script_is_named(tmp_path):
-    done = run_proj("run", ".", "-e", "absent.R", cwd=tmp_path, check_exit=2)
+    done = run_proj("run", ".", "-e", "absent.R", cwd=tmp_path, check_exit=USAGE)
     assert "does not exist" in done.stderr
 
 
@@ -186,7 +187,7 @@ def test_a_file_url_of_a_bare_repository_is_fetched_with_git(tmp_path):
 @pytest.mark.parametrize("backend, where", [("kubernetes", "a Kubernetes cluster"), ("databricks", "Databricks")])
 def test_mlflows_remote_backends_say_what_proj_offers_instead(tmp_path, backend, where):
     _project(tmp_path, "entry_points: {main: {command: 'true'}}\n")
-    done = run_proj("run", ".", "-b", backend, cwd=tmp_path, check_exit=2)
+    done = run_proj("run", ".", "-b", backend, cwd=tmp_path, check_exit=USAGE)
     assert f"proj does not run projects on {where} (MLflow's -b {backend})" in done.stderr
     assert "-b slurm" in done.stderr and "docs/plugins.md" in done.stderr
     assert "Traceback" not in done.stderr
@@ -195,7 +196,7 @@ def test_mlflows_remote_backends_say_what_proj_offers_instead(tmp_path, backend,
 def test_the_local_backend_refuses_a_backend_config_file(tmp_path):
     _project(tmp_path / "p", "entry_points: {main: {command: 'true'}}\n")
     (tmp_path / "cluster.json").write_text(json.dumps({"nodes": 2}))
-    done = run_proj("run", "p", "-c", str(tmp_path / "cluster.json"), cwd=tmp_path, check_exit=2)
+    done = run_proj("run", "p", "-c", str(tmp_path / "cluster.json"), cwd=tmp_path, check_exit=USAGE)
     assert "The local backend takes no --backend-config" in done.stderr
 
 
@@ -216,12 +217,12 @@ def test_tracking_uris_proj_cannot_serve_are_refused(tmp_path, uri, message, giv
     _project(tmp_path, "entry_points: {main: {command: 'echo ran'}}\n")
     args = ["--tracking-uri", uri] if given_as == "option" else []
     env = {given_as: uri} if given_as != "option" else {}
-    done = run_proj("run", ".", *args, cwd=tmp_path, env=env, check_exit=2)
+    done = run_proj("run", ".", *args, cwd=tmp_path, env=env, check_exit=USAGE)
     assert message in done.stderr and done.stdout == ""
     origin = f"--tracking-uri {uri}" if given_as == "option" else f"{given_as}={uri}"
     assert origin.replace("s3cret", "***") in done.stderr and "s3cret" not in done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["MLproject"]  # no folder named after the URI
-    listed = run_proj("runs", "list", *args, cwd=tmp_path, env=env, check_exit=2)
+    listed = run_proj("runs", "list", *args, cwd=tmp_path, env=env, check_exit=USAGE)
     assert message in listed.stderr
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_id_of, run_proj
+from helpers.exitcodes import USAGE
 from helpers.processes import wait_for
 from runner.outputs import artifact_path, read_metrics
 from runner.runfiles import RunFolder
@@ -156,7 +157,7 @@ def test_hostile_artifact_paths_never_leave_the_run_folder(project, tmp_path, pa
     listing = run_proj("runs", "artifacts", run_id, cwd=project, check_exit=0).stdout
     assert listing.strip() == "real.txt  5 B"  # the symlinks are not artifacts
     result = run_proj("runs", "artifacts", run_id, path, "-o", str(tmp_path / "out"), cwd=project)
-    assert result.returncode == 2, result.stdout
+    assert result.returncode == USAGE, result.stdout
     assert not (tmp_path / "out").exists()
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_id_of, run_proj, show_run
+from helpers.exitcodes import SETUP, USAGE
 from helpers.http_files import serve_folder
 
 SPEC = """\
@@ -86,7 +87,7 @@ def test_a_dry_run_downloads_nothing(served, project, isolated_home):
 
 
 def test_download_failures_stop_the_run_before_anything_is_recorded(served, project):
-    missing = run_proj("run", ".", "-P", f"data={served}/absent.csv", cwd=project, check_exit=3)
+    missing = run_proj("run", ".", "-P", f"data={served}/absent.csv", cwd=project, check_exit=SETUP)
     assert f"Cannot download {served}/absent.csv (parameter data): the server answered 404" in missing.stderr
     assert missing.stdout == ""
     listed = json.loads(run_proj("runs", "list", "--format", "json", cwd=project, check_exit=0).stdout or "[]")
@@ -94,7 +95,7 @@ def test_download_failures_stop_the_run_before_anything_is_recorded(served, proj
 
 
 def test_other_remote_paths_are_refused_with_advice(project):
-    done = run_proj("run", ".", "-P", "data=s3://bucket/data.csv", cwd=project, check_exit=2)
+    done = run_proj("run", ".", "-P", "data=s3://bucket/data.csv", cwd=project, check_exit=USAGE)
     assert "proj downloads only http(s) URLs, not 's3://bucket/data.csv'" in done.stderr
     assert "declare the parameter as type uri" in done.stderr
 

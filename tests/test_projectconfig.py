@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_id_of, run_proj, show_run
+from helpers.exitcodes import USAGE
 from runner.projectconfig import ProjectConfig, locate_store, project_config
 
 SPEC = "entry_points: {main: {command: 'echo ran'}}\n"
@@ -119,7 +120,7 @@ def test_a_nearer_store_beats_a_settings_file_further_up(project: Path, tmp_path
 def test_a_broken_settings_file_is_refused(project: Path, name: str, text: str, message: str) -> None:
     (project / name).write_text(text)
     for args in (("run", "."), ("runs", "list")):
-        done = run_proj(*args, cwd=project / "src", check_exit=2)
+        done = run_proj(*args, cwd=project / "src", check_exit=USAGE)
         assert message.format(path=project / name) in done.stderr
         assert "Traceback" not in done.stderr
     assert not (project / ".proj").exists()

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from conftest import require, run_proj
+from helpers.exitcodes import SETUP
 from helpers.gitrepo import GitRepo
 from helpers.processes import alive, wait_for_file
 
@@ -151,7 +152,7 @@ def test_read_only_store_is_refused_before_anything_runs(project, tmp_path):
     before = (store / "proj.db").read_bytes()
     with mounted("readonly", tmp_path / "ro-store", source=store) as readonly:
         result = run_proj("run", ".", "-P", "word=never", "--tracking-uri", str(readonly), cwd=project)
-    assert result.returncode == 3, result.stderr
+    assert result.returncode == SETUP, result.stderr
     assert "ran never" not in result.stdout and "Cannot" in result.stderr and "Traceback" not in result.stderr
     assert (store / "proj.db").read_bytes() == before and len(runs_in(store)) == 1
 
@@ -169,7 +170,7 @@ def test_full_store_is_refused_and_nothing_half_written(project, tmp_path):
                 pass
         runs_before = sorted(p.name for p in (store / "runs").iterdir())
         result = run_proj("run", ".", "-P", "word=never", "--tracking-uri", str(store), cwd=project)
-        assert result.returncode == 3, result.stdout + result.stderr
+        assert result.returncode == SETUP, result.stdout + result.stderr
         assert "ran never" not in result.stdout and "Traceback" not in result.stderr
         assert sorted(p.name for p in (store / "runs").iterdir()) == runs_before
         ballast.unlink()

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from conftest import REPO_ROOT, diff_of, run_id_of, run_proj
+from helpers.exitcodes import SETUP, USAGE
 from helpers.gitrepo import GitRepo
 
 pytestmark = [pytest.mark.git, pytest.mark.usefixtures("git_available")]
@@ -106,7 +107,7 @@ def test_damaged_card_is_refused(repo, tmp_path):
     data["source"]["commit"] = "not-a-commit"
     card.write_text(yaml.safe_dump(data))
     result = run_proj("rerun", str(card), cwd=tmp_path)
-    assert result.returncode == 2 and "source.commit" in result.stderr
+    assert result.returncode == USAGE and "source.commit" in result.stderr
 
 
 def test_overridden_parameter_is_recorded_as_a_deliberate_difference(repo, tmp_path):
@@ -132,7 +133,7 @@ def test_missing_commit_is_an_error_unless_drift_is_allowed(repo, tmp_path):
     _forget_head_commit(repo)
     fresh = {"PROJ_HOME": str(tmp_path / "fresh-home")}  # no mirror that still holds the commit
     refused = run_proj("rerun", original, cwd=tmp_path, env=fresh)
-    assert refused.returncode == 3
+    assert refused.returncode == SETUP
     assert f"Cannot reproduce run {original} exactly: Unknown version '{gone}'" in refused.stderr
     assert "--allow-drift" in refused.stderr
     drifted = run_proj("rerun", original, "--allow-drift", cwd=tmp_path, env=fresh, check_exit=0)
@@ -154,7 +155,7 @@ def test_changes_that_no_longer_apply_are_drift(repo, tmp_path):
     data["source"].update(diff=broken, diff_sha256=hashlib.sha256(broken.encode()).hexdigest())
     card.write_text(yaml.safe_dump(data))
     refused = run_proj("rerun", str(card), cwd=repo.path)
-    assert refused.returncode == 3 and "do not apply to commit" in refused.stderr
+    assert refused.returncode == SETUP and "do not apply to commit" in refused.stderr
     drifted = run_proj("rerun", str(card), "--allow-drift", cwd=repo.path, check_exit=0)
     drift = show(run_id_of(drifted), repo.path)["reproduction"]["drift"]
     assert len(drift) == 1 and "ran the commit without them" in drift[0]

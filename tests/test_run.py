@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO_ROOT, run_id_of, run_proj
+from helpers.exitcodes import SETUP, USAGE
 from helpers.gitrepo import GitRepo
 from helpers.processes import alive, wait_for, wait_for_file
 
@@ -108,18 +109,18 @@ def test_exit_code_of_the_entry_point_propagates(probe):
     (["-e", "nothing"], "Could not find 'nothing' among entry points ['hang', 'main']"),
     (["--env-manager", "podman"], "Unknown environment manager 'podman'"),
 ])
-def test_bad_parameters_exit_2_and_nothing_is_recorded(probe, args, message):
+def test_bad_parameters_exit_125_and_nothing_is_recorded(probe, args, message):
     result = run_proj("run", ".", *args, cwd=probe)
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == USAGE, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not (probe / ".proj").exists()
 
 
 @pytest.mark.parametrize("uri", ["ext::sh -c touch% pwned", "{repo}#../..", "-oProxyCommand=touch pwned:x"])
-def test_dangerous_sources_exit_2(tmp_path, uri):
+def test_dangerous_sources_exit_125(tmp_path, uri):
     repo = GitRepo.create(tmp_path / "repo", {"MLproject": PROBE_SPEC, "probe.py": PROBE_PY})
     result = run_proj("run", "--", uri.format(repo=repo.url), cwd=tmp_path)
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == USAGE, result.stderr
     assert "Refusing" in result.stderr
     assert not (tmp_path / "pwned").exists() and not (tmp_path / ".proj").exists()
 
@@ -174,12 +175,12 @@ def test_script_fallback_entry_point_appends_parameters(tmp_path):
 
 def test_no_mlproject_and_no_such_script(tmp_path):
     result = run_proj("run", ".", "-e", "train.py", cwd=tmp_path)
-    assert result.returncode == 2 and "does not exist" in result.stderr
+    assert result.returncode == USAGE and "does not exist" in result.stderr
 
 
-def test_missing_folder_exits_3(tmp_path):
+def test_missing_folder_exits_126(tmp_path):
     result = run_proj("run", str(tmp_path / "absent"), cwd=tmp_path)
-    assert result.returncode == 3 and "no such folder" in result.stderr
+    assert result.returncode == SETUP and "no such folder" in result.stderr
 
 
 def _start(project: Path, *args: str) -> subprocess.Popen:
@@ -258,7 +259,7 @@ def test_unknown_and_malformed_run_ids(probe):
     run_proj("run", ".", cwd=probe, check_exit=0)
     for ref, message in (("ffffffff", "No run 'ffffffff'"), ("../etc", "not a run id"), ("%", "not a run id")):
         result = run_proj("runs", "show", ref, cwd=probe)
-        assert result.returncode == 2 and message in result.stderr
+        assert result.returncode == USAGE and message in result.stderr
 
 
 def test_tracking_uri_from_the_environment(probe, tmp_path):
@@ -286,14 +287,14 @@ def test_store_with_a_newer_schema_is_refused_before_running(probe):
     with sqlite3.connect(probe / ".proj" / "proj.db") as db:
         db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     result = run_proj("run", ".", "-P", "word=never", cwd=probe)
-    assert result.returncode == 3 and "schema version 99" in result.stderr
+    assert result.returncode == SETUP and "schema version 99" in result.stderr
     assert "out: never" not in result.stdout
 
 
 def test_store_that_cannot_be_created_is_refused_before_running(probe):
     (probe / "not-a-folder").write_text("a file where the store should go")
     result = run_proj("run", ".", "-P", "word=never", "--tracking-uri", "not-a-folder/store", cwd=probe)
-    assert result.returncode == 3 and "Cannot create a tracking store" in result.stderr
+    assert result.returncode == SETUP and "Cannot create a tracking store" in result.stderr
     assert "out: never" not in result.stdout
 
 

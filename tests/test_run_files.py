@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_id_of, run_proj
+from helpers.exitcodes import SETUP, USAGE
 from helpers.figures import measured_proj, record_figure
 from helpers.processes import processes_of_run
 
@@ -94,7 +95,7 @@ def test_a_run_that_swaps_its_output_folder_for_a_link_shows_nothing_outside(pro
     copied = run_proj("runs", "artifacts", run_id, "-o", str(tmp_path / "all"), cwd=project, check_exit=0)
     assert "copied 0 files" in copied.stdout and not (tmp_path / "all").exists()
     one = run_proj("runs", "artifacts", run_id, "secret.txt", "-o", "-", cwd=project)
-    assert one.returncode == 2 and SECRET not in one.stdout and "no artifact 'secret.txt'" in one.stderr
+    assert one.returncode == USAGE and SECRET not in one.stdout and "no artifact 'secret.txt'" in one.stderr
     assert "Traceback" not in one.stderr
 
 
@@ -105,13 +106,13 @@ def test_links_at_any_depth_are_neither_listed_copied_nor_read(project, outside,
     assert sorted(p.name for p in (tmp_path / "sub").rglob("*")) == ["kept.txt"]
     for path in ("sub/deeper/link/secret.txt", "sub/file-link.txt", "sub/deeper/link"):
         result = run_proj("runs", "artifacts", run_id, path, "-o", "-", cwd=project)
-        assert result.returncode == 2 and SECRET not in result.stdout, path
+        assert result.returncode == USAGE and SECRET not in result.stdout, path
 
 
 def test_a_run_that_swaps_its_log_for_a_link_is_refused_not_followed(project, outside):
     run_id, view, _ = finished_run(project, "-e", "swap_log", "-P", f"outside={outside}")
     logs = run_proj("runs", "logs", run_id, cwd=project)
-    assert logs.returncode == 3 and SECRET not in logs.stdout
+    assert logs.returncode == SETUP and SECRET not in logs.stdout
     assert f"Cannot read output.log of run {run_id}: it is a symlink" in logs.stderr
     card = run_proj("runs", "export", run_id, cwd=project, check_exit=0)
     assert SECRET not in card.stdout
@@ -161,7 +162,8 @@ def test_the_metrics_file_is_read_up_to_its_limit(project):
 def test_a_bad_limit_setting_is_refused_before_anything_runs(project):
     result = run_proj("run", ".", "-e", "many_points", "-P", "count=10", cwd=project,
                       env={"PROJ_MAX_METRICS_BYTES": "lots"})
-    assert result.returncode == 2 and "PROJ_MAX_METRICS_BYTES='lots' is not a limit proj understands" in result.stderr
+    assert result.returncode == USAGE
+    assert "PROJ_MAX_METRICS_BYTES='lots' is not a limit proj understands" in result.stderr
     assert "Traceback" not in result.stderr and not (project / ".proj").exists()
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_id_of, run_proj
+from helpers.exitcodes import SETUP, USAGE
 from helpers.gitrepo import GitRepo
 
 pytestmark = [pytest.mark.git, pytest.mark.usefixtures("git_available")]
@@ -63,7 +64,7 @@ def test_a_rerun_takes_the_secret_from_the_variable_that_held_it(original, tmp_p
 def test_a_rerun_without_the_secret_is_refused_before_it_runs(original, tmp_path):
     before = len(runs_in(tmp_path))
     result = run_proj("rerun", original, cwd=tmp_path)
-    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.returncode == USAGE and "Traceback" not in result.stderr
     assert (f"Run {original} recorded parameter 'token' as '***': it held a secret, which proj does not keep"
             in result.stderr)
     assert "hint: set API_TOKEN to the value it had (proj takes it from there), or give -P token=VALUE" in result.stderr
@@ -83,7 +84,7 @@ def test_a_card_names_the_variable_not_the_secret(original, tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     refused = run_proj("rerun", str(card), cwd=elsewhere)
-    assert refused.returncode == 2 and "recorded parameter 'token' as '***'" in refused.stderr
+    assert refused.returncode == USAGE and "recorded parameter 'token' as '***'" in refused.stderr
     result = run_proj("rerun", str(card), cwd=elsewhere, env=WITH_SECRET, check_exit=0)
     assert f"digest {DIGEST}" in result.stdout
 
@@ -95,12 +96,12 @@ def test_a_card_names_the_variable_not_the_secret(original, tmp_path):
 ])
 def test_proj_s_own_error_messages_are_redacted(repo, tmp_path, arguments):
     result = run_proj("run", str(repo.path), *arguments, cwd=tmp_path, env=WITH_SECRET)
-    assert result.returncode in (2, 3) and "proj: error:" in result.stderr
+    assert result.returncode in (USAGE, SETUP) and "proj: error:" in result.stderr
     assert SECRET not in result.stderr and SECRET not in result.stdout and "***" in result.stderr
 
 
 def test_query_string_tokens_are_masked_in_messages(tmp_path):
     uri = f"file://{tmp_path}/missing.git?private_token={SECRET}&ref=main"
     result = run_proj("run", uri, cwd=tmp_path)
-    assert result.returncode == 3 and "Traceback" not in result.stderr
+    assert result.returncode == SETUP and "Traceback" not in result.stderr
     assert SECRET not in result.stderr and "private_token=***&ref=main" in result.stderr

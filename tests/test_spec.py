@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import DATA, run_proj
+from helpers.exitcodes import USAGE
 from runner.environments.conda_section import CondaEnv
 from runner.environments.docker_section import DockerEnv, DockerVariable
 from runner.environments.python_section import PythonEnv
@@ -237,7 +238,7 @@ def test_several_paths_and_environment_files_directly():
 
 def test_missing_path_is_bad_usage(tmp_path):
     result = run_proj("validate", str(tmp_path / "nothing-here"))
-    assert result.returncode == 2
+    assert result.returncode == USAGE
     assert "No such file or folder" in result.stderr and "Traceback" not in result.stderr
 
 

@@ -17,6 +17,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from conftest import run_id_of, run_proj
+from helpers.exitcodes import USAGE
 from helpers.processes import processes_of_run
 
 SPEC = """\
@@ -119,14 +120,14 @@ NOT_UTF8 = os.fsdecode(b"caf\xe9")  # Latin-1 bytes, as Python receives them fro
 ])
 def test_arguments_that_are_not_utf8_are_refused_naming_them(project, arguments, where):
     result = run_proj("run", ".", *arguments, cwd=project)
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == USAGE, result.stderr
     assert f"proj: error: {where} is not valid UTF-8 text: b'" in result.stderr and "\\xe9" in result.stderr
     assert "Traceback" not in result.stderr and not (project / ".proj").exists()
 
 
 def test_a_setting_that_is_not_utf8_is_refused(project):
     result = run_proj("run", ".", cwd=project, env={"PROJ_EXPERIMENT_NAME": NOT_UTF8})
-    assert result.returncode == 2
+    assert result.returncode == USAGE
     assert "the environment variable PROJ_EXPERIMENT_NAME is not valid UTF-8 text: b'caf\\xe9'" in result.stderr
     assert not (project / ".proj").exists()
 
@@ -139,7 +140,7 @@ def test_a_project_folder_whose_name_is_not_utf8_is_refused_before_it_runs(tmp_p
     result = subprocess.run([sys.executable, "-m", "runner", "run", ".", "--tracking-uri", str(store)], cwd=folder,
                             capture_output=True)
     stderr = result.stderr.decode("utf-8", "replace")
-    assert result.returncode == 2, stderr
+    assert result.returncode == USAGE, stderr
     assert "Cannot record the run: source.uri is not valid UTF-8 text" in stderr and "Traceback" not in stderr
     assert b"count=" not in result.stdout  # nothing ran
     assert list((store / "runs").iterdir()) == []  # and nothing half-recorded
@@ -153,14 +154,14 @@ def test_integers_of_thousands_of_digits_are_positioned_errors(project):
     expected = "MLproject:5:35: error: invalid YAML: integer with 5000 digits is too long (at most 4000)"
     assert expected in validated.stdout
     ran = run_proj("run", ".", cwd=project)
-    assert ran.returncode == 2 and "integer with 5000 digits is too long" in ran.stderr
+    assert ran.returncode == USAGE and "integer with 5000 digits is too long" in ran.stderr
     assert not (project / ".proj").exists()
 
 
 @pytest.mark.parametrize("value", ["9" * 5000, "9223372036854775808", "-9223372036854775809"])
 def test_int_parameters_must_fit_in_64_bits(project, value):
     result = run_proj("run", ".", "-P", f"count={value}", cwd=project)
-    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.returncode == USAGE and "Traceback" not in result.stderr
     assert "Parameter 'count' expects an int from -9223372036854775808 to 9223372036854775807" in result.stderr
     assert len(result.stderr) < 600  # the value is cut short in the message
     assert not (project / ".proj").exists()

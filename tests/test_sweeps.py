@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_proj
+from helpers.exitcodes import USAGE
 from helpers.processes import alive, wait_for
 from runner.errors import UsageError
 from runner.sweeps import SweepAxis, parse_sweeps, sweep_points
@@ -78,7 +79,7 @@ def test_malformed_sweeps_are_refused(options, fixed, message):
 
 
 def test_every_bad_value_is_reported_before_anything_runs(grid):
-    done = run_proj("run", ".", "--sweep", "alpha=0.1,fast,0.3", "--sweep", "code=0,x", cwd=grid, check_exit=2)
+    done = run_proj("run", ".", "--sweep", "alpha=0.1,fast,0.3", "--sweep", "code=0,x", cwd=grid, check_exit=USAGE)
     assert "Parameter 'alpha' expects a float, got 'fast'" in done.stderr
     assert "Parameter 'code' expects an int (a whole number), got 'x'" in done.stderr
     assert "nothing was run" in done.stderr and "Traceback" not in done.stderr
@@ -136,7 +137,7 @@ def test_ctrl_c_stops_the_running_points_and_starts_no_more(grid):
     (["--sweep", "alpha=1,2", "-j", "0"], "1 or more"),
 ])
 def test_parallelism_options_that_cannot_apply_are_refused(grid, args, message):
-    done = run_proj("run", ".", *args, cwd=grid, check_exit=2)
+    done = run_proj("run", ".", *args, cwd=grid, check_exit=USAGE)
     assert message in done.stderr and "Traceback" not in done.stderr
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-from runner.errors import ProjError
+from runner.errors import ExitCode, ProjError
 
 # The modules that register each top-level command. A command line loads only those its command
 # needs: typer introspects every registered command at each start, so loading all of them would
@@ -34,7 +34,7 @@ def main() -> None:
         importlib.import_module(f"runner.cli.{module}")  # each registers its commands on import
     try:
         _check_text(sys.argv[1:])
-        app(prog_name="proj")
+        code = app(prog_name="proj", standalone_mode=False)  # typer.Exit(N) returns N
     except ProjError as err:
         if Settings.debug:
             import traceback
@@ -42,6 +42,25 @@ def main() -> None:
             traceback.print_exc()
         show_error(err)
         sys.exit(int(err.exit_code))
+    except Exception as err:
+        sys.exit(_exit_for_unexpected(err))
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _exit_for_unexpected(err: Exception) -> int:
+    """A command-line mistake the parser found (typer's or click's own error, which would exit 2
+    and read as an entry point's 2), an abort, or else a bug in proj: shown with its traceback."""
+    if type(err).__name__ == "Abort":  # typer's or click's: Ctrl-C or end of input at a prompt
+        return int(ExitCode.INTERRUPTED)
+    show = getattr(err, "show", None)
+    if callable(show) and isinstance(getattr(err, "exit_code", None), int):  # UsageError, BadParameter, ...
+        show()
+        return int(ExitCode.USAGE)
+    import traceback
+
+    traceback.print_exc()
+    sys.stderr.write("proj: internal error (a bug in proj; please report it with the traceback above)\n")
+    return int(ExitCode.USAGE)
 
 
 def _check_text(arguments: list[str]) -> None:

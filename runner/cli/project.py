@@ -40,7 +40,7 @@ def validate(
 ) -> None:
     """Check MLproject files and the environment files they name; report every problem.
 
-    Exit code 0 when valid, 1 when there are errors (or warnings with --strict), 2 for bad usage.
+    Exit code 0 when valid, 1 when there are errors (or warnings with --strict), 125 for bad usage.
     """
     from runner.spec import complete_mlproject_schema, inspect_path
 

@@ -57,7 +57,7 @@ def wait_for_run(
 ) -> None:
     """Wait until a run has ended (asking its scheduler), and exit with the run's exit code."""
     from runner.backends.follow import LogTail
-    from runner.lifecycle import exit_code_of
+    from runner.lifecycle import exit_code_of, timed_out_exit_code
     from runner.refresh import wait_for_runs
 
     store = _store(tracking_uri)
@@ -78,7 +78,7 @@ def wait_for_run(
         tail.pump()
     if not record.status.is_terminal:
         note(f"run {record.run_id} is still {record.status.value} after {timeout:g} s")
-        raise typer.Exit(1)
+        raise typer.Exit(timed_out_exit_code())
     note(_ended(record))
     raise typer.Exit(exit_code_of(record))
 

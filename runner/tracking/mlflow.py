@@ -11,7 +11,7 @@ as the run's artifacts, metrics.jsonl as MLflow metrics) and the local copies re
 
 Once the command runs, a server that stops answering must not cost the run: what cannot be
 sent goes to the local spool (runner.tracking.spool) and `proj runs sync` sends it later, in
-order. Before the command runs, a server that does not answer is an error (exit 3), so nothing
+order. Before the command runs, a server that does not answer is an error (exit 126), so nothing
 runs unrecorded.
 """
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import DATA, run_proj
+from helpers.exitcodes import SETUP, USAGE
 
 SPEC = """\
 name: niceness
@@ -77,7 +78,7 @@ def test_rerun_without_the_recorded_backend_fails_or_runs_here_as_drift(plugin_s
                      env={"PYTHONPATH": str(plugin_site)}, check_exit=0)
     original = first.stderr.split("proj: run ")[1].split()[0]
 
-    refused = run_proj("rerun", original, cwd=project, check_exit=3)  # the plugin is not installed here
+    refused = run_proj("rerun", original, cwd=project, check_exit=SETUP)  # the plugin is not installed here
     assert f"Cannot reproduce run {original} exactly: its backend 'nice' cannot be used here" in refused.stderr
     drifted = run_proj("rerun", original, "--allow-drift", cwd=project, check_exit=0)
     assert drifted.stdout == f"niceness {os.nice(0)}\n"
@@ -91,19 +92,19 @@ def test_rerun_without_the_recorded_backend_fails_or_runs_here_as_drift(plugin_s
 
 def test_a_plugin_refuses_its_bad_settings_before_anything_runs(plugin_site, project):
     done = run_proj("run", ".", "-b", "nice", "--backend-config", '{"niceness": 40}', cwd=project,
-                    env={"PYTHONPATH": str(plugin_site)}, check_exit=2)
+                    env={"PYTHONPATH": str(plugin_site)}, check_exit=USAGE)
     assert "niceness must be a whole number from 0 to 19, got 40" in done.stderr
     assert run_proj("runs", "list", cwd=project, check_exit=0).stdout.strip() == "no runs"
 
 
 def test_an_attached_only_plugin_cannot_detach(plugin_site, project):
     done = run_proj("run", ".", "-b", "nice", "--detach", cwd=project, env={"PYTHONPATH": str(plugin_site)},
-                    check_exit=2)
+                    check_exit=USAGE)
     assert "The nice backend cannot run detached" in done.stderr
 
 
 def test_an_unknown_backend_lists_the_known_ones(plugin_site, project):
-    done = run_proj("run", ".", "-b", "nope", cwd=project, env={"PYTHONPATH": str(plugin_site)}, check_exit=2)
+    done = run_proj("run", ".", "-b", "nope", cwd=project, env={"PYTHONPATH": str(plugin_site)}, check_exit=USAGE)
     assert "Unknown backend 'nope'; choose one of local, nice, slurm" in done.stderr
 
 
@@ -112,7 +113,8 @@ def test_a_plugin_may_not_take_a_built_in_name(tmp_path, project):
     info.mkdir(parents=True)
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-slurm\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text("[proj.backends]\nslurm = fake_slurm:make\n")
-    done = run_proj("run", ".", "-b", "other", cwd=project, env={"PYTHONPATH": str(tmp_path / "site")}, check_exit=3)
+    done = run_proj("run", ".", "-b", "other", cwd=project, env={"PYTHONPATH": str(tmp_path / "site")},
+                    check_exit=SETUP)
     assert "The backend plugin 'slurm' from fake-slurm clashes with proj's built-in 'slurm'" in done.stderr
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_id_of, run_proj
+from helpers.exitcodes import TIMED_OUT, USAGE
 from helpers.gitrepo import GitRepo
 from helpers.processes import alive, wait_for, wait_for_file
 
@@ -113,7 +114,7 @@ def test_wait_follows_the_log_and_exits_as_proj_run_would(probe, plugins_env):
 def test_cancel_stops_every_process_of_the_job_and_records_killed(probe, plugins_env):
     run_id = detach(probe, plugins_env, "-e", "hang")
     shell, sleeper = map(int, wait_for_file(probe / "pids.txt", timeout=60).split())
-    waited = proj("runs", "wait", run_id, "--timeout", "0.5", cwd=probe, env=plugins_env, check_exit=1)
+    waited = proj("runs", "wait", run_id, "--timeout", "0.5", cwd=probe, env=plugins_env, check_exit=TIMED_OUT)
     assert "is still RUNNING after 0.5 s" in waited.stderr
 
     cancelled = proj("runs", "cancel", run_id, cwd=probe, env=plugins_env)
@@ -220,6 +221,6 @@ def test_a_plugin_store_gets_settlement_and_lost_for_free(probe, plugins_env, tm
 
 def test_bad_settings_are_refused_before_anything_runs(probe, plugins_env):
     done = proj("run", ".", "-b", "fake", "--backend-config", '{"start_delay": -1}', cwd=probe, env=plugins_env,
-                check_exit=2)
+                check_exit=USAGE)
     assert "start_delay must be a number of seconds, 0 or more, got -1" in done.stderr
     assert proj("runs", "list", cwd=probe, env=plugins_env).stdout.strip() == "no runs"

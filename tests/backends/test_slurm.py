@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from conftest import DATA, require, run_id_of, run_proj
+from helpers.exitcodes import TIMED_OUT
 from helpers.gitrepo import GitRepo
 from helpers.processes import alive, wait_for, wait_for_file
 
@@ -159,7 +160,7 @@ def test_cancelled_job_is_killed_with_no_process_left(probe):
     run_id = run_proj("run", ".", "-b", "slurm", "-e", "hang", "--detach", cwd=probe, check_exit=0).stdout.strip()
     shell, sleeper = map(int, wait_for_file(probe / "pids.txt", timeout=60).split())
     assert alive(shell) and alive(sleeper)
-    waited = run_proj("runs", "wait", run_id, "--timeout", "0.5", cwd=probe, check_exit=1)
+    waited = run_proj("runs", "wait", run_id, "--timeout", "0.5", cwd=probe, check_exit=TIMED_OUT)
     assert "is still RUNNING after 0.5 s" in waited.stderr
 
     cancelled = run_proj("runs", "cancel", run_id, cwd=probe, check_exit=0)

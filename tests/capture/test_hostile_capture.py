@@ -7,6 +7,7 @@ import json
 import sys
 
 from conftest import DATA, run_id_of, run_proj, show_run
+from helpers.exitcodes import USAGE
 
 HOSTILE = DATA / "mlflow-capture" / "hostile"
 
@@ -34,4 +35,4 @@ def test_links_oversized_and_malformed_files_cost_warnings_never_the_run(tmp_pat
     assert "'loss'" in done.stderr and "line 2" in done.stderr  # the skipped metric line is reported
     copied = run_proj("runs", "artifacts", run_id, "stolen.txt", "-o", str(tmp_path / "out"),
                       "--tracking-uri", str(store))
-    assert copied.returncode == 2 and not (tmp_path / "out").exists()
+    assert copied.returncode == USAGE and not (tmp_path / "out").exists()

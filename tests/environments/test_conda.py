@@ -29,6 +29,7 @@ from helpers.conda_channel import (
     current_subdir,
     index_channel,
 )
+from helpers.exitcodes import SETUP, USAGE
 from runner.environments.condaspec import DEFAULT_CHANNEL_ALIAS, channel_urls, mirrored_url
 
 pytestmark = pytest.mark.conda
@@ -376,13 +377,13 @@ def test_environment_errors_are_clear(case, shared_channels, tmp_path, isolated_
 
 def test_frozen_without_a_lock_and_a_bad_alias_are_usage_errors(shared_channels, tmp_path):
     project = write_project(tmp_path / "p", conda_yaml("greet-tool"))
-    frozen = proj("run", str(project), "--frozen", cwd=tmp_path, alias=shared_channels, check_exit=2)
+    frozen = proj("run", str(project), "--frozen", cwd=tmp_path, alias=shared_channels, check_exit=USAGE)
     assert "--frozen installs only from a lock, and there is no conda-lock.yml" in frozen.stderr
     assert "proj env lock" in frozen.stderr
     missing = proj("run", str(project), "--lock", str(tmp_path / "nope.yml"), cwd=tmp_path,
-                   alias=shared_channels, check_exit=2)
+                   alias=shared_channels, check_exit=USAGE)
     assert "nope.yml: no such file" in missing.stderr
-    bad_alias = proj("run", str(project), cwd=tmp_path, alias=tmp_path / "no-mirror", check_exit=2)
+    bad_alias = proj("run", str(project), cwd=tmp_path, alias=tmp_path / "no-mirror", check_exit=USAGE)
     assert "conda channel alias" in bad_alias.stderr and "no-mirror" in bad_alias.stderr
     assert not os.path.exists(tmp_path / ".proj" / "runs") or not any((tmp_path / ".proj" / "runs").iterdir())
 
@@ -415,7 +416,7 @@ def test_rerun_with_a_lock_that_no_longer_installs_fails_or_drifts(channels, tmp
     (channels / "conda-forge" / "noarch" / "greet-tool-2.0-0.tar.bz2").unlink()  # withdrawn
     index_channel(channels / "conda-forge")
     fresh = {"PROJ_HOME": str(tmp_path / "fresh-home")}  # no package cache that still has it
-    refused = proj("rerun", original, cwd=tmp_path, alias=channels, check_exit=3, **fresh)
+    refused = proj("rerun", original, cwd=tmp_path, alias=channels, check_exit=SETUP, **fresh)
     assert f"Cannot reproduce run {original} exactly" in refused.stderr
     drifted = proj("rerun", original, "--allow-drift", cwd=tmp_path, alias=channels, **fresh)
     assert "greet-tool 1.0" in drifted.stdout

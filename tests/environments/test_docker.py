@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from conftest import DATA, REPO_ROOT, require, run_id_of, run_proj
+from helpers.exitcodes import SETUP, USAGE
 from helpers.processes import wait_for
 
 pytestmark = pytest.mark.docker
@@ -169,7 +170,7 @@ def test_an_mlflow_store_on_loopback_is_reached_over_the_host_network(probe, tmp
     assert re.search(rf"^run {run_id} RUNNING experiment \d+$", done.stdout, re.M)
     # a network chosen on purpose that cannot reach the store: refused, with the way out
     refused = proj("run", str(probe), "-e", "mlflow", "--tracking-uri", server, "--experiment-name", experiment,
-                   "-A", "network=none", cwd=tmp_path, check_exit=2)
+                   "-A", "network=none", cwd=tmp_path, check_exit=USAGE)
     assert "loopback address, which a container on network 'none' cannot reach" in refused.stderr
     assert "-A network=host" in refused.stderr
 
@@ -197,7 +198,7 @@ def test_a_variable_to_copy_that_is_unset_fails_before_anything_runs(probe, tmp_
     env = {k: v for k, v in os.environ.items() if k != "PROJ_TEST_UNSET_VAR"}
     done = subprocess.run([sys.executable, "-m", "runner", "run", str(probe)], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=60, check=False)
-    assert done.returncode == 3
+    assert done.returncode == SETUP
     assert "copies PROJ_TEST_UNSET_VAR from this machine, but it is not set" in done.stderr
     assert "[PROJ_TEST_UNSET_VAR, value]" in done.stderr
     assert not (tmp_path / ".proj" / "runs").exists() or not any((tmp_path / ".proj" / "runs").iterdir())
@@ -293,7 +294,7 @@ def test_a_dockerfile_starting_from_a_missing_image_is_refused_without_pulling(t
     project = copy_project(DATA / "docker-dockerfile", tmp_path / "project", names())
     dockerfile = project / "docker" / "Dockerfile"
     dockerfile.write_text(dockerfile.read_text().replace("proj-test-busybox:latest", "proj-test-absent:never"))
-    done = proj("run", str(project), cwd=tmp_path, check_exit=3)
+    done = proj("run", str(project), cwd=tmp_path, check_exit=SETUP)
     assert "docker/Dockerfile builds FROM 'proj-test-absent:never', which is not on this machine" in done.stderr
     assert "--pull" in done.stderr
 
@@ -301,7 +302,7 @@ def test_a_dockerfile_starting_from_a_missing_image_is_refused_without_pulling(t
 def test_a_missing_base_image_is_named_and_never_pulled(probe, tmp_path):
     spec = probe / "MLproject"
     spec.write_text(spec.read_text().replace(PYTHON_IMAGE, "proj-test-absent:never"))
-    done = proj("run", str(probe), cwd=tmp_path, check_exit=3)
+    done = proj("run", str(probe), cwd=tmp_path, check_exit=SETUP)
     assert "Docker image 'proj-test-absent:never' (docker_env.image) is not on this machine" in done.stderr
     assert "--pull" in done.stderr
 
@@ -339,12 +340,12 @@ def test_docker_args_become_container_settings(probe, tmp_path):
     ("privileged=yes", "privileged takes no value"),
 ])
 def test_unsupported_docker_args_are_usage_errors(probe, tmp_path, arg, message):
-    done = proj("run", str(probe), "-A", arg, cwd=tmp_path, check_exit=2)
+    done = proj("run", str(probe), "-A", arg, cwd=tmp_path, check_exit=USAGE)
     assert message in done.stderr
 
 
 def test_an_unreachable_daemon_says_how_to_start_it(probe, tmp_path):
-    done = proj("run", str(probe), cwd=tmp_path, check_exit=3, DOCKER_HOST=f"unix://{tmp_path}/no.sock")
+    done = proj("run", str(probe), cwd=tmp_path, check_exit=SETUP, DOCKER_HOST=f"unix://{tmp_path}/no.sock")
     assert f"Cannot reach the Docker daemon at unix://{tmp_path}/no.sock" in done.stderr
     assert "scripts/docker-up.sh" in done.stderr
 
@@ -473,7 +474,7 @@ def test_rerun_repeats_the_image_build_choice_and_docker_args(probe, tmp_path):
 
 def test_frozen_refuses_a_base_image_named_by_tag_without_a_lock(names, tmp_path):
     project = copy_project(EXAMPLE, tmp_path / "project", names())
-    refused = proj("run", ".", "--frozen", cwd=project, check_exit=2)
+    refused = proj("run", ".", "--frozen", cwd=project, check_exit=USAGE)
     assert "--frozen needs a locked base image" in refused.stderr
 
 
@@ -490,7 +491,7 @@ def test_rerun_whose_base_image_is_gone_fails_or_drifts(names, tmp_path):
     lock["base"]["id"] = "sha256:" + "0" * 64  # an image this machine never had
     data["environment"]["lock"] = json.dumps(lock)
     export.write_text(yaml.safe_dump(data))
-    refused = proj("rerun", str(export), cwd=project, check_exit=3)
+    refused = proj("rerun", str(export), cwd=project, check_exit=SETUP)
     assert "recorded in the lock is not on this machine" in refused.stderr
     drifted = proj("rerun", str(export), "--allow-drift", cwd=project)
     record = json.loads(proj("runs", "show", run_id_of(drifted), "--format", "json", cwd=project).stdout)

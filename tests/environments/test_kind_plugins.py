@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from conftest import DATA, diff_of, run_id_of, run_proj, show_run
+from helpers.exitcodes import SETUP, USAGE
 
 SPEC = """\
 name: toolbox-demo
@@ -150,7 +151,7 @@ def test_rerun_refuses_a_tool_that_changed_unless_drift_is_allowed(env, project,
     original = run_id_of(run_proj("run", ".", cwd=project, env=env, check_exit=0))
     _write_greet(tools, "v2")
 
-    refused = run_proj("rerun", original, cwd=project, env=env, check_exit=3)
+    refused = run_proj("rerun", original, cwd=project, env=env, check_exit=SETUP)
     assert f"Cannot reproduce run {original} exactly: toolbox_env: greet is not the one the lock records" \
         in refused.stderr
 
@@ -194,25 +195,25 @@ def test_the_printed_schema_has_the_plugin_section(env):
 
 def test_a_rerun_needs_the_plugin_installed(env, project):
     original = run_id_of(run_proj("run", ".", cwd=project, env=env, check_exit=0))
-    done = run_proj("rerun", original, cwd=project, check_exit=3)
+    done = run_proj("rerun", original, cwd=project, check_exit=SETUP)
     assert f"Cannot reproduce run {original} exactly: the environment kind 'toolbox' is not installed here" \
         in done.stderr
 
 
 def test_manager_names_and_settings_come_from_the_plugin(env, project, tmp_path):
-    unknown = run_proj("run", ".", "--env-manager", "podman", cwd=project, env=env, check_exit=2)
+    unknown = run_proj("run", ".", "--env-manager", "podman", cwd=project, env=env, check_exit=USAGE)
     assert "Unknown environment manager 'podman'; choose one of local, virtualenv, uv, conda, docker, toolbox" \
         in unknown.stderr
     plain = tmp_path / "plain"
     plain.mkdir()
     (plain / "MLproject").write_text("entry_points:\n  main:\n    command: 'true'\n")
-    refused = run_proj("run", ".", "--env-manager", "toolbox", cwd=plain, env=env, check_exit=2)
+    refused = run_proj("run", ".", "--env-manager", "toolbox", cwd=plain, env=env, check_exit=USAGE)
     assert "--env-manager toolbox needs a project with toolbox_env" in refused.stderr
     declared = run_proj("run", ".", "--env-manager", "virtualenv", cwd=project, env=env, check_exit=0)
     assert ("warning: this project declares toolbox_env, so it runs in toolbox (as with MLflow); "
             "--env-manager virtualenv is ignored") in declared.stderr
     assert show_run(run_id_of(declared), project)["environment"]["kind"] == "toolbox"
-    misspelt = run_proj("run", ".", "--env-config", '{"isolated": true}', cwd=project, env=env, check_exit=2)
+    misspelt = run_proj("run", ".", "--env-config", '{"isolated": true}', cwd=project, env=env, check_exit=USAGE)
     assert "--env-config: the toolbox environment has no setting 'isolated'" in misspelt.stderr
     assert "its settings: isolate" in misspelt.stderr
     assert len(json.loads(run_proj("runs", "list", "--format", "json", cwd=project, check_exit=0).stdout)) == 1
@@ -236,5 +237,5 @@ def _fake_distribution(folder: Path, name: str, entry_points: str) -> Path:
 ])
 def test_broken_and_clashing_plugins_are_refused(plugin_site, project, tmp_path, entry_point, message):
     fake = _fake_distribution(tmp_path / "fake", "fake-kind", entry_point)
-    done = run_proj("run", ".", cwd=project, env={"PYTHONPATH": f"{plugin_site}:{fake}"}, check_exit=3)
+    done = run_proj("run", ".", cwd=project, env={"PYTHONPATH": f"{plugin_site}:{fake}"}, check_exit=SETUP)
     assert message in done.stderr and "Traceback" not in done.stderr

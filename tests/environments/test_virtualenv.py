@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import DATA, diff_of, run_id_of, run_proj
+from helpers.exitcodes import SETUP, USAGE
 from helpers.processes import alive, wait_for
 from helpers.wheels import (
     add_embedded_pip,
@@ -129,7 +130,7 @@ def test_changed_requirements_make_a_new_environment_and_prune_removes_the_old(
     assert env_folders(isolated_home) == [new]
     assert run_proj("env", "rm", new[len("virtualenv-"):][:8], check_exit=0).stdout.strip() == f"removed {new}"
     assert "no environments" in run_proj("env", "list", check_exit=0).stdout
-    missing = run_proj("env", "rm", "virtualenv-0000", check_exit=2)
+    missing = run_proj("env", "rm", "virtualenv-0000", check_exit=USAGE)
     assert "No cached environment matches 'virtualenv-0000'" in missing.stderr
 
 
@@ -205,7 +206,7 @@ def _uv_pids(home: Path) -> list[str]:
 def test_interpreter_that_does_not_exist_is_named(wheelhouse, project, isolated_home):
     (project / "python_env.yaml").write_text('python: "3.99"\ndependencies:\n  - tinygreet\n')
 
-    result = run_proj("run", ".", cwd=project, check_exit=3)
+    result = run_proj("run", ".", cwd=project, check_exit=SETUP)
 
     assert "No Python 3.99 found on this machine" in result.stderr
     assert "found: " in result.stderr and PYTHON in result.stderr
@@ -215,7 +216,7 @@ def test_interpreter_that_does_not_exist_is_named(wheelhouse, project, isolated_
 def test_failing_requirement_is_named_with_the_full_output(wheelhouse, project, isolated_home):
     (project / "requirements.txt").write_text("tinygreet\nnosuchpkg==1.0\n")
 
-    result = run_proj("run", ".", cwd=project, check_exit=3)
+    result = run_proj("run", ".", cwd=project, check_exit=SETUP)
 
     assert "Could not install requirement 'nosuchpkg==1.0' (requirements.txt)" in result.stderr
     assert "$ " in result.stderr and "uv pip compile" in result.stderr  # the build output, in full
@@ -258,7 +259,7 @@ def test_committed_lock_is_installed_exactly_and_frozen_needs_one(wheelhouse, pr
     lock.unlink()
 
     resolved = run_proj("run", ".", cwd=project, check_exit=0)
-    frozen = run_proj("run", ".", "--frozen", cwd=project, check_exit=3)
+    frozen = run_proj("run", ".", "--frozen", cwd=project, check_exit=SETUP)
     rerun = run_proj("run", ".", "--frozen", "--lock", str(saved), cwd=project, check_exit=0)
 
     assert "hello world from tinydep 2.0" in resolved.stdout
@@ -277,13 +278,13 @@ def test_stale_or_broken_locks_are_reported(wheelhouse, project, isolated_home):
     text = lock.read_text()
     digest = text.split("tinydep==1.0 \\\n    --hash=sha256:")[1][:64]
     lock.write_text(text.replace(digest, "0" * 64))
-    broken = run_proj("run", ".", cwd=project, check_exit=3)
+    broken = run_proj("run", ".", cwd=project, check_exit=SETUP)
     assert "Could not install python_env.lock exactly" in broken.stderr
     assert "Hash mismatch" in broken.stderr
     header = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
     [greet] = re.findall(r"tinygreet==1.0 \\\n    --hash=sha256:[0-9a-f]{64}\n", text)
     lock.write_text(header + greet)  # tinydep, which tinygreet needs, is missing
-    incomplete = run_proj("run", ".", cwd=project, check_exit=3)
+    incomplete = run_proj("run", ".", cwd=project, check_exit=SETUP)
     assert "tinydep" in incomplete.stderr and "Could not install python_env.lock exactly" in incomplete.stderr
 
 
@@ -344,7 +345,7 @@ def test_rerun_whose_locked_release_is_gone_fails_or_drifts(wheelhouse, project,
     (wheelhouse / "tinydep-1.0-py3-none-any.whl").unlink()  # the locked release was withdrawn
     fresh = {"PROJ_HOME": str(tmp_path / "fresh-home")}
     refused = run_proj("rerun", original, cwd=project, env=fresh)
-    assert refused.returncode == 3 and f"Cannot reproduce run {original} exactly" in refused.stderr
+    assert refused.returncode == SETUP and f"Cannot reproduce run {original} exactly" in refused.stderr
     drifted = run_proj("rerun", original, "--allow-drift", cwd=project, env=fresh, check_exit=0)
     assert "from tinydep 2.0" in drifted.stdout
     again = run_id_of(drifted)

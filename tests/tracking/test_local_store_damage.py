@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_proj
+from helpers.exitcodes import SETUP, USAGE
 
 SPEC = "name: damage\nentry_points:\n  main:\n    command: 'touch ran-$PROJ_RUN_ID.txt; echo ran'\n"
 
@@ -43,7 +44,7 @@ def test_a_store_that_lost_its_database_is_refused_with_its_runs_left_alone(proj
                 "is missing or empty")
     for command in (["run", "."], ["runs", "list"], ["runs", "show", folders[0]]):
         result = run_proj(*command, cwd=project)
-        assert result.returncode == 3, (command, result.stderr)
+        assert result.returncode == SETUP, (command, result.stderr)
         assert expected in result.stderr and f"mv {store / 'runs'} {store / 'runs.orphaned'}" in result.stderr
         assert "Traceback" not in result.stderr
     assert ran(project) == 1  # nothing ran
@@ -68,7 +69,7 @@ def test_an_empty_database_without_runs_is_a_new_store_and_reading_it_writes_not
     listed = run_proj("runs", "list", "--tracking-uri", str(store), cwd=tmp_path, check_exit=0)
     assert listed.stdout.strip() == "no runs"
     missing = run_proj("runs", "show", "0" * 32, "--tracking-uri", str(store), cwd=tmp_path)
-    assert missing.returncode == 2 and "No runs recorded" in missing.stderr
+    assert missing.returncode == USAGE and "No runs recorded" in missing.stderr
     assert (store / "proj.db").read_bytes() == b"" and not list(store.glob("proj.db-*"))
 
 
@@ -77,5 +78,5 @@ def test_a_file_that_is_not_a_database_is_a_tracking_error(project):
     for leftover in (project / ".proj").glob("proj.db-*"):
         leftover.unlink()
     result = run_proj("runs", "list", cwd=project)
-    assert result.returncode == 3 and "Cannot open the tracking store" in result.stderr
+    assert result.returncode == SETUP and "Cannot open the tracking store" in result.stderr
     assert "file is not a database" in result.stderr and "Traceback" not in result.stderr

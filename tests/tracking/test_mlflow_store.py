@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from conftest import DATA, require, run_id_of, run_proj
+from helpers.exitcodes import SETUP, USAGE
 from helpers.gitrepo import GitRepo
 from helpers.mlflow_server import (
     MLFLOW_VERSION,
@@ -137,7 +138,7 @@ def test_runs_list_show_and_logs_read_the_server(mlflow_server, tmp_path):
         "alpha": ("float", None, 0.1), "name": ("string", "ada", "ada")}
     assert shown["source"]["path"] == str(PROJECTS / "basic")
     assert run_proj("runs", "logs", failed, *uri, check_exit=0).stdout == "about to fail\n"
-    missing = run_proj("runs", "show", "0" * 32, *uri, check_exit=2)
+    missing = run_proj("runs", "show", "0" * 32, *uri, check_exit=USAGE)
     assert f"No run '{'0' * 32}' on {mlflow_server.url}" in missing.stderr
 
 
@@ -237,7 +238,7 @@ def test_experiments_by_id_and_from_mlflows_variables(mlflow_server, tmp_path):
     for done in (by_id, by_variable):
         assert mlflow_server.run(run_id_of(done))["info"]["experiment_id"] == experiment_id
     unknown = run_proj("run", str(PROJECTS / "basic"), "-P", "name=d", "--experiment-id", "987654321", *uri,
-                       env=FAST_RETRIES, check_exit=2)
+                       env=FAST_RETRIES, check_exit=USAGE)
     assert f"No experiment with id '987654321' on {mlflow_server.url}" in unknown.stderr
     assert len(mlflow_server.runs_in(experiment)) == 3
 
@@ -258,7 +259,7 @@ def test_a_failed_run_continued_on_the_server_keeps_all_its_output(mlflow_server
     assert run["tags"]["proj.command"] == "echo hello ada alpha=0.5"
     assert mlflow_server.artifact(run_id, "proj/output.log") == b"about to fail\nhello ada alpha=0.5\n"
     refused = run_proj("run", str(PROJECTS / "basic"), "--run-id", run_id, "-P", "name=bob", *uri,
-                       env=FAST_RETRIES, check_exit=2)
+                       env=FAST_RETRIES, check_exit=USAGE)
     # a default that differs from the value logged conflicts too: the command would not match the run
     assert "already has other values for these parameters: alpha: '0.5' → '0.1'; name: 'ada' → 'bob'" \
         in refused.stderr
@@ -295,7 +296,7 @@ def test_an_unreachable_server_stops_the_run_before_anything_runs(tmp_path):
     (project / "MLproject").write_text("entry_points:\n  main:\n    command: touch ran\n")
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     started = time.monotonic()
-    done = _proj_run(url, project, experiment="x", check_exit=3, env={"MLFLOW_TRACKING_TOKEN": "s3cret-token"})
+    done = _proj_run(url, project, experiment="x", check_exit=SETUP, env={"MLFLOW_TRACKING_TOKEN": "s3cret-token"})
     assert f"no answer from the MLflow tracking server at {url}" in done.stderr
     assert "connection refused" in done.stderr and "Traceback" not in done.stderr
     assert "s3cret-token" not in done.stderr + done.stdout
@@ -325,7 +326,7 @@ def test_a_server_proj_cannot_use_is_reported_before_anything_runs(tmp_path, sta
     project.mkdir()
     (project / "MLproject").write_text("entry_points:\n  main:\n    command: touch ran\n")
     try:
-        done = _proj_run(f"http://127.0.0.1:{server.server_address[1]}", project, experiment="x", check_exit=3)
+        done = _proj_run(f"http://127.0.0.1:{server.server_address[1]}", project, experiment="x", check_exit=SETUP)
     finally:
         server.shutdown()
         server.server_close()
@@ -334,7 +335,7 @@ def test_a_server_proj_cannot_use_is_reported_before_anything_runs(tmp_path, sta
 
 
 def test_credentials_in_the_tracking_uri_are_refused_without_showing_them(tmp_path):
-    done = run_proj("runs", "list", "--tracking-uri", "http://alice:s3cret@127.0.0.1:9/", check_exit=2)
+    done = run_proj("runs", "list", "--tracking-uri", "http://alice:s3cret@127.0.0.1:9/", check_exit=USAGE)
     assert "contains credentials" in done.stderr and "MLFLOW_TRACKING_TOKEN" in done.stderr
     assert "s3cret" not in done.stderr
 
@@ -371,7 +372,7 @@ def _outage_and_sync(server: MlflowServer, signals: Path, home: Path) -> None:
     spooled = sorted((home / "spool").glob("*.json"))
     assert spooled and all(run_id in p.name for p in spooled)
 
-    still_down = run_proj("runs", "sync", env=FAST_RETRIES, check_exit=3)
+    still_down = run_proj("runs", "sync", env=FAST_RETRIES, check_exit=SETUP)
     assert "could not be sent" in still_down.stderr and sorted((home / "spool").glob("*.json")) == spooled
 
     server.start()

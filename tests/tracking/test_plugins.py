@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import DATA, run_proj
+from helpers.exitcodes import SETUP
 
 PLUGIN_SOURCE = DATA / "plugin-store"
 PROJECT = DATA / "mlflow-store" / "basic"
@@ -67,7 +68,7 @@ def test_a_store_from_a_plugin_package_receives_the_run(plugin_site, tmp_path):
 def test_two_plugins_with_the_same_name_are_reported(plugin_site, tmp_path):
     other = _fake_distribution(tmp_path / "other", "other-jsondir", "jsondir = other_jsondir:Store")
     done = run_proj("runs", "list", "--tracking-uri", "jsondir:///tmp/x",
-                    env={"PYTHONPATH": f"{plugin_site}:{other}"}, check_exit=3)
+                    env={"PYTHONPATH": f"{plugin_site}:{other}"}, check_exit=SETUP)
     assert "Two tracking store plugins are named 'jsondir'" in done.stderr
     assert "proj-jsondir-store" in done.stderr and "other-jsondir" in done.stderr
     assert "uninstall one of them" in done.stderr and "Traceback" not in done.stderr
@@ -76,7 +77,7 @@ def test_two_plugins_with_the_same_name_are_reported(plugin_site, tmp_path):
 def test_a_plugin_that_fails_to_import_is_reported(tmp_path):
     broken = _fake_distribution(tmp_path / "broken", "broken-store", "broken = no_such_module_here:Store")
     done = run_proj("runs", "list", "--tracking-uri", "broken:///tmp/x", env={"PYTHONPATH": str(broken)},
-                    check_exit=3)
+                    check_exit=SETUP)
     assert "The tracking store plugin 'broken' from broken-store failed to load" in done.stderr
     assert "no_such_module_here" in done.stderr and "Traceback" not in done.stderr
 
@@ -84,12 +85,12 @@ def test_a_plugin_that_fails_to_import_is_reported(tmp_path):
 def test_a_plugin_cannot_replace_the_builtin_mlflow_store(plugin_site, tmp_path):
     shadow = _fake_distribution(tmp_path / "shadow", "shadow-http", "http = proj_jsondir_store:JsonDirStore")
     done = run_proj("runs", "list", "--tracking-uri", "http://127.0.0.1:9",
-                    env={"PYTHONPATH": f"{plugin_site}:{shadow}"}, check_exit=3)
+                    env={"PYTHONPATH": f"{plugin_site}:{shadow}"}, check_exit=SETUP)
     assert "The tracking store plugin 'http' from shadow-http clashes with proj's built-in 'http'" in done.stderr
 
 
 def test_an_unknown_scheme_lists_the_stores_there_are(plugin_site):
     done = run_proj("runs", "list", "--tracking-uri", "nosuch://x", env={"PYTHONPATH": str(plugin_site)},
-                    check_exit=3)
+                    check_exit=SETUP)
     assert "No tracking store handles nosuch:// URIs" in done.stderr
     assert "known: a path, file:, http, https, jsondir" in done.stderr

@@ -11,6 +11,7 @@ import sys
 import urllib.request
 
 from conftest import run_proj
+from helpers.exitcodes import USAGE
 from helpers.processes import wait_for
 from ui.conftest import UiServer
 
@@ -22,7 +23,7 @@ def test_listed_in_help():
 
 
 def test_other_hosts_need_an_explicit_flag(tmp_path):
-    result = run_proj("ui", "--host", "0.0.0.0", "--tracking-uri", str(tmp_path), check_exit=2)
+    result = run_proj("ui", "--host", "0.0.0.0", "--tracking-uri", str(tmp_path), check_exit=USAGE)
     assert "Refusing to serve on 0.0.0.0: proj ui has no authentication" in result.stderr
     assert "--allow-remote" in result.stderr and "Traceback" not in result.stderr
 
@@ -50,13 +51,13 @@ def test_a_taken_port_is_a_clear_error(tmp_path):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = run_proj("ui", "--port", str(port), "--tracking-uri", str(tmp_path), check_exit=2)
+        result = run_proj("ui", "--port", str(port), "--tracking-uri", str(tmp_path), check_exit=USAGE)
     assert f"Cannot listen on 127.0.0.1 port {port}: Address already in use" in result.stderr
     assert "--port" in result.stderr
 
 
 def test_an_mlflow_server_is_not_a_local_store():
-    result = run_proj("ui", "--tracking-uri", "http://127.0.0.1:5055", check_exit=2)
+    result = run_proj("ui", "--tracking-uri", "http://127.0.0.1:5055", check_exit=USAGE)
     assert "proj ui shows a local store; http://127.0.0.1:5055 is an MLflow server" in result.stderr
 
 
@@ -66,7 +67,7 @@ def test_without_the_ui_extra_the_error_names_it(tmp_path):
               "from runner.cli import main; main()")
     result = subprocess.run([sys.executable, "-c", script], check=False, cwd=tmp_path, capture_output=True,
                             text=True, timeout=60)
-    assert result.returncode == 2
+    assert result.returncode == USAGE
     assert "proj ui needs the ui extra, which is not installed (missing: uvicorn)" in result.stderr
     assert "pip install 'proj-runner[ui]'" in result.stderr
 

@@ -20,6 +20,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from conftest import run_id_of, run_proj
+from helpers.exitcodes import SETUP
 from helpers.figures import record_figure
 from helpers.processes import wait_for
 from runner.ui.app import create_app
@@ -183,5 +184,5 @@ def test_a_database_lost_beside_its_runs_is_explained(tmp_path):
             answer = damaged.get(path)
             assert answer.status_code == 503 and "its database proj.db is missing or empty" in answer.text
     refused = run_proj("ui", "--tracking-uri", str(store), "--port", "0", cwd=tmp_path, timeout=30)
-    assert refused.returncode == 3 and "is missing or empty" in refused.stderr
+    assert refused.returncode == SETUP and "is missing or empty" in refused.stderr
     assert (store / "proj.db").read_bytes() == b""

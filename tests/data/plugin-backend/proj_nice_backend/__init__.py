@@ -36,7 +36,7 @@ class NiceBackend(AttachedBackend):
 
 
 def make_backend(config: Mapping[str, Any]) -> NiceBackend:
-    """The entry point: settings in, a backend out; a bad setting is the user's mistake (exit 2)."""
+    """The entry point: settings in, a backend out; a bad setting is the user's mistake (exit 125)."""
     unknown = sorted(set(config) - {"niceness"})
     if unknown:
         raise UsageError(f"The nice backend has no setting {unknown[0]!r}", hint="its only setting is niceness")
