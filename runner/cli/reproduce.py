@@ -36,11 +36,14 @@ def _store(tracking_uri: Optional[str]) -> TrackingStore:
 @app.command()
 @with_kind_options("rerun")  # this machine's own settings: --conda-channel-alias, --pull (from the kinds)
 def rerun(
-    run: str = typer.Argument(..., metavar="RUN_ID_OR_CARD", help="A run id (or prefix) in the store, or a run card file."),
+    run: str = typer.Argument(..., metavar="RUN_ID_OR_CARD",
+                              help="A run id (or prefix) in the store, or a run card file."),
     param: List[str] = typer.Option([], "-P", "--param-list", help="Override a parameter, NAME=VALUE (recorded)."),
-    version: Optional[str] = typer.Option(None, "-v", "--version", help="Run another version (recorded as a difference)."),
-    allow_drift: bool = typer.Option(False, "--allow-drift",
-                                     help="Run even when the commit, changes or lock cannot be reproduced; record what drifted."),
+    version: Optional[str] = typer.Option(None, "-v", "--version",
+                                          help="Run another version (recorded as a difference)."),
+    allow_drift: bool = typer.Option(
+        False, "--allow-drift",
+        help="Run even when the commit, changes or lock cannot be reproduced; record what drifted."),
     experiment_name: Optional[str] = typer.Option(None, "--experiment-name", help="[default: the original's]"),
     run_name: Optional[str] = typer.Option(None, "--run-name", help="A name for the new run."),
     tracking_uri: Optional[str] = _TRACKING_URI,

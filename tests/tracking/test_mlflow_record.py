@@ -57,7 +57,8 @@ def test_a_record_survives_the_trip_through_mlflow():
     back = mapping.record_from_run(_as_mlflow_run(original, extra_tags={"proj.exit_code": "0"}), "exp")
     assert back.parameters == original.parameters
     assert back.source == original.source and back.environment == original.environment
-    assert (back.command, back.launcher, back.host, back.proj_version) == ("python train.py 0.5", "12:34", "box", "0.1.0")
+    assert (back.command, back.launcher, back.host, back.proj_version) == \
+        ("python train.py 0.5", "12:34", "box", "0.1.0")
     assert (back.status, back.exit_code, back.end_time) == (RunStatus.FINISHED, 0, 1700000009.0)
     assert back.start_time == 1700000000.5 and back.tags == {"team": "vision"}
     assert back.reproduction == original.reproduction and back.sweep_id == "sweep-1"

@@ -83,7 +83,8 @@ def scripted():
     ({"MLFLOW_TRACKING_TOKEN": "tok"}, "Bearer tok"),
     ({"MLFLOW_TRACKING_USERNAME": "ann", "MLFLOW_TRACKING_PASSWORD": "pw:1"},
      "Basic " + base64.b64encode(b"ann:pw:1").decode()),
-    ({"MLFLOW_TRACKING_TOKEN": "tok", "MLFLOW_TRACKING_USERNAME": "ann", "MLFLOW_TRACKING_PASSWORD": "pw"}, "Bearer tok"),
+    ({"MLFLOW_TRACKING_TOKEN": "tok", "MLFLOW_TRACKING_USERNAME": "ann", "MLFLOW_TRACKING_PASSWORD": "pw"},
+     "Bearer tok"),
     ({"MLFLOW_TRACKING_USERNAME": "ann"}, None),  # a user name without a password is not sent
     ({}, None),
 ])

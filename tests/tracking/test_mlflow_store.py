@@ -126,7 +126,8 @@ def test_runs_list_show_and_logs_read_the_server(mlflow_server, tmp_path):
     uri = ["--tracking-uri", mlflow_server.url]
 
     listed = json.loads(run_proj("runs", "list", "-x", experiment, "--format", "json", *uri, check_exit=0).stdout)
-    assert [(r["run_id"], r["status"], r["exit_code"]) for r in listed] == [(failed, "FAILED", 3), (first, "FINISHED", 0)]
+    assert [(r["run_id"], r["status"], r["exit_code"]) for r in listed] == \
+        [(failed, "FAILED", 3), (first, "FINISHED", 0)]
     only_ada = json.loads(run_proj("runs", "list", "-x", experiment, "-P", "name=ada", "--format", "json", *uri,
                                    check_exit=0).stdout)
     assert [r["run_id"] for r in only_ada] == [first]
@@ -169,13 +170,15 @@ def test_files_stay_local_when_the_server_does_not_serve_the_runs_artifacts(mlfl
     experiment = _experiment()
     # An experiment whose artifacts go to a location the client must write itself (a path here,
     # a bucket in real life): the server's artifact proxy cannot take them.
-    mlflow_server.call("experiments/create", {"name": experiment, "artifact_location": (tmp_path / "elsewhere").as_uri()})
+    mlflow_server.call("experiments/create",
+                       {"name": experiment, "artifact_location": (tmp_path / "elsewhere").as_uri()})
     run_id = run_id_of(_proj_run(mlflow_server, PROJECTS / "basic", "-P", "name=local", experiment=experiment))
     kept = Path(mlflow_server.run(run_id)["tags"]["proj.log"])
     assert kept.is_relative_to(isolated_home) and kept.read_text() == "hello local alpha=0.1\n"
     uri = ["--tracking-uri", mlflow_server.url]
     assert run_proj("runs", "logs", run_id, *uri, check_exit=0).stdout == "hello local alpha=0.1\n"
-    assert json.loads(run_proj("runs", "show", run_id, "--format", "json", *uri, check_exit=0).stdout)["log"] == str(kept)
+    shown = json.loads(run_proj("runs", "show", run_id, "--format", "json", *uri, check_exit=0).stdout)
+    assert shown["log"] == str(kept)
 
 
 @pytest.mark.mlflow
