@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Optional
 
 import typer
@@ -20,6 +21,12 @@ runs_app = typer.Typer(help="Look at recorded runs.", no_args_is_help=True, rich
 env_app = typer.Typer(help="Manage the environment cache.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(runs_app, name="runs")
 app.add_typer(env_app, name="env")
+
+
+class ColorMode(str, Enum):
+    auto = "auto"
+    always = "always"
+    never = "never"
 
 
 class Settings:
@@ -42,5 +49,11 @@ def _global_options(
     debug: bool = typer.Option(
         False, "--debug", envvar="PROJ_DEBUG", help="Show tracebacks for errors (for bug reports)."
     ),
+    color: ColorMode = typer.Option(
+        ColorMode.auto, "--color", envvar="PROJ_COLOR",
+        help="Colour statuses and warnings: auto (on a terminal, unless NO_COLOR is set), always or never."),
 ) -> None:
+    from runner.cli.output import Colour
+
     Settings.debug = debug
+    Colour.mode = color.value

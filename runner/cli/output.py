@@ -24,9 +24,40 @@ def printable(text: str) -> str:
     return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
 
 
+class Colour:
+    """`--color`: auto (on a terminal, unless NO_COLOR is set or TERM is dumb), always or never."""
+
+    mode = "auto"
+
+    @classmethod
+    def on(cls, err: bool) -> bool:
+        if cls.mode != "auto":
+            return cls.mode == "always"
+        if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":  # https://no-color.org
+            return False
+        stream = sys.stderr if err else sys.stdout
+        return stream.isatty()
+
+
+STATUS_COLOURS = {"FINISHED": "green", "FAILED": "red", "KILLED": "yellow", "LOST": "magenta", "RUNNING": "cyan"}
+_STATUS = re.compile(r"\b(" + "|".join(STATUS_COLOURS) + r")\b")
+
+
+def paint(text: str, err: bool, **style: Any) -> str:
+    """`text` in colour when the stream it goes to shows colour (see `Colour`)."""
+    return typer.style(text, **style) if Colour.on(err) else text
+
+
+def _statuses_painted(text: str, err: bool) -> str:
+    # Applied last, to text already made printable and padded: the codes add no visible width.
+    if not Colour.on(err):
+        return text
+    return _STATUS.sub(lambda m: typer.style(m.group(), fg=STATUS_COLOURS[m.group()]), text)
+
+
 def emit(text: str) -> None:
-    """A result, on stdout (what scripts capture)."""
-    typer.echo(printable(text))
+    """A result, on stdout (what scripts capture); run statuses in it in colour on a terminal."""
+    typer.echo(_statuses_painted(printable(text), err=False), color=Colour.on(err=False))
 
 
 def emit_json(data: Any) -> None:
@@ -40,18 +71,20 @@ def message(text: str) -> str:
 
 def note(text: str) -> None:
     """proj's own progress and summaries, on stderr so stdout stays the project's."""
-    typer.echo(f"proj: {message(text)}", err=True)
+    typer.echo(f"proj: {_statuses_painted(message(text), err=True)}", err=True, color=Colour.on(err=True))
 
 
 def warn(text: str) -> None:
-    typer.echo(typer.style("proj: warning: ", fg=typer.colors.YELLOW) + message(text), err=True)
+    typer.echo(paint("proj: warning: ", True, fg=typer.colors.YELLOW) + message(text), err=True,
+               color=Colour.on(err=True))
 
 
 def show_error(err: ProjError) -> None:
     if isinstance(err, EnvironmentSetupError) and err.output:
         output = redact_text(err.output, secret_values())  # a build tool's own output: kept as it is otherwise
         sys.stderr.write(output if output.endswith("\n") else output + "\n")
-    typer.echo(typer.style("proj: error: ", fg=typer.colors.RED, bold=True) + message(str(err)), err=True)
+    typer.echo(paint("proj: error: ", True, fg=typer.colors.RED, bold=True) + message(str(err)), err=True,
+               color=Colour.on(err=True))
 
 
 def copy_to_stdout(handle: BinaryIO) -> None:
@@ -63,6 +96,11 @@ def copy_to_stdout(handle: BinaryIO) -> None:
     except BrokenPipeError:
         # Python flushes stdout again at exit; point it at /dev/null so that flush cannot fail.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """`1 run`, `2 runs`, `0 runs`; `many` for words that do not just take an s (batch -> batches)."""
+    return f"{count} {word if count == 1 else many or word + 's'}"
 
 
 def table(rows: list[list[str]], headers: list[str]) -> str:
