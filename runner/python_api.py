@@ -59,12 +59,15 @@ def run(uri: str | os.PathLike[str], entry_point: str = "main", parameters: Mapp
     from runner.api import RunRequest, run_project
     from runner.environments.kind import EnvironmentSettings
     from runner.experiments import choose_experiment
+    from runner.projectconfig import project_config
 
-    experiment = choose_experiment(experiment_name, experiment_id, os.environ)
+    settings = project_config()  # proj.toml or [tool.proj]: defaults below arguments and variables, as in the CLI
+    experiment = choose_experiment(experiment_name, experiment_id, os.environ, settings)
     environment = EnvironmentSettings(config=_settings(env_config, "env_config"), frozen=frozen)
     request = RunRequest(
         uri=os.fspath(uri), entry_point=entry_point, version=version, parameters=_texts(parameters or {}),
-        experiment=experiment.name, experiment_id=experiment.id, run_name=run_name, env_manager=env_manager,
+        experiment=experiment.name, experiment_id=experiment.id, run_name=run_name,
+        env_manager=env_manager or settings.env_manager,
         storage_dir=None if storage_dir is None else Path(storage_dir), tracking_uri=tracking_uri, backend=backend,
         strict=strict, environment=environment, detach=detach,
         backend_config=_settings(backend_config, "backend_config"))
