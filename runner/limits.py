@@ -47,7 +47,10 @@ METRIC_KEYS = Limit("PROJ_MAX_METRIC_KEYS", 1000, "the number of different metri
 ARTIFACTS_LISTED = Limit("PROJ_MAX_ARTIFACTS_LISTED", 1000,
                          "artifacts listed by `proj runs show` and the run page (the rest are counted)")
 
-ALL_LIMITS = (SPEC_FILE_BYTES, CARD_FILE_BYTES, METRIC_LINE_BYTES, METRICS_FILE_BYTES, METRIC_KEYS, ARTIFACTS_LISTED)
+SWEEP_POINTS = Limit("PROJ_MAX_SWEEP_POINTS", 10_000, "the points of one sweep")
+
+ALL_LIMITS = (SPEC_FILE_BYTES, CARD_FILE_BYTES, METRIC_LINE_BYTES, METRICS_FILE_BYTES, METRIC_KEYS, ARTIFACTS_LISTED,
+              SWEEP_POINTS)
 
 
 def check_limits() -> None:

@@ -1,4 +1,5 @@
-"""Parameter sweeps: `--sweep alpha=0.1,0.2 --sweep l1_ratio=0.5,0.9` runs the cartesian product.
+"""Parameter sweeps: a run per point of a sweep space (runner.sweepspace): the grid of
+`--sweep alpha=0.1,0.2 --sweep l1_ratio=0.5,0.9`, or a random search with `--trials N`.
 
 Every value of every point is type-checked against the entry point before anything is built or
 run; then the project is fetched once and its environment built once, and every point becomes a
@@ -10,13 +11,11 @@ machine up to `-j N` points run at once; on a scheduler the points are one job a
 from __future__ import annotations
 
 import os
-import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import partial
-from itertools import product
 from typing import BinaryIO, Callable, Iterator, Mapping, Sequence
 
 from runner import lifecycle, supervisor
@@ -39,17 +38,11 @@ from runner.environments import PreparedEnvironment
 from runner.errors import ParameterError, UsageError
 from runner.params import closest_declared
 from runner.pathvalues import PathDownloads
+from runner.sweepspace import SweepSpace, check_axes
 from runner.tracking import open_store
 from runner.tracking.base import RunRecord, TrackingStore
 
-_UNESCAPED_COMMA = re.compile(r"(?<!\\),")
 RunCallback = Callable[[RunRecord, TrackingStore], None]
-
-
-@dataclass(frozen=True)
-class SweepAxis:
-    name: str
-    values: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -59,53 +52,27 @@ class SweepOutcome:
     exit_code: int  # 0 when every point finished (or was submitted, detached)
 
 
-def parse_sweeps(options: Sequence[str], fixed: Mapping[str, str] = {}) -> list[SweepAxis]:
-    """`--sweep NAME=v1,v2,...` options (a literal comma in a value is written `\\,`)."""
-    axes: list[SweepAxis] = []
-    for option in options:
-        name, sep, text = option.partition("=")
-        if not sep or not name:
-            raise UsageError(f"Invalid --sweep {option!r}: expected NAME=VALUE1,VALUE2,...",
-                             hint="for example --sweep alpha=0.1,0.2,0.4")
-        values = tuple(v.replace("\\,", ",") for v in _UNESCAPED_COMMA.split(text))
-        if any(axis.name == name for axis in axes):
-            raise UsageError(f"--sweep {name} is given twice; list all its values in one --sweep")
-        if name in fixed:
-            raise UsageError(f"Parameter {name!r} is given with -P and swept with --sweep; choose one")
-        if "" in values:
-            raise UsageError(f"Invalid --sweep {option!r}: a value is empty")
-        repeated = sorted({v for v in values if values.count(v) > 1})
-        if repeated:
-            raise UsageError(f"Invalid --sweep {option!r}: {', '.join(map(repr, repeated))} appears twice")
-        axes.append(SweepAxis(name, values))
-    return axes
-
-
-def sweep_points(axes: Sequence[SweepAxis]) -> list[dict[str, str]]:
-    """The cartesian product, the last axis varying fastest."""
-    return [dict(zip((a.name for a in axes), values)) for values in product(*(a.values for a in axes))]
-
-
 @contextmanager
-def planned_sweep(request: RunRequest, axes: Sequence[SweepAxis], reporter: Reporter) -> Iterator[list[RunPlan]]:
+def planned_sweep(request: RunRequest, space: SweepSpace, reporter: Reporter) -> Iterator[list[RunPlan]]:
     """A RunPlan per point, sharing one fetched source (released on exit); every bad value of
     every point is reported at once, before anything is built."""
     if request.run_id is not None:
         raise UsageError("--run-id continues one run, and a sweep starts a run per point", hint="leave one out")
     with opened_project(request, reporter) as opened:
-        yield plan_points(opened, request, axes, reporter)
+        yield plan_points(opened, request, space, reporter)
 
 
-def plan_points(opened: OpenedProject, request: RunRequest, axes: Sequence[SweepAxis],
+def plan_points(opened: OpenedProject, request: RunRequest, space: SweepSpace,
                 reporter: Reporter) -> list[RunPlan]:
-    for axis in axes:
+    check_axes(space, opened.entry_point)
+    for axis in space.axes:
         if opened.entry_point.parameter(axis.name) is None:
             close = closest_declared(opened.entry_point, axis.name)
             reporter.warning(f"--sweep {axis.name}: entry point {opened.entry_point.name!r} declares no such "
                              f"parameter; it is passed as --{axis.name} VALUE"
                              + (f"; did you mean {close!r}?" if close else ""))
     plans, problems = [], []
-    for point in sweep_points(axes):
+    for point in space.points():
         try:
             plans.append(plan_point(opened, {**request.parameters, **point}))
         except ParameterError as err:
@@ -117,28 +84,28 @@ def plan_points(opened: OpenedProject, request: RunRequest, axes: Sequence[Sweep
 
 
 @contextmanager
-def dry_run_sweep(request: RunRequest, axes: Sequence[SweepAxis], reporter: Reporter, *, jobs: int = 1,
+def dry_run_sweep(request: RunRequest, space: SweepSpace, reporter: Reporter, *, jobs: int = 1,
                   max_parallel: int | None = None) -> Iterator[list[RunPlan]]:
     """The plans, once every check a sweep makes before building anything has passed (--dry-run);
     their source is released on exit."""
     backend = get_backend(request.backend, request.backend_config)
     _check_parallelism(backend, jobs, max_parallel)
-    with planned_sweep(request, axes, reporter) as plans:
+    with planned_sweep(request, space, reporter) as plans:
         check_run(request, plans[0], backend, dry_run=True)
         plans[0].kind.create(plans[0].project, plans[0].settings)  # checks its options
         yield plans
 
 
-def run_sweep(request: RunRequest, axes: Sequence[SweepAxis], reporter: Reporter, *, terminal: BinaryIO,
+def run_sweep(request: RunRequest, space: SweepSpace, reporter: Reporter, *, terminal: BinaryIO,
               jobs: int = 1, max_parallel: int | None = None, on_started: RunCallback = lambda r, s: None,
               on_finished: RunCallback = lambda r, s: None) -> SweepOutcome:
     backend = get_backend(request.backend, request.backend_config)
     _check_parallelism(backend, jobs, max_parallel)
     supervisor.start()  # the process supervisor starts up while the project is fetched and prepared
     sweep_id = uuid.uuid4().hex
-    points = sweep_points(axes)
+    points = space.points()
     downloads = PathDownloads(request.storage_dir, reporter.info)
-    with planned_sweep(request, axes, reporter) as plans:
+    with planned_sweep(request, space, reporter) as plans:
         requests = [replace(request, sweep_id=sweep_id, run_name=_point_name(request, plan, point))
                     for plan, point in zip(plans, points)]
         try:

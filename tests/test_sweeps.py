@@ -14,7 +14,7 @@ from conftest import run_proj
 from helpers.exitcodes import USAGE
 from helpers.processes import alive, wait_for
 from runner.errors import UsageError
-from runner.sweeps import SweepAxis, parse_sweeps, sweep_points
+from runner.sweepspace import SweepAxis, parse_sweeps, sweep_points
 
 SPEC = """\
 name: grid
@@ -36,6 +36,12 @@ entry_points:
     parameters:
       name: string
     command: "sleep 300 & echo $! > pid-{name}; wait"
+  fit:
+    parameters:
+      alpha: float
+      epochs: {type: int, default: 1}
+    command: |
+      echo '{{"key": "rmse", "value": {alpha}}}' >> "$PROJ_OUTPUT_DIR/metrics.jsonl"
 """
 
 
@@ -131,7 +137,7 @@ def test_ctrl_c_stops_the_running_points_and_starts_no_more(grid):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["-j", "2"], "-j and --max-parallel set how the points of a sweep run"),
+    (["-j", "2"], "-j, --max-parallel, --trials, --seed and --objective set how the points of a sweep run"),
     (["--sweep", "alpha=1,2", "--max-parallel", "2"], "--max-parallel throttles a scheduler's job array"),
     (["--sweep", "alpha=1,2", "-b", "slurm", "-j", "2"], "use --max-parallel N"),
     (["--sweep", "alpha=1,2", "-j", "0"], "1 or more"),
@@ -147,3 +153,58 @@ def test_dry_run_shows_every_point(grid):
     assert [line.strip() for line in done.stdout.splitlines() if line.startswith("  echo")] == [
         "echo alpha=1 l1_ratio=0.5; exit 0", "echo alpha=2 l1_ratio=0.5; exit 0", "echo alpha=3 l1_ratio=0.5; exit 0"]
     assert run_proj("runs", "list", cwd=grid, check_exit=0).stdout.strip() == "no runs"
+
+
+def test_a_random_search_counts_its_points_and_names_the_best(grid):
+    done = run_proj("run", ".", "-e", "fit", "--sweep", "alpha=loguniform(1e-4,1e-1)", "--sweep",
+                    "epochs=range(10,50,10)", "--trials", "5", "--seed", "1", "--objective", "rmse:min",
+                    cwd=grid, check_exit=0)
+    sweep_id = sweep_id_of(done.stderr)
+    assert f"sweep {sweep_id}: a random search of 5 points drawn with --seed 1" in done.stderr
+    counters = [line.split("]")[0] + "]" for line in done.stderr.splitlines() if line.startswith("proj: [")]
+    assert counters == [f"proj: [{n}/5]" for n in (1, 1, 2, 2, 3, 3, 4, 4, 5, 5)]  # started, then ended
+    runs = runs_of_sweep(sweep_id, grid)
+    values = {r["run_id"][:12]: {p["name"]: p["value"] for p in r["parameters"]} for r in runs}
+    assert all(1e-4 <= v["alpha"] <= 0.1 and v["epochs"] in (10, 20, 30, 40) for v in values.values())
+    lines = done.stdout.splitlines()
+    assert lines[0].split() == ["RUN", "STATUS", "EXIT", "alpha", "epochs", "rmse", "(min)"]
+    table_ids = [line.split()[0] for line in lines[1:6]]
+    assert [values[i]["alpha"] for i in table_ids] == sorted(v["alpha"] for v in values.values())  # best first
+    best = table_ids[0]
+    assert lines[6] == (f"best: run {best} with rmse = {values[best]['alpha']:g} (min) at "
+                        f"alpha={values[best]['alpha']:g} epochs={values[best]['epochs']}")
+    again = run_proj("run", ".", "-e", "fit", "--sweep", "alpha=loguniform(1e-4,1e-1)", "--sweep",
+                     "epochs=range(10,50,10)", "--trials", "5", "--seed", "1", "--dry-run", cwd=grid, check_exit=0)
+    assert again.stdout.startswith("sweep of 5 runs drawn with --seed 1")
+    drawn = sorted(float(line.split("= ")[1].split()[0]) for line in again.stdout.splitlines()
+                   if line.strip().startswith("alpha ="))
+    assert drawn == sorted(v["alpha"] for v in values.values())  # the same seed draws the same points
+
+
+def test_a_range_sweep_runs_each_value_and_max_objective_ranks_highest_first(grid):
+    done = run_proj("run", ".", "-e", "fit", "--sweep", "alpha=range(0.1,0.4,0.1)", "--objective", "rmse:max",
+                    cwd=grid, check_exit=0)
+    rows = [line.split() for line in done.stdout.splitlines()[1:4]]
+    assert [row[3] for row in rows] == ["0.3", "0.2", "0.1"] and [row[4] for row in rows] == ["0.3", "0.2", "0.1"]
+    assert "a grid of 3 points" in done.stderr and "[3/3]" in done.stderr
+
+
+def test_an_objective_no_run_logged_is_a_warning(grid):
+    done = run_proj("run", ".", "--sweep", "alpha=1,2", "--objective", "accuracy:max", cwd=grid, check_exit=0)
+    assert "warning: no run of the sweep logged the metric 'accuracy', so none is the best" in done.stderr
+    assert "best:" not in done.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--sweep", "epochs=uniform(1,5)", "--trials", "2"],
+     "--sweep epochs=uniform(1,5): parameter 'epochs' is an int; uniform draws real numbers"),
+    (["--sweep", "alpha=uniform(0,1)"], "draws values at random, so the sweep needs a number of trials"),
+    (["--sweep", "alpha=1,2", "--seed", "4"], "--seed seeds a random search"),
+    (["--sweep", "alpha=1,2", "--objective", ":max"], "Invalid --objective ':max'"),
+    (["--objective", "rmse"], "set how the points of a sweep run"),
+    (["--sweep", "alpha=range(1,1)"], "the range is empty"),
+])
+def test_sweep_spaces_that_cannot_run_are_refused_before_anything_runs(grid, args, message):
+    done = run_proj("run", ".", "-e", "fit", *args, cwd=grid, check_exit=2)
+    assert message in done.stderr and "Traceback" not in done.stderr
+    assert not (grid / ".proj").exists()

@@ -49,7 +49,17 @@ def run(
         help="Backend settings: a JSON or YAML file, or inline JSON (docs/slurm.md)."),
     detach: bool = typer.Option(False, "--detach",
                                 help="Submit to the scheduler and return at once with the run id."),
-    sweep: List[str] = typer.Option([], "--sweep", help="Run every combination: NAME=V1,V2,... (repeatable)."),
+    sweep: List[str] = typer.Option(
+        [], "--sweep",
+        help="Sweep a parameter (repeatable): NAME=V1,V2,..., NAME=range(START,STOP,STEP), or with --trials "
+             "NAME=uniform(LOW,HIGH), loguniform(LOW,HIGH), randint(LOW,HIGH), choice(V1,V2,...) (docs/sweeps.md)."),
+    trials: Optional[int] = typer.Option(
+        None, "--trials", help="With --sweep: a random search of N points instead of every combination."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="With --trials: draw the same points again [default: "
+                                                             "a random seed, shown]."),
+    objective: Optional[str] = typer.Option(
+        None, "--objective", metavar="METRIC[:min|max]",
+        help="With --sweep: order the final table by this metric (min unless :max) and name the best point."),
     jobs: Optional[int] = typer.Option(None, "-j", "--jobs",
                                        help="With --sweep: points run at once here [default: 1]."),
     max_parallel: Optional[int] = typer.Option(
@@ -81,10 +91,11 @@ def run(
         tracking_uri=tracking_uri, backend=backend, strict=strict, environment=environment,
         backend_config=read_backend_config(backend_config), detach=detach,
     )
-    if sweep or jobs is not None or max_parallel is not None:
-        from runner.cli.sweep import run_sweep_command
+    if sweep or any(option is not None for option in (trials, seed, objective, jobs, max_parallel)):
+        from runner.cli.sweep import SweepOptions, run_sweep_command
 
-        run_sweep_command(request, sweep, jobs, max_parallel, dry_run=dry_run)  # exits
+        options = SweepOptions(sweep, trials, seed, objective, jobs, max_parallel)
+        run_sweep_command(request, options, dry_run=dry_run)  # exits
     if dry_run:
         with check_dry_run(request, Reporter()) as plan:
             emit(describe_plan(plan))

@@ -1,45 +1,63 @@
-"""`proj run --sweep NAME=V1,V2,...`: a run per point of the cartesian product, one sweep id."""
+"""`proj run --sweep ...`: a run per point (a grid, or a random search with --trials), one
+sweep id, a counter as points start and end, and a table of the points at the end."""
 
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, NoReturn, Optional
 
 import typer
 
-from runner.cli.output import emit, note, table
+from runner.cli.output import emit, note, plural, table, warn
 from runner.cli.run_report import Reporter, describe_plan, store_hint
 from runner.errors import UsageError
 
 if TYPE_CHECKING:
     from runner.api import RunRequest
+    from runner.objective import Objective
+    from runner.sweepspace import SweepSpace
     from runner.tracking.base import RunRecord, TrackingStore
 
 
-def run_sweep_command(request: RunRequest, sweep_options: list[str], jobs: Optional[int],
-                      max_parallel: Optional[int], *, dry_run: bool) -> NoReturn:
-    from runner.sweeps import dry_run_sweep, parse_sweeps, run_sweep
+@dataclass(frozen=True)
+class SweepOptions:
+    sweep: list[str]
+    trials: Optional[int] = None
+    seed: Optional[int] = None
+    objective: Optional[str] = None
+    jobs: Optional[int] = None
+    max_parallel: Optional[int] = None
 
-    if not sweep_options:
-        raise UsageError("-j and --max-parallel set how the points of a sweep run",
+
+def run_sweep_command(request: RunRequest, options: SweepOptions, *, dry_run: bool) -> NoReturn:
+    from runner.objective import parse_objective
+    from runner.sweeps import dry_run_sweep, run_sweep
+    from runner.sweepspace import parse_space
+
+    if not options.sweep:
+        raise UsageError("-j, --max-parallel, --trials, --seed and --objective set how the points of a sweep run",
                          hint="add --sweep NAME=V1,V2,... (or leave them out)")
-    axes = parse_sweeps(sweep_options, request.parameters)
+    space = parse_space(options.sweep, request.parameters, trials=options.trials, seed=options.seed)
+    objective = parse_objective(options.objective) if options.objective is not None else None
+    jobs = 1 if options.jobs is None else options.jobs
     if dry_run:
-        with dry_run_sweep(request, axes, Reporter(), jobs=1 if jobs is None else jobs,
-                           max_parallel=max_parallel) as plans:
-            emit(f"sweep of {len(plans)} runs\n" + "\n\n".join(describe_plan(plan) for plan in plans))
+        with dry_run_sweep(request, space, Reporter(), jobs=jobs, max_parallel=options.max_parallel) as plans:
+            emit(f"sweep of {plural(len(plans), 'run')}{_seed_text(space)}\n"
+                 + "\n\n".join(describe_plan(plan) for plan in plans))
         raise typer.Exit(0)
-    started = _Progress()
-    outcome = run_sweep(request, axes, Reporter(), terminal=sys.stdout.buffer, jobs=1 if jobs is None else jobs,
-                        max_parallel=max_parallel, on_started=started.started, on_finished=started.finished)
+    progress = _Progress(space)
+    outcome = run_sweep(request, space, Reporter(), terminal=sys.stdout.buffer, jobs=jobs,
+                        max_parallel=options.max_parallel, on_started=progress.started, on_finished=progress.finished)
     hint = store_hint(request.tracking_uri)
     if request.detach:
-        note(f"sweep {outcome.sweep_id}: {len(outcome.records)} runs submitted; "
+        note(f"sweep {outcome.sweep_id}: {plural(len(outcome.records), 'run')} submitted; "
              f"follow them with: proj runs list --sweep {outcome.sweep_id}{hint}")
         emit(outcome.sweep_id)
         raise typer.Exit(outcome.exit_code)
-    rows = [[r.run_id[:12], r.status.value, str(r.exit_code), r.run_name] for r in outcome.records]
-    emit(table(rows, ["RUN", "STATUS", "EXIT", "NAME"]))
+    emit(points_table(outcome.records, space.names, objective))
+    if objective is not None:
+        _report_best(outcome.records, space.names, objective)
     counts: dict[str, int] = {}
     for record in outcome.records:
         counts[record.status.value] = counts.get(record.status.value, 0) + 1
@@ -48,15 +66,63 @@ def run_sweep_command(request: RunRequest, sweep_options: list[str], jobs: Optio
     raise typer.Exit(outcome.exit_code)
 
 
+def points_table(records: list[RunRecord], names: tuple[str, ...], objective: Objective | None) -> str:
+    """One row per point: its run, status, exit code, swept values and (best first) the objective."""
+    from runner.runview import metric_text
+
+    ordered = objective.ranked(records) if objective is not None else records
+    headers = ["RUN", "STATUS", "EXIT", *names]
+    rows = []
+    for record in ordered:
+        values = record.parameter_values()
+        row = [record.run_id[:12], record.status.value, "-" if record.exit_code is None else str(record.exit_code),
+               *(str(values.get(name, "-")) for name in names)]
+        if objective is not None:
+            value = objective.value(record)
+            row.append("-" if value is None else metric_text(value))
+        rows.append(row)
+    if objective is not None:
+        headers.append(f"{objective.metric} ({objective.direction})")
+    return table(rows, headers)
+
+
+def _report_best(records: list[RunRecord], names: tuple[str, ...], objective: Objective) -> None:
+    from runner.runview import metric_text
+
+    best = objective.best(records)
+    if best is None:
+        warn(f"no run of the sweep logged the metric {objective.metric!r}, so none is the best")
+        return
+    values = best.parameter_values()
+    point = " ".join(f"{name}={values.get(name, '-')}" for name in names)
+    value = objective.value(best)
+    assert value is not None
+    emit(f"best: run {best.run_id[:12]} with {objective.metric} = {metric_text(value)} ({objective.direction}) "
+         f"at {point}")
+
+
+def _seed_text(space: SweepSpace) -> str:
+    return "" if space.seed is None else f" drawn with --seed {space.seed}"
+
+
 class _Progress:
-    def __init__(self) -> None:
-        self.announced = False
+    """`[3/20] run ... started` as points start, the same number as each ends."""
+
+    def __init__(self, space: SweepSpace) -> None:
+        self.space = space
+        self.total = space.trials if space.trials is not None else len(space.points())
+        self.numbers: dict[str, int] = {}
 
     def started(self, record: RunRecord, store: TrackingStore) -> None:
-        if not self.announced:
-            note(f"sweep {record.sweep_id}, recorded in {store.uri}")
-            self.announced = True
-        note(f"run {record.run_id[:12]} started: {record.run_name}")
+        if not self.numbers:
+            kind = "random search" if self.space.trials is not None else "grid"
+            note(f"sweep {record.sweep_id}: a {kind} of {plural(self.total, 'point')}{_seed_text(self.space)}, "
+                 f"recorded in {store.uri}")
+        self.numbers[record.run_id] = len(self.numbers) + 1
+        note(f"[{self.numbers[record.run_id]}/{self.total}] run {record.run_id[:12]} started: {record.run_name}")
 
     def finished(self, record: RunRecord, store: TrackingStore) -> None:
-        note(f"run {record.run_id[:12]} {record.status.value} (exit code {record.exit_code}): {record.run_name}")
+        number = self.numbers.get(record.run_id, 0)
+        code = "" if record.exit_code is None else f" (exit code {record.exit_code})"
+        note(f"[{number}/{self.total}] run {record.run_id[:12]} {record.status.value}{code}: "
+             f"{record.run_name}")
