@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO_ROOT, run_id_of, run_proj, show_run
+from helpers.exitcodes import USAGE
 
 SPEC = """\
 name: api
@@ -256,7 +257,7 @@ def test_run_raises_for_a_failed_run_unless_told_not_to_and_refuses_bad_paramete
     assert any(line.startswith("raised: FAILED 3 run ") and line.endswith("ended FAILED with exit code 3")
                for line in lines), lines
     assert "returned: FAILED 4" in lines
-    assert any(line.startswith("refused: ParameterError 2 ") and "'high'" in line for line in lines), lines
+    assert any(line.startswith(f"refused: ParameterError {USAGE} ") and "'high'" in line for line in lines), lines
     assert lines[-1] == "2"  # the refused run recorded nothing
 
 

@@ -205,6 +205,6 @@ def test_an_objective_no_run_logged_is_a_warning(grid):
     (["--sweep", "alpha=range(1,1)"], "the range is empty"),
 ])
 def test_sweep_spaces_that_cannot_run_are_refused_before_anything_runs(grid, args, message):
-    done = run_proj("run", ".", "-e", "fit", *args, cwd=grid, check_exit=2)
+    done = run_proj("run", ".", "-e", "fit", *args, cwd=grid, check_exit=USAGE)
     assert message in done.stderr and "Traceback" not in done.stderr
     assert not (grid / ".proj").exists()

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_id_of, run_proj
+from helpers.exitcodes import USAGE
 
 SPEC = """\
 name: colours
@@ -57,7 +58,7 @@ def test_a_terminal_shows_statuses_warnings_and_errors_in_colour(project):
     assert code == 3
     assert f"{ESC}31mFAILED{ESC}0m (exit code 3)" in shown  # the run's end, in red
     code, shown = run_on_tty("run", ".", "-P", "code=x", cwd=project)
-    assert code == 2 and f"{ESC}31m{ESC}1mproj: error: {ESC}0m" in shown
+    assert code == USAGE and f"{ESC}31m{ESC}1mproj: error: {ESC}0m" in shown
     code, shown = run_on_tty("run", ".", "-P", "cod=1", cwd=project)
     assert code == 0 and f"{ESC}33mproj: warning: {ESC}0m" in shown and f"{ESC}32mFINISHED{ESC}0m" in shown
 
@@ -91,5 +92,5 @@ def test_recorded_text_stays_inert_in_colour(project):
 
 
 def test_bad_color_values_list_the_choices(project):
-    done = run_proj("--color", "sometimes", "runs", "list", cwd=project, check_exit=2)
+    done = run_proj("--color", "sometimes", "runs", "list", cwd=project, check_exit=USAGE)
     assert "'sometimes' is not one of 'auto', 'always', 'never'" in done.stderr
