@@ -10,6 +10,7 @@ import copy
 import datetime
 import difflib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -54,6 +55,24 @@ def find_spec_file(root: Path) -> Path | None:
         names = ", ".join(p.name for p in matches)
         raise SpecError([Problem(root, 0, 0, Severity.ERROR, f"several MLproject files: {names}")])
     return matches[0] if matches else None
+
+
+# Folders `find_project_folders` does not enter: hidden ones (.git, .proj, .venv), and caches.
+_NOT_PROJECTS = {"node_modules", "__pycache__", "site-packages"}
+
+
+def find_project_folders(root: Path) -> list[Path]:
+    """Every folder at or below `root` holding an MLproject file, in path order; hidden folders,
+    virtual environments and caches are not entered, and links are not followed."""
+    found = []
+    for folder, subfolders, files in os.walk(root):
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith(".") and d not in _NOT_PROJECTS)
+        if "pyvenv.cfg" in files:  # a virtual environment: its packages are not the user's projects
+            subfolders[:] = []
+            continue
+        if any(name.lower() == SPEC_FILE_NAME.lower() for name in files):
+            found.append(Path(folder))
+    return sorted(found, key=lambda path: path.parts)
 
 
 def load_project(path: Path, *, strict: bool = False) -> Project:

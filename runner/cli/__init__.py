@@ -22,8 +22,9 @@ _COMMAND_MODULES = {
     "ui": ("ui",),
     "runs": ("runs", "reproduce", "runs_control"),
     "env": ("env",),
+    "init": ("init",),
 }
-_ALL_MODULES = ("project", "run", "reproduce", "runs", "runs_control", "env", "ui")
+_ALL_MODULES = ("project", "run", "reproduce", "runs", "runs_control", "env", "ui", "init")
 
 
 def main() -> None:
