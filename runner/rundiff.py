@@ -87,6 +87,29 @@ def diff_runs(a: dict[str, Any], b: dict[str, Any], lock_a: bytes | None = None,
     return RunDiff(a["run_id"], b["run_id"], tuple(changes))
 
 
+def compared_values(view: dict[str, Any], lock: bytes | None = None) -> dict[tuple[str, str], Any]:
+    """Every value `diff_runs` compares for one run, by (section, name), in the order a diff lists
+    them: what a side-by-side view shows when it shows all rows, not only those that differ."""
+    values: dict[tuple[str, str], Any] = {}
+    values.update({("source", name): view["source"].get(name) for name in SOURCE_FIELDS})
+    values.update({("location", name): view["source"].get(name) for name in LOCATION_FIELDS})
+    values.update({("parameters", name): value for name, value in sorted(_parameters(view).items())})
+    values[("command", "command")] = _in_project(view, view["command"])
+    values.update({("environment", name): view["environment"].get(name) for name in ENVIRONMENT_FIELDS})
+    options = _prefixed("options", view["environment"].get("options"))
+    values.update({("environment", name): value for name, value in sorted(options.items())})
+    values.update({("cache", name): view["environment"].get(name) for name in IDENTITY_FIELDS})
+    values.update({("packages", name): value for name, value in sorted(_packages(view, lock).items())})
+    values.update({("outcome", name): view.get(name) for name in OUTCOME_FIELDS})
+    backend = _prefixed("backend_config", view.get("backend_config"))
+    values.update({("outcome", name): value for name, value in sorted(backend.items())})
+    if view.get("duration") is not None:
+        values[("outcome", "duration")] = round(view["duration"], 3)
+    values.update({("logged with MLflow", name): value for name, value in sorted(_logged(view).items())})
+    values.update({("metrics", name): value for name, value in sorted(_last_values(view).items())})
+    return values
+
+
 def lock_packages(kind_name: str, content: bytes) -> dict[str, str]:
     """The packages (name → version, or an image id) that a lock pins, as its kind reads it; a
     lock of a kind not installed here is compared whole, by its SHA-256."""

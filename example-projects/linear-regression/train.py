@@ -27,10 +27,11 @@ def standardise(columns_of_rows):
     return [[(x - m) / s for x, m, s in zip(row, means, stds)] for row in columns_of_rows]
 
 
-def train(features, targets, alpha, epochs, learning_rate):
+def train(features, targets, alpha, epochs, learning_rate, report=None):
+    """Gradient descent; `report(epoch, weights, bias)` is called every tenth epoch and at the end."""
     weights, bias = [0.0] * len(features[0]), sum(targets) / len(targets)
     n = len(features)
-    for _ in range(epochs):
+    for epoch in range(1, epochs + 1):
         gradient, gradient_bias = [0.0] * len(weights), 0.0
         for row, target in zip(features, targets):
             error = sum(w * x for w, x in zip(weights, row)) + bias - target
@@ -38,6 +39,8 @@ def train(features, targets, alpha, epochs, learning_rate):
             gradient_bias += error
         weights = [w - learning_rate * (g / n + alpha * w) for w, g in zip(weights, gradient)]
         bias -= learning_rate * gradient_bias / n
+        if report is not None and (epoch % 10 == 0 or epoch == epochs):
+            report(epoch, weights, bias)
     return weights, bias
 
 
@@ -61,20 +64,32 @@ def main() -> None:
     random.Random(args.seed).shuffle(order)
     cut = int(len(order) * 0.8)
     train_rows, test_rows = order[:cut], order[cut:]
-    weights, bias = train([features[i] for i in train_rows], [targets[i] for i in train_rows],
-                          args.alpha, args.epochs, args.learning_rate)
-    score = rmse(weights, bias, [features[i] for i in test_rows], [targets[i] for i in test_rows])
+    train_x, train_y = [features[i] for i in train_rows], [targets[i] for i in train_rows]
+    test_x, test_y = [features[i] for i in test_rows], [targets[i] for i in test_rows]
+    output_dir = os.environ.get("PROJ_OUTPUT_DIR")  # proj keeps whatever lands here with the run
+    curve = []
+
+    def report(epoch, weights, bias):
+        curve.append({"key": "train_rmse", "value": rmse(weights, bias, train_x, train_y), "step": epoch})
+
+    weights, bias = train(train_x, train_y, args.alpha, args.epochs, args.learning_rate, report)
+    score = rmse(weights, bias, test_x, test_y)
     print(f"trained on {len(train_rows)} rows, tested on {len(test_rows)}")
     for name, weight in zip(names, weights):
         print(f"  weight {name:>10}: {weight:8.3f}")
     print(f"test rmse: {score:.4f}")
 
-    output_dir = os.environ.get("PROJ_OUTPUT_DIR")
-    if output_dir:  # proj keeps whatever lands here with the run
+    if output_dir:
         with open(os.path.join(output_dir, "metrics.jsonl"), "a") as handle:
+            handle.writelines(json.dumps(point) + "\n" for point in curve)
             handle.write(json.dumps({"key": "rmse", "value": score}) + "\n")
         with open(os.path.join(output_dir, "model.json"), "w") as handle:
             json.dump({"features": names, "weights": weights, "bias": bias}, handle, indent=2)
+        with open(os.path.join(output_dir, "predictions.csv"), "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["target", "predicted"])
+            for row, target in zip(test_x, test_y):
+                writer.writerow([target, round(sum(w * x for w, x in zip(weights, row)) + bias, 4)])
 
 
 if __name__ == "__main__":

@@ -12,16 +12,18 @@ from starlette.requests import Request
 
 from runner.errors import UsageError
 from runner.runview import run_view
+from runner.ui.comparison import compare_runs
 from runner.ui.jsonresponse import JSON
-from runner.ui.pages import compared_runs, store_of
+from runner.ui.pages import store_of
 from runner.ui.queries import MAX_OFFSET, table_request, whole_number
-from runner.ui.views import compare_runs, read_log
+from runner.ui.selections import compared_runs
+from runner.ui.views import read_log
 
 MAX_METRIC_PAGE = 10_000  # metric points sent at once by /api/runs/ID/metrics
 
 
 def runs(request: Request) -> JSON:
-    wanted = table_request(dict(request.query_params), request.query_params.getlist("param"))
+    wanted = table_request(request.query_params)
     found = store_of(request).list_runs(wanted.query)
     page = found[: wanted.page_size]
     more = len(found) > wanted.page_size
@@ -68,5 +70,5 @@ def log(request: Request) -> JSON:
 def compare(request: Request) -> JSON:
     store = store_of(request)
     records = compared_runs(store, request)
-    comparison = compare_runs(store, records, charts=False)
+    comparison = compare_runs(store, records, charts=None)
     return JSON({"runs": [r.run_id for r in records], "diffs": [d.as_dict() for d in comparison.diffs]})

@@ -22,10 +22,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runner.errors import ProjError, RunNotFoundError, TrackingError
 from runner.lifecycle import needs_refresh
+from runner.runfilter import as_number
 from runner.runview import duration, size, when
 from runner.tracking.base import TrackingStore
-from runner.ui import api, downloads, pages
+from runner.ui import api, downloads, pages, selections
 from runner.ui.jsonresponse import JSON
+from runner.ui.numbers import exact, is_number, rounded
 
 HERE = Path(__file__).resolve().parent
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
@@ -58,8 +60,11 @@ def create_app(store_uri: str, *, allowed_hosts: Iterable[str] | None = LOOPBACK
     routes = [
         Route("/", pages.runs_page),
         Route("/runs/{run_id}", pages.run_page),
-        Route("/compare", pages.compare_page),
+        Route("/compare", selections.compare_page),
+        Route("/sweeps/{sweep_id}", selections.sweep_page),
         Route("/runs/{run_id}/artifacts/{path:path}", downloads.artifact),
+        Route("/runs/{run_id}/preview/{path:path}", pages.preview_page),
+        Route("/runs/{run_id}/image/{path:path}", downloads.image),
         Route("/runs/{run_id}/files/{name}", downloads.attachment),
         Route("/api/runs", api.runs),
         Route("/api/runs/{run_id}", api.run),
@@ -78,7 +83,9 @@ def _templates() -> Environment:
     environment = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True,
                               undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     environment.filters.update(when=lambda t: when(t) if t is not None else "-", duration=duration, size=size,
-                               shown=_shown, last_part=_last_part)
+                               shown=_shown, last_part=_last_part, rounded=rounded, exact=exact)
+    environment.tests["number"] = is_number  # `value is number`: an int or float, not a bool
+    environment.tests["numeric_text"] = lambda text: as_number(str(text)) is not None  # a CSV cell
     environment.globals["needs_refresh"] = needs_refresh  # shown, never written: the UI only reads
     return environment
 

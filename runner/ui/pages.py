@@ -1,4 +1,5 @@
-"""The HTML pages: the runs table, one run, and a comparison of runs.
+"""The HTML pages about one run or a table of them (runner.ui.selections has the pages about
+several runs at once), and what every page is rendered with.
 
 Templates are rendered with autoescaping on, so every recorded value (parameters, log lines,
 artifact names, experiment names) reaches the page as text.
@@ -6,7 +7,8 @@ artifact names, experiment names) reaches the page as text.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -14,9 +16,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from runner.tracking.base import RUN_SORT_COLUMNS, RunRecord, RunStatus, TrackingStore
-from runner.ui.queries import DEFAULT_SORT, table_request
-from runner.ui.views import MAX_COMPARED, compare_runs, run_details, runs_table, signature_columns
+from runner.runfiles import NotAFileError, RunFileError
+from runner.tracking.base import RUN_SORT_COLUMNS, RunStatus, TrackingStore
+from runner.ui.previews import preview
+from runner.ui.queries import DEFAULT_SORT, chart_options, table_request
+from runner.ui.views import run_details, runs_table, signature_columns
 
 # The runs table's fixed columns: (title, sort key or None when the column cannot be sorted).
 COLUMNS = [("Run", "run_name"), ("Experiment", "experiment"), ("Status", "status"), ("Started", "start_time"),
@@ -40,10 +44,11 @@ def render(request: Request, template: str, *, status_code: int = 200, headers: 
 def runs_page(request: Request) -> HTMLResponse:
     arguments = dict(request.query_params)
     filters = request.query_params.getlist("param")
-    wanted = table_request(arguments, filters)
+    wanted = table_request(request.query_params)
     table = runs_table(store_of(request), wanted)
     link = _linker(request)
     return render(request, "runs.html", table=table, wanted=wanted, arguments=arguments, filters=filters,
+                  query=request.query_params.multi_items(),
                   columns=COLUMNS, link=link, filter_link=_filter_linker(link, filters), default_sort=DEFAULT_SORT)
 
 
@@ -74,21 +79,29 @@ def _filter_linker(link: Callable[..., str], filters: list[str]) -> Callable[[st
 def run_page(request: Request) -> HTMLResponse:
     store = store_of(request)
     record = store.get_run(request.path_params["run_id"])
-    return render(request, "run.html", run=record, details=run_details(store, record))
+    options = chart_options(request.query_params)
+    return render(request, "run.html", run=record, details=run_details(store, record, options), options=options)
 
 
-def compare_page(request: Request) -> HTMLResponse:
+def preview_page(request: Request) -> HTMLResponse:
+    """One artifact shown in the page: text, JSON, YAML, a CSV table, an image, or an MLflow model."""
     store = store_of(request)
-    records = compared_runs(store, request)
-    return render(request, "compare.html", runs=records, comparison=compare_runs(store, records))
+    record = store.get_run(request.path_params["run_id"])
+    relative = request.path_params["path"]
+    with artifact_errors(record.run_id, relative):
+        shown = preview(store, record.run_id, relative)
+    return render(request, "preview.html", run=record, preview=shown)
 
 
-def compared_runs(store: TrackingStore, request: Request) -> list[RunRecord]:
-    """The runs named by `run=` arguments, in order, each once; at least two of them."""
-    references = list(dict.fromkeys(r.strip() for r in request.query_params.getlist("run") if r.strip()))
-    records = list({r.run_id: r for r in (store.get_run(ref) for ref in references)}.values())
-    if len(records) < 2:
-        raise HTTPException(400, "Choose two or more runs to compare (tick them in the runs table).")
-    if len(records) > MAX_COMPARED:
-        raise HTTPException(400, f"At most {MAX_COMPARED} runs can be compared at once; {len(records)} were chosen.")
-    return records
+@contextmanager
+def artifact_errors(run_id: str, relative: str) -> Iterator[None]:
+    """An artifact that cannot be opened as an HTTP error: 404 when there is no such file, 400
+    for a path that would leave the run's folder (runner.runfiles)."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise HTTPException(404, f"Run {run_id} has no artifact {relative!r}") from None
+    except NotAFileError as err:
+        raise HTTPException(404, f"Run {run_id} has no artifact {relative!r}: {err}") from None
+    except RunFileError as err:
+        raise HTTPException(400, f"Artifact path {err}") from None

@@ -1,4 +1,5 @@
-"""Reading the runs table's query string: filters, sort order, page, chosen metric columns.
+"""Reading query strings: the runs table's (filters, sort order, page, chosen columns), the
+metric charts' settings, and how a selection of runs is judged.
 
 The same query string drives the HTML table and `/api/runs`, so a page's data can be fetched as
 JSON by changing the path only.
@@ -9,15 +10,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from starlette.datastructures import QueryParams
+
 from runner.errors import UsageError
 from runner.params import parse_assignments
 from runner.tracking.base import RUN_SORT_COLUMNS, RunQuery, RunStatus
+from runner.ui.charts import X_AXES, ChartOptions
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 MAX_OFFSET = 10**15  # SQLite integers are 64-bit
 DEFAULT_SORT = "start_time"
 PARAM_PREFIX, METRIC_PREFIX = "param:", "metric:"
+MAX_SMOOTHING = 0.99
 
 
 @dataclass(frozen=True)
@@ -27,26 +32,36 @@ class TableRequest:
     descending: bool
     metrics: tuple[str, ...]  # metric columns the user chose
     page_size: int
+    params: tuple[str, ...] | None = None  # parameter columns the user chose (None: every one on the page)
+    tags: tuple[str, ...] = ()  # tag columns the user chose
+    chosen: bool = False  # the columns were chosen (an empty list then means none)
 
     @property
     def offset(self) -> int:
         return self.query.offset
 
 
-def table_request(args: Mapping[str, str], parameters: list[str]) -> TableRequest:
-    """`args`: single-valued query arguments; `parameters`: every `param=NAME=VALUE` given."""
+def table_request(args: QueryParams) -> TableRequest:
+    """What the runs table (and /api/runs) is asked for."""
     experiment = args.get("experiment", "").strip() or None
     sweep = args.get("sweep", "").strip() or None
     status = _status(args.get("status", ""))
-    filters = parse_assignments([p for p in parameters if p.strip()])
+    filters = parse_assignments([p for p in args.getlist("param") if p.strip()])
     sort = args.get("sort", "").strip() or DEFAULT_SORT
     descending = args.get("order", "desc" if sort == DEFAULT_SORT else "asc") == "desc"
     page_size = whole_number(args, "limit", DEFAULT_PAGE_SIZE, low=1, high=MAX_PAGE_SIZE)
     offset = whole_number(args, "offset", 0, low=0, high=MAX_OFFSET)
-    metrics = tuple(dict.fromkeys(m.strip() for m in args.get("metrics", "").split(",") if m.strip()))
+    chosen = args.get("columns", "") == "chosen"
+    params = names(args.getlist("params"))
     query = RunQuery(experiment=experiment, status=status, parameters=tuple(filters.items()), sweep=sweep,
                      limit=page_size + 1, offset=offset, descending=descending, **_sort_fields(sort))
-    return TableRequest(query, sort, descending, metrics, page_size)
+    return TableRequest(query, sort, descending, names(args.getlist("metrics")), page_size,
+                        params=params if params or chosen else None, tags=names(args.getlist("tags")), chosen=chosen)
+
+
+def names(values: list[str]) -> tuple[str, ...]:
+    """Column names given as repeated arguments, comma-separated lists, or both; each once."""
+    return tuple(dict.fromkeys(n.strip() for value in values for n in value.split(",") if n.strip()))
 
 
 def _sort_fields(sort: str) -> dict[str, str]:
@@ -77,3 +92,41 @@ def whole_number(args: Mapping[str, str], name: str, default: int, *, low: int, 
     if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
         raise UsageError(f"{name} must be a whole number from {low} to {high}, not {text!r}")
     return int(text)
+
+
+def chart_options(args: Mapping[str, str]) -> ChartOptions:
+    """`xaxis=step|time`, `scale=linear|log`, `smooth=0..0.99` (the weight of the moving average)."""
+    x = args.get("xaxis", "").strip() or "step"
+    if x not in X_AXES:
+        raise UsageError(f"xaxis must be one of {', '.join(X_AXES)}, not {x!r}")
+    scale = args.get("scale", "").strip() or "linear"
+    if scale not in ("linear", "log"):
+        raise UsageError(f"scale must be linear or log, not {scale!r}")
+    text = args.get("smooth", "").strip() or "0"
+    try:
+        smoothing = float(text)
+    except ValueError:
+        smoothing = -1.0
+    if not 0 <= smoothing <= MAX_SMOOTHING:
+        raise UsageError(f"smooth must be a number from 0 to {MAX_SMOOTHING}, not {text!r}")
+    return ChartOptions(x=x, log=scale == "log", smoothing=smoothing)
+
+
+@dataclass(frozen=True)
+class ChoiceRequest:
+    """How a sweep or a selection of runs is judged and drawn (runner.ui.choosing)."""
+
+    metric: str | None  # the metric the runs are judged by (None: the one most runs have)
+    goal: str | None  # "min" or "max" (None: guessed from the metric's name)
+    x: str | None  # the scatter plot's columns, as param:NAME or metric:NAME
+    y: str | None
+    axes: tuple[str, ...]  # parallel-coordinate columns (none: the varying parameters, then the metric)
+
+
+def choice_request(args: Mapping[str, str], axes: list[str]) -> ChoiceRequest:
+    """`args`: single-valued query arguments; `axes`: every `axis=` given (checkboxes)."""
+    def text(name: str) -> str | None:
+        return args.get(name, "").strip() or None
+
+    return ChoiceRequest(text("metric"), text("goal"), text("x"), text("y"),
+                         tuple(dict.fromkeys(a.strip() for a in axes if a.strip())))

@@ -12,18 +12,17 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from markupsafe import Markup
+
 from runner.errors import ProjError, RunNotFoundError, TrackingError
-from runner.outputs import MetricsReading
-from runner.rundiff import RunDiff, diff_runs
 from runner.runview import run_view
 from runner.tracking.base import LOG_NAME, RunRecord, RunStatus, TrackingStore
-from runner.ui.charts import Series, line_chart, series_by_key
+from runner.ui.charts import ChartOptions, Series, line_chart, read_curves
 from runner.ui.queries import TableRequest
 
 LOG_CHUNK = 256 * 1024  # the most log text sent at once (the first view shows the log's tail)
 SHOWN_INLINE = 512 * 1024  # the dirty diff and the lock are shown in the page up to this size
 DEFAULT_METRIC_COLUMNS = 4
-MAX_COMPARED = 10
 MAX_CHARTS = 50  # metrics drawn on a run or compare page (all of them are in its metrics table)
 MAX_SIGNATURE_ROWS = 200  # columns of a model signature shown (a table can have thousands)
 # Terminal colour and cursor codes: meaningless in a page, and they clutter the text.
@@ -36,24 +35,36 @@ _TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 class RunsTable:
     records: list[RunRecord]
     has_next: bool
-    parameters: list[str]  # names, in order of first appearance on this page
+    parameters: list[str]  # parameter columns shown (every one on this page, unless chosen)
     metrics: list[str]  # metric columns shown
     other_metrics: list[str]  # metrics seen on this page but not shown: offered as columns
     last_values: dict[str, dict[str, float]] = field(default_factory=dict)  # run id -> metric -> last
+    tags: list[str] = field(default_factory=list)  # tag columns shown
+    offered: dict[str, list[str]] = field(default_factory=dict)  # params/metrics/tags the column chooser offers
+
+    @property
+    def active(self) -> bool:
+        """Whether a run on this page may still change (the page then refreshes itself)."""
+        return any(not r.status.is_terminal for r in self.records)
 
 
 def runs_table(store: TrackingStore, request: TableRequest) -> RunsTable:
     found = store.list_runs(request.query)
     records = found[: request.page_size]
-    last_values = {r.run_id: _last_values(store, r) for r in records}
-    parameters = list(dict.fromkeys(p.name for r in records for p in r.parameters))
-    seen = sorted({key for values in last_values.values() for key in values})
-    shown = list(request.metrics) or seen[:DEFAULT_METRIC_COLUMNS]
-    return RunsTable(records, len(found) > request.page_size, parameters, shown,
-                     [key for key in seen if key not in shown], last_values)
+    values = {r.run_id: last_values(store, r) for r in records}
+    seen_params = list(dict.fromkeys(p.name for r in records for p in r.parameters))
+    seen_metrics = sorted({key for run in values.values() for key in run})
+    seen_tags = sorted({key for r in records for key in r.tags})
+    params = seen_params if request.params is None else list(request.params)
+    metrics = list(request.metrics) if request.metrics or request.chosen else seen_metrics[:DEFAULT_METRIC_COLUMNS]
+    offered = {"params": list(dict.fromkeys([*seen_params, *params])),
+               "metrics": list(dict.fromkeys([*seen_metrics, *metrics])),
+               "tags": list(dict.fromkeys([*seen_tags, *request.tags]))}
+    return RunsTable(records, len(found) > request.page_size, params, metrics,
+                     [key for key in seen_metrics if key not in metrics], values, list(request.tags), offered)
 
 
-def _last_values(store: TrackingStore, record: RunRecord) -> dict[str, float]:
+def last_values(store: TrackingStore, record: RunRecord) -> dict[str, float]:
     """Stored summaries once a run has ended; read live from its metrics file while it runs."""
     if record.status is RunStatus.RUNNING:
         return {k: s.last for k, s in store.read_metrics(record.run_id, complete=False).summaries().items()}
@@ -75,15 +86,16 @@ class RunDetails:
     diff: Attachment | None
     lock: Attachment | None
     log: LogChunk
-    charts: list[tuple[str, Any]]  # (metric, SVG) for each metric
+    charts: list[tuple[str, Markup]]  # (metric, SVG) for each metric
+    untimed: dict[str, int] = field(default_factory=dict)  # metric -> points without a time (time axis)
 
 
-def run_details(store: TrackingStore, record: RunRecord) -> RunDetails:
+def run_details(store: TrackingStore, record: RunRecord, options: ChartOptions = ChartOptions()) -> RunDetails:
     reading = store.read_metrics(record.run_id, complete=record.status is not RunStatus.RUNNING)
     view = run_view(store, record, reading)
     drawn = sorted(view["metrics"])[:MAX_CHARTS]
-    series = sorted(series_by_key(reading.points(), set(drawn)).items())
-    charts = [(key, line_chart(key, [Series(key, points)])) for key, points in series]
+    curves = read_curves(reading.points(), set(drawn), x=options.x, origin=record.start_time)
+    charts = [(key, line_chart(key, [Series(key, points)], options)) for key, points in sorted(curves.series.items())]
     lock_name = record.environment.lock
     return RunDetails(
         view=view,
@@ -91,6 +103,7 @@ def run_details(store: TrackingStore, record: RunRecord) -> RunDetails:
         lock=shown_attachment(store, record, lock_name) if lock_name else None,
         log=_log_tail(store, record.run_id),
         charts=charts,
+        untimed=curves.untimed,
     )
 
 
@@ -132,7 +145,8 @@ def shown_attachment(store: TrackingStore, record: RunRecord, name: str) -> Atta
     return Attachment(name, data[:SHOWN_INLINE].decode("utf-8", "replace"), len(data) > SHOWN_INLINE)
 
 
-def _attachment(store: TrackingStore, record: RunRecord, name: str) -> bytes | None:
+def attachment_bytes(store: TrackingStore, record: RunRecord, name: str) -> bytes | None:
+    """A kept file whole (the environment lock, for a comparison), or None when it cannot be read."""
     if name not in record.attachments:
         return None
     try:
@@ -182,52 +196,3 @@ def _whole_characters(data: bytes) -> bytes:
         length = 1 if byte < 0x80 else 2 if byte >> 5 == 0b110 else 3 if byte >> 4 == 0b1110 else 4
         return data if length <= back else data[:-back]
     return data
-
-
-# --- comparing runs ----------------------------------------------------------------------------
-
-@dataclass
-class Comparison:
-    views: list[dict[str, Any]]
-    diffs: list[RunDiff]  # each run against the first
-    rows: list[dict[str, Any]]  # section, name, values (one per run), differs (one per run)
-    charts: list[tuple[str, Any]] = field(default_factory=list)  # (metric, SVG), runs overlaid
-
-
-def compare_runs(store: TrackingStore, records: list[RunRecord], *, charts: bool = True) -> Comparison:
-    """Each run against the first, as `proj runs diff FIRST OTHER` reports it."""
-    readings = [store.read_metrics(r.run_id, complete=r.status is not RunStatus.RUNNING) for r in records]
-    views = [run_view(store, r, reading) for r, reading in zip(records, readings)]
-    locks = [_lock(store, r) for r in records]
-    diffs = [diff_runs(views[0], view, locks[0], lock) for view, lock in zip(views[1:], locks[1:])]
-    return Comparison(views, diffs, _grid(diffs, len(views)),
-                      _overlaid_charts(records, views, readings) if charts else [])
-
-
-def _lock(store: TrackingStore, record: RunRecord) -> bytes | None:
-    name = record.environment.lock
-    return _attachment(store, record, name) if name else None
-
-
-def _grid(diffs: list[RunDiff], count: int) -> list[dict[str, Any]]:
-    """Every (section, name) that differs in any pair, with each run's value.
-
-    All pairs share the first run, so a run whose pair lacks a change has the first run's value."""
-    rows: dict[tuple[str, str], dict[str, Any]] = {}
-    for index, diff in enumerate(diffs, start=1):
-        for change in diff.changes:
-            row = rows.setdefault((change.section, change.name), {
-                "section": change.section, "name": change.name,
-                "values": [change.a] * count, "differs": [False] * count})
-            row["values"][index], row["differs"][index] = change.b, True
-    return list(rows.values())
-
-
-def _overlaid_charts(records: list[RunRecord], views: list[dict[str, Any]],
-                     readings: list[MetricsReading]) -> list[Any]:
-    per_run = [series_by_key(reading.points(), set(sorted(view["metrics"])[:MAX_CHARTS]))
-               for view, reading in zip(views, readings)]
-    keys = sorted({key for series in per_run for key in series})
-    return [(key, line_chart(key, [Series(f"{r.run_id[:8]} {r.run_name}", series[key], colour)
-                                   for colour, (r, series) in enumerate(zip(records, per_run)) if key in series]))
-            for key in keys]

@@ -5,6 +5,7 @@ Both are made once per session: the runs take a few seconds and nothing in these
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -69,6 +70,35 @@ def ui_store(tmp_path_factory) -> UiStore:
     for name, text in LOCKED_PROJECT.items():
         (locked / name).write_text(text)
     store.run("locked", "--experiment-name", "gamma", cwd=locked)
+    return store
+
+
+SWEEP_LRS = ("0.001", "0.003", "0.01", "0.03", "0.1")
+SWEEP_OPTIMIZERS = ("adam", "sgd", "rmsprop")
+
+
+@dataclass
+class SweepStore(UiStore):
+    sweep_id: str = ""
+    points: list[dict] = field(default_factory=list)  # the sweep's runs as `proj runs list --format json` prints them
+
+
+@pytest.fixture(scope="session")
+def sweep_store(tmp_path_factory) -> SweepStore:
+    """A store of its own: a real 15-point sweep of tests/data/ui-sweep (5 learning rates x 3
+    optimizers, 4 at a time), and one run that writes an artifact of every kind the UI previews."""
+    base = tmp_path_factory.mktemp("sweep-store")
+    project = base / "project"
+    shutil.copytree(DATA / "ui-sweep", project)
+    store = SweepStore(base / "store", project,
+                       {"PROJ_HOME": str(base / "home"), "PROJ_TRACKING_URI": str(base / "store")})
+    store.proj("run", ".", "--experiment-name", "tuning", "--sweep", "lr=" + ",".join(SWEEP_LRS),
+               "--sweep", "optimizer=" + ",".join(SWEEP_OPTIMIZERS), "-j", "4")
+    store.run("previews", "-e", "previews", "--experiment-name", "files")
+    listed = json.loads(store.proj("runs", "list", "--format", "json", "--limit", "100").stdout)
+    store.points = [r for r in listed if r["sweep_id"]]
+    store.sweep_id = store.points[0]["sweep_id"]
+    assert len(store.points) == 15 and {r["sweep_id"] for r in store.points} == {store.sweep_id}
     return store
 
 

@@ -14,7 +14,12 @@
       if (response.ok) {
         const chunk = await response.json();
         const follow = atBottom();
-        if (chunk.text) log.append(chunk.text);  // a text node: log lines are never parsed as HTML
+        if (chunk.text) {
+          log.append(chunk.text);  // a text node: log lines are never parsed as HTML
+          log.classList.remove("empty");
+          const empty = document.getElementById("log-empty");
+          if (empty) empty.remove();
+        }
         if (follow) log.scrollTop = log.scrollHeight;
         offset = chunk.next_offset;
         if (offset < chunk.size) delay = 0;  // more is waiting
