@@ -50,6 +50,7 @@ def busy_store(tmp_path, plugins_env, isolated_home) -> tuple[Path, dict[str, st
     env = plugins_env
     ids = {name: run_id_of(run_proj("run", ".", "-P", f"lr={lr}", cwd=project, env=env, check_exit=0))
            for name, lr in (("first", "0.1"), ("second", "0.2"))}
+    run_proj("run", ".", "--sweep", "lr=0.3,0.4", cwd=project, env=env, check_exit=0)  # for the sweep pages
     ids["detached"] = run_proj("run", ".", "-b", "fake", "--detach", cwd=project, env=env,
                                check_exit=0).stdout.strip()
     job_id = json.loads(run_proj("runs", "show", ids["detached"], "--format", "json", cwd=project, env=env,
@@ -86,12 +87,18 @@ def test_cli_reads_and_ui_requests_leave_the_store_byte_identical(busy_store, pl
     shown = [run_proj(*args, cwd=project, env=plugins_env, check_exit=0).stdout for args in reads]
     assert "RUNNING (launcher gone: proj runs refresh)" in shown[0]
 
+    sweep = next(r["sweep_id"] for r in json.loads(shown[1]) if r["sweep_id"])
     server = UiServer(_Store(project, plugins_env), tmp_path / "ui.log")
     try:
         pages = ["/", "/?status=RUNNING", "/?sort=metric:loss", "/api/runs", "/api/runs?status=LOST",
                  f"/compare?run={ids['first']}&run={ids['second']}",
                  f"/api/compare?run={ids['first']}&run={ids['orphan']}",
-                 f"/runs/{ids['first']}/artifacts/model.txt", f"/runs/{ids['first']}/files/output.log"]
+                 f"/runs/{ids['first']}/artifacts/model.txt", f"/runs/{ids['first']}/files/output.log",
+                 f"/runs/{ids['first']}/preview/model.txt", f"/runs/{ids['first']}?xaxis=time&scale=log&smooth=0.6",
+                 f"/compare?run={ids['first']}&run={ids['second']}&all=1&metric=loss&goal=max",
+                 f"/compare?run={ids['first']}&run={ids['orphan']}&x=param:lr&y=metric:loss",
+                 f"/sweeps/{sweep}", f"/sweeps/{sweep}?metric=loss&axis=param:lr&axis=metric:loss",
+                 f"/compare?sweep={sweep}", f"/api/compare?sweep={sweep}"]
         for run_id in ids.values():
             pages += [f"/runs/{run_id}", f"/api/runs/{run_id}", f"/api/runs/{run_id}/log",
                       f"/api/runs/{run_id}/metrics"]

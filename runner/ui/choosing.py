@@ -1,8 +1,10 @@
 """Choosing the best run of a sweep or any selection: the runs as rows of parameter and metric
-values, the metric they are judged by, which way is better, and the best run.
+values, the metric they are judged by, which way is better, and the best run (by
+runner.objective, as `proj run --sweep ... --objective` names it).
 
 A parameter is a numeric column when every value it has reads as a number, else a column of
-categories. A metric's value is its last one (the latest written, while a run runs). The goal
+categories. A metric's value is its last one (the latest written, while a run runs; only runs that have
+ended compete for best). The goal
 (lower or higher is better) is what the user says, else guessed from the metric's name: scores
 such as accuracy, AUC, F1 or R² are maximised, everything else (losses, errors) minimised.
 """
@@ -14,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 
 from runner.errors import UsageError
+from runner.objective import Objective
 from runner.runfilter import as_number, run_params
 from runner.tracking.base import RunRecord
 
@@ -62,6 +65,7 @@ class Selection:
     goal: str  # "min" or "max"
     best: RunPoint | None = None
     varying: set[str] = field(default_factory=set)  # keys of parameters with more than one value
+    objective: Objective | None = None  # the metric and goal, as `proj run --sweep --objective` takes them
 
     def column(self, key: str) -> Column:
         for column in (*self.params, *self.metrics):
@@ -91,21 +95,10 @@ def select(records: list[RunRecord], last_values: dict[str, dict[str, float]], m
                       **{f"metric:{k}": v for k, v in last_values.get(r.run_id, {}).items()}}) for r in records]
     judged = _judged_metric(metrics, runs, metric)
     chosen_goal = _goal(goal, judged)
-    selection = Selection(runs, params, metrics, judged, chosen_goal, varying=varying)
-    selection.best = best_run(selection)
-    return selection
-
-
-def best_run(selection: Selection) -> RunPoint | None:
-    """The run with the lowest (or highest) finite value of the judged metric; the first on a tie."""
-    if selection.metric is None:
-        return None
-    scored = [(value, index, run) for index, run in enumerate(selection.runs)
-              if (value := run.number(selection.metric)) is not None and math.isfinite(value)]
-    if not scored:
-        return None
-    sign = 1 if selection.goal == "min" else -1
-    return min(scored, key=lambda item: (sign * item[0], item[1]))[2]
+    objective = Objective(judged.name, maximize=chosen_goal == "max") if judged else None
+    best = objective.best(records) if objective else None
+    best_point = next((run for run in runs if best is not None and run.run_id == best.run_id), None)
+    return Selection(runs, params, metrics, judged, chosen_goal, best_point, varying, objective)
 
 
 def guess_goal(metric: str) -> str:

@@ -95,16 +95,4 @@ def choosing(request: Request, records: list[RunRecord], values: dict[str, dict[
 
 def _ranked(selection: Selection, records: list[RunRecord]) -> list[RunRecord]:
     """Best first by the judged metric; runs without a value last, in the order they started."""
-    metric = selection.metric
-    if metric is None:
-        return records
-    sign = 1 if selection.goal == "min" else -1
-    number = {run.run_id: run.number(metric) for run in selection.runs}
-
-    def rank(record: RunRecord) -> tuple[int, float]:
-        value = number.get(record.run_id)
-        if value is None or value != value:  # NaN ranks with the missing values
-            return (1, 0.0)
-        return (0, sign * value)
-
-    return sorted(records, key=rank)
+    return selection.objective.ranked(records) if selection.objective else records

@@ -14,22 +14,29 @@ from runner.ui.choosing import guess_goal, select
 from runner.ui.plots import parallel_coordinates, scatter
 
 
-def record(run_id: str, status: RunStatus = RunStatus.FINISHED, **params: str) -> RunRecord:
+def record(run_id: str, status: RunStatus = RunStatus.FINISHED, metrics: dict[str, float] | None = None,
+           **params: str) -> RunRecord:
+    """A run as a store returns it: its metrics' last values are kept once it has ended."""
     return RunRecord(
         experiment="e", run_name=f"point {run_id}", entry_point="main", command="true",
         source=SourceRecord(uri="/p", kind="local", path="/p"),
         parameters=[ParameterRecord(name, "string", value, value, value, True) for name, value in params.items()],
         environment=EnvironmentRecord(kind="local"), user="u", host="h", platform="Linux", python_version="3.11",
-        proj_version="t", launcher="1:1", start_time=0.0, run_id=run_id * 8, status=status)
+        proj_version="t", launcher="1:1", start_time=0.0, run_id=run_id * 8, status=status,
+        metrics={key: {"last": value} for key, value in (metrics or {}).items()})
+
+
+def last_values(records: list[RunRecord]) -> dict[str, dict[str, float]]:
+    return {r.run_id: {key: m["last"] for key, m in r.metrics.items()} for r in records}
 
 
 @pytest.fixture
 def sweep():
-    records = [record("a", lr="0.1", opt="adam"), record("b", lr="0.01", opt="sgd"),
-               record("c", lr="0.001", opt="adam"), record("d", RunStatus.RUNNING, lr="0.5", opt="sgd")]
-    values = {"a" * 8: {"rmse": 0.9, "accuracy": 0.7}, "b" * 8: {"rmse": 0.4, "accuracy": 0.9},
-              "c" * 8: {"rmse": math.nan, "accuracy": 0.95}, "d" * 8: {}}
-    return records, values
+    records = [record("a", metrics={"rmse": 0.9, "accuracy": 0.7}, lr="0.1", opt="adam"),
+               record("b", metrics={"rmse": 0.4, "accuracy": 0.9}, lr="0.01", opt="sgd"),
+               record("c", metrics={"rmse": math.nan, "accuracy": 0.95}, lr="0.001", opt="adam"),
+               record("d", RunStatus.RUNNING, lr="0.5", opt="sgd")]
+    return records, last_values(records)
 
 
 def test_the_best_run_is_the_lowest_loss_or_the_highest_score(sweep):
@@ -95,8 +102,9 @@ def test_scatter_rings_the_best_point_and_counts_the_runs_it_cannot_place(sweep)
 
 
 def test_text_in_plots_is_escaped():
-    records = [record("a", note="<script>x</script>"), record("b", note="<b>")]
-    selection = select(records, {"a" * 8: {"m<": 1.0}, "b" * 8: {"m<": 2.0}})
+    records = [record("a", metrics={"m<": 1.0}, note="<script>x</script>"),
+               record("b", metrics={"m<": 2.0}, note="<b>")]
+    selection = select(records, last_values(records))
     for svg in (str(parallel_coordinates(selection, selection.default_axes())),
                 str(scatter(selection, selection.column("param:note"), selection.column("metric:m<")))):
         assert "<script>" not in svg and "<b>" not in svg and "&lt;script&gt;" in svg
