@@ -20,8 +20,11 @@ def root_writable():
         return False
 
 
-print("to stderr", file=sys.stderr, flush=True)
-print(json.dumps({
+# One write per stream: print() writes the text and its newline separately, and docker may deliver
+# the other stream's output between the two (the test then finds no line starting with "{").
+sys.stderr.write("to stderr\n")
+sys.stderr.flush()
+sys.stdout.write(json.dumps({
     "argv": sys.argv[1:],
     "env": dict(os.environ),
     "cwd": os.getcwd(),
@@ -30,4 +33,4 @@ print(json.dumps({
     "memory_limit": memory_limit(),
     "root_writable": root_writable(),
     "scratch_is_mount": os.path.ismount("/scratch"),
-}))
+}) + "\n")
