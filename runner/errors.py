@@ -122,3 +122,13 @@ class PluginError(ProjError):
     """An installed plugin is broken or clashes with another."""
 
     exit_code = ExitCode.SETUP
+
+
+class MissingExtraError(ProjError):
+    """An optional part of proj is needed and not installed (`pip install 'proj-runner[EXTRA]'`)."""
+
+    exit_code = ExitCode.SETUP
+
+    def __init__(self, message: str, *, extra: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.extra = extra

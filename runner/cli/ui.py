@@ -11,8 +11,6 @@ from runner.cli.app import app
 from runner.cli.output import note, warn
 from runner.errors import UsageError
 
-UI_EXTRA_HINT = "pip install 'proj-runner[ui]'"
-
 
 @app.command("ui")
 def ui(
@@ -48,13 +46,9 @@ def ui(
 
 
 def _check_ui_installed() -> None:
-    try:
-        import jinja2  # noqa: F401
-        import starlette  # noqa: F401
-        import uvicorn  # noqa: F401
-    except ImportError as err:
-        raise UsageError(f"proj ui needs the ui extra, which is not installed (missing: {err.name})",
-                         hint=f"install it with: {UI_EXTRA_HINT}") from None
+    from runner.extras import require_extra
+
+    require_extra("ui", "proj ui")
 
 
 def _is_loopback(host: str) -> bool:

@@ -29,7 +29,10 @@ from runner.environments.condaspec import (
     environment_metadata,
 )
 from runner.errors import UsageError
+from runner.extras import require_extra
 from runner.project import Project
+
+_NEEDS_CONDA = "A conda environment (conda_env, or --env-manager conda)"
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ class CondaEnvironment(Environment):
         key = environment_key(spec, lock)
         environment = cache.find(key)
         if environment is None:  # only now: the build path imports rattler (and conda_lock)
+            require_extra("conda", _NEEDS_CONDA)
             from runner.environments.condabuild import CondaBuild
 
             builder = CondaBuild(spec, lock, self.options, progress, key)
@@ -75,6 +79,7 @@ class CondaEnvironment(Environment):
     def lock_files(self, progress: Progress) -> dict[str, bytes]:
         """Solve the environment file afresh (ignoring a shipped lock) and return conda-lock.yml."""
         spec = conda_spec(self.project, self.options.conda_channel_alias)
+        require_extra("conda", _NEEDS_CONDA)
         from runner.environments.condabuild import fresh_lock
 
         lock = spec.file.parent / LOCK_FILE_NAME

@@ -24,11 +24,11 @@ def connect() -> Any:
     where = os.environ.get("DOCKER_HOST") or DEFAULT_HOST
     if where in _clients:
         return _clients[where]
-    try:
-        import docker
-    except ImportError as err:  # pragma: no cover - docker is a dependency of proj
-        raise EnvironmentSetupError("The docker Python package is not installed",
-                                    hint="pip install docker") from err
+    from runner.extras import require_extra
+
+    require_extra("docker", "A docker environment (docker_env, or --env-manager docker)")
+    import docker
+
     try:
         # "auto" asks the daemon for its API version: that request also proves it answers, so
         # no separate ping (one round trip less on every docker run).

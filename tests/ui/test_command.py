@@ -11,7 +11,7 @@ import sys
 import urllib.request
 
 from conftest import run_proj
-from helpers.exitcodes import USAGE
+from helpers.exitcodes import SETUP, USAGE
 from helpers.processes import wait_for
 from ui.conftest import UiServer
 
@@ -67,7 +67,7 @@ def test_without_the_ui_extra_the_error_names_it(tmp_path):
               "from runner.cli import main; main()")
     result = subprocess.run([sys.executable, "-c", script], check=False, cwd=tmp_path, capture_output=True,
                             text=True, timeout=60)
-    assert result.returncode == USAGE
+    assert result.returncode == SETUP
     assert "proj ui needs the ui extra, which is not installed (missing: uvicorn)" in result.stderr
     assert "pip install 'proj-runner[ui]'" in result.stderr
 
