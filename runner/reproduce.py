@@ -19,6 +19,7 @@ from typing import Any, BinaryIO, Callable
 
 from runner.api import Reporter, RunOutcome, RunRequest, run_project
 from runner.backends import get_backend
+from runner.cardsource import Clone
 from runner.environments import registry
 from runner.environments.kind import EnvironmentKind, EnvironmentSettings
 from runner.errors import (
@@ -46,6 +47,10 @@ class RerunOptions:
     # This machine's own settings (--conda-channel-alias, --pull, --verbose); the recorded ones
     # and the lock are added.
     environment: EnvironmentSettings = field(default_factory=EnvironmentSettings)
+    # A clone of the project around the current folder (runner.cardsource): its working tree runs
+    # when `run_checkout` (a card re-run inside a clone); else it supplies the recorded commit.
+    clone: Clone | None = None
+    run_checkout: bool = False
 
 
 def rerun(card: RunCard, options: RerunOptions, reporter: Reporter, *, terminal: BinaryIO,
@@ -64,12 +69,15 @@ def _request(card: RunCard, options: RerunOptions, scratch: Path, reporter: Repo
     if source.diff is not None and source.diff_hash != hashlib.sha256(source.diff).hexdigest():
         raise UsageError(f"The recorded changes of run {card.run_id} do not match their SHA-256 "
                          f"({source.diff_hash}): the card was edited or damaged")
-    uri = source.location + (f"#{source.subdirectory}" if source.subdirectory else "")
+    uri, version, apply_diff = _code(card, options)
     deliberate = [f"parameter {name}={value} (was {card.parameters.get(name, 'its default')})"
                   for name, value in options.overrides.items()
                   if card.parameters.get(name) != value and REDACTED not in card.parameters.get(name, "")]
     if options.version:
         deliberate.append(f"version {options.version} (the original ran commit {source.commit})")
+    if options.run_checkout and options.clone is not None and not options.version:
+        deliberate.append(f"the checkout {options.clone.describe(source.commit or '')} instead of commit "
+                          f"{source.commit}")
     parameters = {**card.parameters, **_secret_parameters(card, options.overrides), **options.overrides}
     drift: list[str] = []
     kind, environment = _environment(card, options, scratch, drift)
@@ -79,7 +87,7 @@ def _request(card: RunCard, options: RerunOptions, scratch: Path, reporter: Repo
     return RunRequest(
         uri=uri,
         entry_point=card.entry_point,
-        version=options.version or source.commit,
+        version=version,
         parameters=parameters,
         experiment=options.experiment or card.experiment,
         run_name=options.run_name,
@@ -88,10 +96,23 @@ def _request(card: RunCard, options: RerunOptions, scratch: Path, reporter: Repo
         backend=backend,
         backend_config=backend_config,
         environment=environment,
-        apply_diff=None if options.version else source.diff,
+        apply_diff=apply_diff,
         archive_sha256=source.archive_sha256,
         reproduction=Reproduction(of=card.run_id, deliberate=deliberate, drift=drift),
     )
+
+
+def _code(card: RunCard, options: RerunOptions) -> tuple[str, str | None, bytes | None]:
+    """The URI, version and changes to run: the clone's working tree as it is (a card re-run in a
+    clone), the recorded commit from the clone (nothing fetched), or from the recorded location."""
+    source, clone = card.source, options.clone
+    subdirectory = f"#{source.subdirectory}" if source.subdirectory else ""
+    if clone is not None and options.run_checkout and not options.version:
+        return str(clone.top) + subdirectory, None, None
+    location = str(clone.top) if clone is not None and clone.holds_commit else source.location
+    if options.version:
+        return location + subdirectory, options.version, None
+    return location + subdirectory, source.commit, source.diff
 
 
 def _environment(card: RunCard, options: RerunOptions, scratch: Path,

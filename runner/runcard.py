@@ -1,9 +1,11 @@
 """Run cards: a recorded run as one self-contained, human-readable YAML file.
 
 A card holds what `proj rerun` needs on another machine with an empty store: where the source
-is (without secrets), the exact commit and uncommitted changes, the entry point, the parameter
-values, and the environment's lock. Outcome fields (status, metrics) are there for people; a
-re-run ignores them. Cards are validated against schemas/run-card.schema.json when loaded.
+is (without secrets: the remote a clone came from, so that another machine can fetch it), the
+exact commit and uncommitted changes, the entry point, the parameter values, and the
+environment's lock. Its outcome (status, metrics) is what `proj rerun --check` and `proj runs
+diff` compare a re-run with. Cards are validated against schemas/run-card.schema.json when
+loaded; every version proj ever wrote stays readable (CARD_VERSIONS).
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ from runner import __version__
 from runner.errors import SpecError
 from runner.params import is_downloadable
 from runner.problems import Problem, Severity
-from runner.sources import split_subdirectory
+from runner.sources import is_git_url, split_subdirectory
 from runner.tracking.base import RunRecord, TrackingStore
 
-CARD_VERSION = 1
+CARD_VERSION = 2  # 2: a clone's remote as the source; ran_in, parameter_values, environment.python
+CARD_VERSIONS = (1, 2)  # what load_card reads
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class CardSource:
     diff: bytes | None = None  # uncommitted changes the run had
     diff_hash: str | None = None
     archive_sha256: str | None = None  # kind archive: the archive that must be fetched again
+    ran_in: str | None = None  # the project folder on the original machine (informative; None before v2)
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class CardEnvironment:
     lock: bytes | None = None
     details: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] | None = None  # the kind's settings that shaped the run; None: not recorded
+    python: str | None = None  # the interpreter's version in the environment (None before v2)
 
 
 @dataclass(frozen=True)
@@ -68,28 +73,34 @@ class RunCard:
     # Parameters recorded as *** (they held a secret): name -> the variable that held it.
     secret_parameters: dict[str, str] = field(default_factory=dict)
     backend: CardBackend = field(default_factory=CardBackend)
+    # Every parameter's typed value as the program received it, defaults included (None before v2).
+    parameter_values: dict[str, Any] | None = None
 
 
 def card_from_run(store: TrackingStore, record: RunRecord) -> RunCard:
     s, env = record.source, record.environment
     diff = store.read_attachment(record.run_id, "diff.patch") if "diff.patch" in record.attachments else None
     lock = store.read_attachment(record.run_id, env.lock) if env.lock and env.lock in record.attachments else None
+    kind, location = _fetchable(record)
     return RunCard(
         run_id=record.run_id,
         experiment=record.experiment,
         entry_point=record.entry_point,
         parameters=replay_parameters(record),
         command=record.command,
-        source=CardSource(kind=s.kind, location=_location(record), commit=s.commit, subdirectory=s.subdirectory,
-                          version=s.version, diff=diff, diff_hash=s.diff_hash, archive_sha256=s.archive_sha256),
+        source=CardSource(kind=kind, location=location, commit=s.commit, subdirectory=s.subdirectory,
+                          version=s.version, diff=diff, diff_hash=s.diff_hash, archive_sha256=s.archive_sha256,
+                          ran_in=s.path),
         environment=CardEnvironment(kind=env.kind, key=env.key, lock_name=env.lock if lock else None, lock=lock,
-                                    details=dict(env.details), options=env.options),
+                                    details=dict(env.details), options=env.options, python=env.python),
         proj_version=record.proj_version,
         secret_parameters={p.name: p.secret_from for p in record.parameters if p.secret_from and p.given is not None},
         backend=CardBackend(record.backend, record.backend_config),
         outcome={"status": record.status.value, "exit_code": record.exit_code, "host": record.host,
+                 "user": record.user, "platform": record.platform, "python_version": record.python_version,
                  "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(record.start_time)),
                  "duration_seconds": record.duration, "metrics": record.metrics},
+        parameter_values={p.name: p.value for p in record.parameters},
     )
 
 
@@ -104,14 +115,31 @@ def replay_parameters(record: RunRecord) -> dict[str, str]:
     return values
 
 
-def _location(record: RunRecord) -> str:
+def _fetchable(record: RunRecord) -> tuple[str, str]:
+    """The card's source kind and location: what another machine can fetch. A local folder in a
+    clone with a remote travels as that remote (with the commit and the uncommitted diff); a
+    folder without one stays a local path, which only this machine (or a clone holding the
+    commit: `proj rerun` looks for one) can run."""
     s = record.source
     if s.kind in ("git", "archive"):
         base, _ = split_subdirectory(s.uri)
-        return base.replace("***@", "")  # masked credentials: git's own helpers must supply them
-    if s.commit and s.subdirectory and s.path.endswith("/" + s.subdirectory):
-        return s.path[: -len(s.subdirectory) - 1]  # the repository root
-    return s.path
+        return s.kind, _unmasked(base)
+    root = s.path[: -len(s.subdirectory) - 1] if s.commit and s.subdirectory and s.path.endswith(
+        "/" + s.subdirectory) else s.path  # the repository root
+    if s.commit and s.repo_url:
+        return "git", _absolute_remote(_unmasked(s.repo_url), Path(root))
+    return "local", root
+
+
+def _unmasked(url: str) -> str:
+    return url.replace("***@", "")  # masked credentials: git's own helpers must supply them
+
+
+def _absolute_remote(url: str, root: Path) -> str:
+    """A remote given as a relative path (`git remote add origin ../shared.git`) as an absolute one."""
+    if "://" in url or is_git_url(url) or Path(url).is_absolute():
+        return url
+    return str((root / url).resolve())
 
 
 def card_to_yaml(card: RunCard) -> str:
@@ -124,13 +152,15 @@ def card_to_yaml(card: RunCard) -> str:
         "experiment": card.experiment,
         "source": {"kind": s.kind, "location": s.location, "commit": s.commit, "subdirectory": s.subdirectory,
                    "version": s.version, "diff_sha256": s.diff_hash, **_blob("diff", s.diff),
-                   **({"archive_sha256": s.archive_sha256} if s.archive_sha256 else {})},
+                   **({"archive_sha256": s.archive_sha256} if s.archive_sha256 else {}),
+                   **({"ran_in": s.ran_in} if s.ran_in else {})},
         "entry_point": card.entry_point,
         "parameters": dict(card.parameters),
+        **({"parameter_values": dict(card.parameter_values)} if card.parameter_values is not None else {}),
         **({"secret_parameters": dict(card.secret_parameters)} if card.secret_parameters else {}),
         "command": card.command,
-        "environment": {"kind": env.kind, "key": env.key, "lock_file": env.lock_name, **_blob("lock", env.lock),
-                        "details": env.details, "options": env.options},
+        "environment": {"kind": env.kind, "key": env.key, "python": env.python, "lock_file": env.lock_name,
+                        **_blob("lock", env.lock), "details": env.details, "options": env.options},
         "backend": {"name": card.backend.name, "config": card.backend.config},
         "outcome": card.outcome,
     }
@@ -159,13 +189,14 @@ def load_card(path: Path) -> RunCard:
         source=CardSource(kind=s["kind"], location=s["location"], commit=s.get("commit"),
                           subdirectory=s.get("subdirectory") or "", version=s.get("version"),
                           diff=_unblob(s, "diff"), diff_hash=s.get("diff_sha256"),
-                          archive_sha256=s.get("archive_sha256")),
+                          archive_sha256=s.get("archive_sha256"), ran_in=s.get("ran_in")),
         environment=CardEnvironment(kind=env["kind"], key=env.get("key"), lock_name=env.get("lock_file"),
                                     lock=_unblob(env, "lock"), details=env.get("details") or {},
-                                    options=env.get("options")),
+                                    options=env.get("options"), python=env.get("python")),
         proj_version=data["proj_version"], outcome=data.get("outcome") or {},
         secret_parameters={str(k): str(v) for k, v in (data.get("secret_parameters") or {}).items()},
         backend=_backend(data.get("backend")),
+        parameter_values=data.get("parameter_values"),
     )
 
 
@@ -203,3 +234,25 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 
 
 _BlockDumper.add_representer(str, _represent_str)
+
+
+def card_view(card: RunCard) -> dict[str, Any]:
+    """The card as a run view (the shape `proj runs show --format json` prints), as far as a card
+    knows it: what `runner.rundiff` and `runner.verdict` compare a run with. A card written before
+    version 2 holds only the parameters given, as text."""
+    s, env, outcome = card.source, card.environment, card.outcome
+    values = card.parameter_values if card.parameter_values is not None else card.parameters
+    return {
+        "run_id": card.run_id, "experiment": card.experiment, "entry_point": card.entry_point,
+        "command": card.command,
+        "source": {"kind": s.kind, "uri": s.location, "path": s.ran_in or "", "commit": s.commit,
+                   "subdirectory": s.subdirectory, "dirty": bool(s.diff) if s.commit else None,
+                   "diff_hash": s.diff_hash, "version": s.version},
+        "parameters": [{"name": name, "value": value} for name, value in values.items()],
+        "environment": {"kind": env.kind, "key": env.key, "python": env.python, "options": env.options},
+        "metrics": outcome.get("metrics") or {},
+        "backend": card.backend.name, "backend_config": card.backend.config,
+        "proj_version": card.proj_version,
+        **{name: outcome.get(name) for name in ("status", "exit_code", "host", "user", "platform", "python_version")},
+        "duration": outcome.get("duration_seconds"),
+    }

@@ -16,15 +16,15 @@ from runner.errors import ExitCode, ProjError
 # add ~25 ms to every `proj run`. Help, completion and unknown commands load everything.
 _COMMAND_MODULES = {
     "run": ("run",),
-    "rerun": ("reproduce",),
+    "rerun": ("reproduce", "compare"),
     "validate": ("project",),
     "info": ("project",),
     "ui": ("ui",),
-    "runs": ("runs", "reproduce", "runs_control"),
+    "runs": ("runs", "reproduce", "compare", "runs_control"),
     "env": ("env",),
     "init": ("init",),
 }
-_ALL_MODULES = ("project", "run", "reproduce", "runs", "runs_control", "env", "ui", "init")
+_ALL_MODULES = ("project", "run", "reproduce", "compare", "runs", "runs_control", "env", "ui", "init")
 
 
 def main() -> None:
@@ -42,6 +42,11 @@ def main() -> None:
 
             traceback.print_exc()
         show_error(err)
+        if Settings.output_format != "text":
+            from runner.cli.formats import report_error
+            from runner.cli.output import message
+
+            report_error(message(str(err)), int(err.exit_code))
         sys.exit(int(err.exit_code))
     except Exception as err:
         sys.exit(_exit_for_unexpected(err))

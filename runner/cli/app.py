@@ -33,6 +33,7 @@ class Settings:
     """Options given before the command, read by the error boundary."""
 
     debug = False
+    output_format = "text"  # a command's --format, so that errors are reported in it too
 
 
 def _show_version(value: bool) -> None:

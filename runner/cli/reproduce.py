@@ -1,36 +1,27 @@
-"""`proj rerun`, `proj runs diff` and `proj runs export`: reproducing and comparing runs."""
+"""`proj rerun` (with `--check`, the verdict) and `proj runs export` (run cards)."""
 
 from __future__ import annotations
 
 import sys
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, List, Optional
 
 import typer
 
 from runner.cli.app import app, runs_app
+from runner.cli.compare import TOLERANCE_HELP, Compared, compared, lock_of, show_verdict, store_for, verdict_of
+from runner.cli.formats import FORMAT_HELP, OutputFormat, program_terminal, report_outcome, use_format
 from runner.cli.kind_options import with_kind_options
-from runner.cli.output import emit, emit_json, note
+from runner.cli.output import note, warn
 from runner.cli.run_report import Reporter, report_finished, report_started
 
 if TYPE_CHECKING:
+    from runner.api import RunOutcome
+    from runner.cardsource import Clone
     from runner.runcard import RunCard
-    from runner.tracking.base import RunRecord, TrackingStore
 
 _TRACKING_URI = typer.Option(None, "--tracking-uri",
                              help="The store [default: $PROJ_TRACKING_URI, else the .proj here or above].")
-
-
-class DiffFormat(str, Enum):
-    text = "text"
-    json = "json"
-
-
-def _store(tracking_uri: Optional[str]) -> TrackingStore:
-    from runner.tracking import open_store, resolve_tracking_uri
-
-    return open_store(resolve_tracking_uri(tracking_uri))
 
 
 @app.command()
@@ -44,42 +35,89 @@ def rerun(
     allow_drift: bool = typer.Option(
         False, "--allow-drift",
         help="Run even when the commit, changes or lock cannot be reproduced; record what drifted."),
+    exact: bool = typer.Option(
+        False, "--exact",
+        help="A card inside a clone of its project: run the recorded commit and changes, not the checkout."),
+    check: bool = typer.Option(
+        False, "--check",
+        help="Compare the re-run with the original (inputs, lock, metrics); exit 124 when it does not reproduce."),
+    tolerance: List[str] = typer.Option([], "--tolerance", help=TOLERANCE_HELP),
     experiment_name: Optional[str] = typer.Option(None, "--experiment-name", help="[default: the original's]"),
     run_name: Optional[str] = typer.Option(None, "--run-name", help="A name for the new run."),
     tracking_uri: Optional[str] = _TRACKING_URI,
     verbose: bool = typer.Option(False, "--verbose", help="Show environment build output live."),
+    output_format: OutputFormat = typer.Option(OutputFormat.text, "--format", help=FORMAT_HELP),
     kind_flags: Optional[dict[str, Any]] = None,
 ) -> None:
     """Run a recorded run again: same commit and changes, parameters, environment settings and
-    locked environment, same backend and settings."""
+    locked environment, same backend and settings. A run card re-run inside a clone of its
+    project runs the checkout as it is (--exact: the recorded commit)."""
+    from runner.cardsource import clone_of
     from runner.environments.kind import EnvironmentSettings
+    from runner.lifecycle import check_exit_code
     from runner.params import parse_assignments
     from runner.reproduce import RerunOptions
     from runner.reproduce import rerun as rerun_card
+    from runner.verdict import parse_tolerances
 
-    card = _card(run, tracking_uri)
-    environment = EnvironmentSettings(flags=kind_flags or {}, verbose=verbose)
-    options = RerunOptions(overrides=parse_assignments(param), version=version, allow_drift=allow_drift,
+    use_format(output_format)
+    tolerances = parse_tolerances(tolerance)
+    card, original = _card(run, tracking_uri)
+    clone = clone_of(card.source, Path.cwd())
+    run_checkout = original.card_file is not None and clone is not None and not exact
+    overrides = parse_assignments(param)
+    options = RerunOptions(overrides=overrides, version=version, allow_drift=allow_drift,
                            experiment=experiment_name, run_name=run_name, tracking_uri=tracking_uri,
-                           environment=environment)
-    note(f"re-running run {card.run_id} (commit {card.source.commit or 'none'}, environment {card.environment.kind}"
-         + (f", lock {card.environment.lock_name}" if card.environment.lock_name else "")
-         + (f", backend {card.backend.name}" if card.backend.name not in (None, "local") else "") + ")")
-    outcome = rerun_card(card, options, Reporter(), terminal=sys.stdout.buffer, on_started=report_started)
+                           environment=EnvironmentSettings(flags=kind_flags or {}, verbose=verbose),
+                           clone=clone, run_checkout=run_checkout)
+    _announce(card, clone, run_checkout and not version)
+    outcome = rerun_card(card, options, Reporter(), terminal=program_terminal(output_format),
+                         on_started=report_started)
     report_finished(outcome, tracking_uri)
-    note(f"compare: proj runs diff {card.run_id[:12]} {outcome.record.run_id[:12]}"
-         + (f" --tracking-uri {tracking_uri}" if tracking_uri else ""))
-    raise typer.Exit(outcome.exit_code)
+    code, extra = outcome.exit_code, dict[str, Any](reproduces=card.run_id)
+    if check:
+        asked = frozenset({f"parameters: {name}" for name in overrides}
+                          | ({"source", "command"} if run_checkout or version else set()))
+        now = compared(outcome.record.run_id, tracking_uri)
+        verdict = verdict_of(original, now, tolerances, asked)
+        show_verdict(verdict, original, output_format.value)
+        code = check_exit_code(outcome.exit_code, verdict.reproduced)
+        extra["check"] = verdict.as_dict()
+    else:
+        _suggest_diff(run if original.card_file else card.run_id[:12], outcome, tracking_uri)
+    report_outcome(outcome, output_format, tracking_uri, "rerun", code, extra)
+    raise typer.Exit(code)
 
 
-def _card(reference: str, tracking_uri: Optional[str]) -> RunCard:
+def _card(reference: str, tracking_uri: Optional[str]) -> tuple[RunCard, Compared]:
+    """The card to re-run and the original as the check compares it: a card file, or a run."""
     from runner.runcard import card_from_run, load_card
 
-    path = Path(reference)
-    if path.is_file():
-        return load_card(path)
-    store = _store(tracking_uri)
-    return card_from_run(store, store.get_run(reference))
+    if Path(reference).is_file():
+        return load_card(Path(reference)), compared(reference, tracking_uri)
+    store = store_for(tracking_uri)
+    record = store.get_run(reference)
+    from runner.runview import run_view
+
+    return card_from_run(store, record), Compared(run_view(store, record), lock_of(store, record))
+
+
+def _announce(card: RunCard, clone: Clone | None, run_checkout: bool) -> None:
+    commit = card.source.commit or ""
+    note(f"re-running run {card.run_id} (commit {commit or 'none'}, environment {card.environment.kind}"
+         + (f", lock {card.environment.lock_name}" if card.environment.lock_name else "")
+         + (f", backend {card.backend.name}" if card.backend.name not in (None, "local") else "") + ")")
+    if clone is not None and run_checkout:
+        note(f"using the checkout {clone.describe(commit)} instead of fetching {card.source.location}; "
+             "--exact runs the recorded commit")
+    elif clone is not None and clone.holds_commit and card.source.location != str(clone.top):
+        note(f"taking commit {commit[:12]} from the clone {clone.top} instead of fetching {card.source.location}")
+
+
+def _suggest_diff(original: str, outcome: RunOutcome, tracking_uri: Optional[str]) -> None:
+    """A diff that works here: against the card file itself when the store lacks the original."""
+    note(f"compare: proj runs diff {original} {outcome.record.run_id[:12]}"
+         + (f" --tracking-uri {tracking_uri}" if tracking_uri else ""))
 
 
 @runs_app.command("export")
@@ -90,41 +128,16 @@ def export(
 ) -> None:
     """Write a run card: everything needed to re-run this run elsewhere (`proj rerun CARD`)."""
     from runner.atomicfile import write_atomically
+    from runner.cardsource import travel_warnings
     from runner.runcard import card_from_run, card_to_yaml
 
-    store = _store(tracking_uri)
-    text = card_to_yaml(card_from_run(store, store.get_run(run_id)))
+    store = store_for(tracking_uri)
+    card = card_from_run(store, store.get_run(run_id))
+    text = card_to_yaml(card)
     if output is None:
         sys.stdout.write(text)
     else:
         write_atomically(output, text.encode())
         note(f"wrote {output}")
-
-
-@runs_app.command("diff")
-def diff(
-    first: str = typer.Argument(..., metavar="RUN_A", help="A run id or prefix."),
-    second: str = typer.Argument(..., metavar="RUN_B", help="Another run id or prefix."),
-    tracking_uri: Optional[str] = _TRACKING_URI,
-    output_format: DiffFormat = typer.Option(DiffFormat.text, "--format", help="text or json."),
-) -> None:
-    """Show what differs between two runs: source, parameters, command, environment, outcome, metrics."""
-    from runner.rundiff import describe_diff, diff_runs
-    from runner.runview import run_view
-
-    store = _store(tracking_uri)
-    records = [store.get_run(ref) for ref in (first, second)]
-    views = [run_view(store, record) for record in records]
-    locks = [_lock(store, record) for record in records]
-    result = diff_runs(views[0], views[1], locks[0], locks[1])
-    if output_format is DiffFormat.json:
-        emit_json(result.as_dict())
-    else:
-        emit(describe_diff(result))
-
-
-def _lock(store: TrackingStore, record: RunRecord) -> bytes | None:
-    name = record.environment.lock
-    if not name or name not in record.attachments:
-        return None
-    return store.read_attachment(record.run_id, name)
+    for warning in travel_warnings(card):
+        warn(warning)

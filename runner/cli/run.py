@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any, List, Optional
 
 import typer
 
 from runner.cli.app import app
+from runner.cli.formats import FORMAT_HELP, OutputFormat, program_terminal, report_outcome, use_format
 from runner.cli.kind_options import manager_help, with_kind_options
 from runner.cli.output import emit
 from runner.cli.run_report import Reporter, describe_plan, report_continued, report_finished, report_started
@@ -64,10 +64,13 @@ def run(
                                        help="With --sweep: points run at once here [default: 1]."),
     max_parallel: Optional[int] = typer.Option(
         None, "--max-parallel", help="With --sweep on a scheduler: at most N points running at once."),
+    output_format: OutputFormat = typer.Option(OutputFormat.text, "--format", help=FORMAT_HELP),
     kind_flags: Optional[dict[str, Any]] = None,
 ) -> None:
     """Run an entry point of a project and record the run."""
     import os
+
+    use_format(output_format)
 
     from runner.api import RunRequest, run_project
     from runner.api import dry_run as check_dry_run
@@ -100,14 +103,16 @@ def run(
         with check_dry_run(request, Reporter()) as plan:
             emit(describe_plan(plan))
         return
-    outcome = run_project(request, Reporter(), terminal=sys.stdout.buffer,
+    outcome = run_project(request, Reporter(), terminal=program_terminal(output_format),
                           on_started=report_continued if run_id else report_started)
     if detach:
         from runner.cli.runs_control import report_detached
 
         report_detached(outcome.record, tracking_uri)
+        report_outcome(outcome, output_format, tracking_uri, "run", 0)
         raise typer.Exit(0)
     report_finished(outcome, tracking_uri)
+    report_outcome(outcome, output_format, tracking_uri, "run", outcome.exit_code)
     raise typer.Exit(outcome.exit_code)
 
 
