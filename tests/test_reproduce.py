@@ -154,9 +154,9 @@ def test_changes_that_no_longer_apply_are_drift(repo, tmp_path):
 
     data["source"].update(diff=broken, diff_sha256=hashlib.sha256(broken.encode()).hexdigest())
     card.write_text(yaml.safe_dump(data))
-    refused = run_proj("rerun", str(card), cwd=repo.path)
+    refused = run_proj("rerun", str(card), "--exact", cwd=repo.path)  # the recorded changes, not the checkout
     assert refused.returncode == SETUP and "do not apply to commit" in refused.stderr
-    drifted = run_proj("rerun", str(card), "--allow-drift", cwd=repo.path, check_exit=0)
+    drifted = run_proj("rerun", str(card), "--exact", "--allow-drift", cwd=repo.path, check_exit=0)
     drift = show(run_id_of(drifted), repo.path)["reproduction"]["drift"]
     assert len(drift) == 1 and "ran the commit without them" in drift[0]
 
