@@ -90,6 +90,7 @@ def choosing(request: Request, records: list[RunRecord], values: dict[str, dict[
         if x is not None and y is not None:
             charts["scatter"] = scatter(selection, x, y)
     return {"selection": selection, "axes": axes, "columns": columns, "x": x, "y": y, "legend": legend(selection),
+            "goal_asked": wanted.goal,
             "query": request.query_params.multi_items(), **charts}
 
 

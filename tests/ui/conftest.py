@@ -5,6 +5,7 @@ Both are made once per session: the runs take a few seconds and nothing in these
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -135,3 +136,68 @@ def ui_server(ui_store, tmp_path_factory):
     server = UiServer(ui_store, tmp_path_factory.mktemp("ui-server") / "proj-ui.log")
     yield server
     assert server.stop() == 0, server.log.read_text()
+
+
+# --- a real browser: Debian's chromium driven by Playwright --------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+TIMEOUT_MS = 15_000
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """A chromium with a fresh profile; Playwright never downloads a browser of its own here."""
+    require("browser", CHROMIUM.exists() and importlib.util.find_spec("playwright") is not None,
+            f"needs Debian's chromium at {CHROMIUM} and the playwright package")
+    from playwright.sync_api import expect as playwright_expect
+    from playwright.sync_api import sync_playwright
+
+    playwright_expect.set_options(timeout=TIMEOUT_MS)
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM), headless=True,
+            args=LAUNCH_ARGS, viewport={"width": 1440, "height": 900})
+        context.set_default_timeout(TIMEOUT_MS)
+        yield context
+        context.close()
+
+
+def expect(locator):
+    """Playwright's retrying assertions (imported here: without playwright these tests skip)."""
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(locator)
+
+
+class Tab:
+    """A page that records every dialog (alert, confirm) and script error it sees."""
+
+    def __init__(self, context) -> None:
+        self.page = context.new_page()
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        self.page.on("dialog", self._dialog)
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.on("console", lambda message: message.type == "error" and self.errors.append(message.text))
+
+    def _dialog(self, dialog) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+
+@pytest.fixture
+def tab(browser):
+    opened = Tab(browser)
+    yield opened
+    opened.page.close()
+    assert opened.dialogs == [], "a recorded value ran as script"
+    assert opened.errors == []
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory) -> Path:
+    folder = Path(os.environ.get("PROJ_TEST_ARTIFACTS") or tmp_path_factory.mktemp("ui-screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

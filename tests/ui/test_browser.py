@@ -7,82 +7,17 @@ can keep them; docs/ui-*.png are copies of them.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from conftest import require
 from helpers.processes import wait_for
-from ui.conftest import XSS_NOTE, UiServer, UiStore, started_run_id
+from ui.conftest import XSS_NOTE, UiServer, UiStore, expect, started_run_id
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-TIMEOUT_MS = 15_000
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    """A chromium with a fresh profile; Playwright never downloads a browser of its own here."""
-    require("browser", CHROMIUM.exists() and importlib.util.find_spec("playwright") is not None,
-            f"needs Debian's chromium at {CHROMIUM} and the playwright package")
-    from playwright.sync_api import expect as playwright_expect
-    from playwright.sync_api import sync_playwright
-
-    playwright_expect.set_options(timeout=TIMEOUT_MS)
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM), headless=True,
-            args=LAUNCH_ARGS, viewport={"width": 1440, "height": 900})
-        context.set_default_timeout(TIMEOUT_MS)
-        yield context
-        context.close()
-
-
-def expect(locator):
-    """Playwright's retrying assertions (imported here: without playwright these tests skip)."""
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(locator)
-
-
-class Tab:
-    """A page that records every dialog (alert, confirm) and script error it sees."""
-
-    def __init__(self, context) -> None:
-        self.page = context.new_page()
-        self.dialogs: list[str] = []
-        self.errors: list[str] = []
-        self.page.on("dialog", self._dialog)
-        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
-        self.page.on("console", lambda message: message.type == "error" and self.errors.append(message.text))
-
-    def _dialog(self, dialog) -> None:
-        self.dialogs.append(dialog.message)
-        dialog.dismiss()
-
-
-@pytest.fixture
-def tab(browser):
-    opened = Tab(browser)
-    yield opened
-    opened.page.close()
-    assert opened.dialogs == [], "a recorded value ran as script"
-    assert opened.errors == []
-
-
-@pytest.fixture(scope="module")
-def screenshots(tmp_path_factory) -> Path:
-    folder = Path(os.environ.get("PROJ_TEST_ARTIFACTS") or tmp_path_factory.mktemp("ui-screenshots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def table_names(page) -> list[str]:
@@ -140,7 +75,8 @@ def test_a_script_tag_in_a_parameter_is_shown_as_text(tab, ui_server, ui_store):
     page.goto(f"{ui_server.url}/runs/{ui_store.runs['xss-probe']}")
     value = page.locator("tr[data-parameter=note] td.value")
     assert value.inner_text() == XSS_NOTE and value.is_visible()
-    assert page.locator("script").count() == 1  # the app's own run.js only
+    scripts = page.locator("script")  # the app's own files only
+    assert [scripts.nth(i).get_attribute("src") for i in range(scripts.count())] == ["/static/run.js", "/static/ui.js"]
     assert XSS_NOTE in page.inner_text("#log")
     page.goto(ui_server.url + "/?experiment=beta")
     assert page.locator("#runs td.param a").filter(has_text=XSS_NOTE).is_visible()
