@@ -12,6 +12,7 @@ from starlette.requests import Request
 
 from runner.errors import UsageError
 from runner.runview import run_view
+from runner.verdict import judge, parse_tolerances
 from runner.ui.comparison import compare_runs
 from runner.ui.jsonresponse import JSON
 from runner.ui.pages import store_of
@@ -71,4 +72,7 @@ def compare(request: Request) -> JSON:
     store = store_of(request)
     records = compared_runs(store, request)
     comparison = compare_runs(store, records, charts=None)
-    return JSON({"runs": [r.run_id for r in records], "diffs": [d.as_dict() for d in comparison.diffs]})
+    first, tolerances = comparison.views[0], parse_tolerances([])
+    diffs = [{**diff.as_dict(), "verdict": judge(diff, first, view, tolerances).as_dict()}
+             for diff, view in zip(comparison.diffs, comparison.views[1:])]
+    return JSON({"runs": [r.run_id for r in records], "diffs": diffs})
