@@ -12,13 +12,13 @@ from starlette.requests import Request
 
 from runner.errors import UsageError
 from runner.runview import run_view
-from runner.verdict import judge, parse_tolerances
 from runner.ui.comparison import compare_runs
 from runner.ui.jsonresponse import JSON
 from runner.ui.pages import store_of
 from runner.ui.queries import MAX_OFFSET, table_request, whole_number
 from runner.ui.selections import compared_runs
 from runner.ui.views import read_log
+from runner.verdict import judge, parse_tolerances
 
 MAX_METRIC_PAGE = 10_000  # metric points sent at once by /api/runs/ID/metrics
 
