@@ -26,6 +26,7 @@ from runner.host import hostname, platform_label, python_version
 from runner.params import ResolvedParams, misspelt_parameters, resolve_parameters
 from runner.pathvalues import PathDownloads
 from runner.project import EntryPoint, Project
+from runner.runmanage import check_labels
 from runner.secrets import redact, redact_bytes, secret_values, secret_variables
 from runner.sources import ProjectSource, fetch_project
 from runner.spec import load_project
@@ -70,6 +71,8 @@ class RunRequest:
     backend_config: Mapping[str, Any] | None = None  # --backend-config, read
     detach: bool = False  # hand the run to a scheduler and return at once
     sweep_id: str | None = None  # set on every point of a `--sweep` (runner.sweeps)
+    tags: Mapping[str, str] = field(default_factory=dict)  # the user's tags (--tag), checked by runner.runmanage
+    description: str | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,7 @@ def run_project(
 ) -> RunOutcome:
     """Run the project end to end and record it; returns the finished record (still RUNNING
     when detached: the scheduler runs it, and `proj runs refresh` settles it)."""
+    check_labels(request.tags, request.description)
     backend = get_backend(request.backend, request.backend_config)  # a bad name or config: nothing fetched
     supervisor.start()  # the process supervisor starts up while the project is fetched and prepared
     downloads = PathDownloads(request.storage_dir, reporter.info)
@@ -191,6 +195,7 @@ def _run_planned(request: RunRequest, plan: RunPlan, backend: AnyBackend, report
 def dry_run(request: RunRequest, reporter: Reporter) -> Iterator[RunPlan]:
     """Every check a run makes before it builds, records or runs anything; the plan, its source
     released on exit. Nothing is created (not even a new local store)."""
+    check_labels(request.tags, request.description)
     backend = get_backend(request.backend, request.backend_config)
     with planned_run(request, reporter) as plan:
         check_run(request, plan, backend, dry_run=True)
@@ -306,6 +311,8 @@ def _new_record(request: RunRequest, plan: RunPlan, prepared: PreparedEnvironmen
         backend_config=dict(request.backend_config or {}),
         reproduction=request.reproduction,
         sweep_id=request.sweep_id,
+        tags=dict(request.tags),
+        description=request.description or "",
     )
 
 

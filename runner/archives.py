@@ -112,6 +112,20 @@ def release_kept(tree: Path, holder: str) -> None:
         remove(tree.parent)
 
 
+def list_unpacked() -> list[tuple[Path, list[str], bool]]:
+    """Every unpacked archive's folder: the runs holding it (`keep`), and whether a proj on this
+    host that has died made it."""
+    from runner.procfs import process_alive
+
+    host, found = hostname(), []
+    for folder in sorted(cache_dir("unpacked").iterdir()):
+        _id, _, rest = folder.name.partition("-")
+        owner_host, _, pid = rest.rpartition("-")
+        holders = sorted(p.name for p in (folder / _HOLDERS).glob("*"))
+        found.append((folder, holders, owner_host == host and pid.isdigit() and not process_alive(int(pid))))
+    return found
+
+
 def _hash_file(path: Path, limits: Limits, shown_as: str) -> str:
     with open(path, "rb") as handle:
         return copy_hashed(handle, None, shown_as=f"archive {shown_as}", max_bytes=limits.max_bytes,

@@ -1,7 +1,8 @@
 """Continuing an existing run (`proj run --run-id RUN`), as `mlflow run --run-id` does.
 
 The run becomes RUNNING again and ends as this execution ends. It stays in its experiment and
-keeps its start time, name (unless --run-name), user and tags; what describes the execution
+keeps its start time, name (unless --run-name), user, tags (--tag adds to them) and description
+(unless --description); what describes the execution
 (command, source, environment, backend) is replaced by this one's. Parameters it lacks are added;
 a parameter it has must keep its value, because MLflow never lets a logged parameter change.
 """
@@ -23,6 +24,10 @@ def run_to_continue(store: TrackingStore, run_ref: str, *, experiment: str | Non
     different one is an error); `parameters` are this execution's values as they will be logged.
     """
     existing = store.run_to_continue(run_ref)
+    if existing.deleted:
+        raise UsageError(f"Run {existing.run_id} is deleted; it cannot be continued",
+                         hint=f"restore it first (proj runs restore {existing.run_id[:12]}), or leave out --run-id "
+                              "to start a new run")
     if experiment is not None or experiment_id is not None:
         wanted = experiment_name(store, experiment, experiment_id)
         if wanted != existing.experiment:
@@ -43,7 +48,8 @@ def continued_record(existing: RunRecord, fresh: RunRecord, run_name: str | None
     fresh.start_time = existing.start_time
     fresh.run_name = run_name or existing.run_name
     fresh.user = existing.user
-    fresh.tags = dict(existing.tags)
+    fresh.tags = {**existing.tags, **fresh.tags}  # this execution's --tag added to the run's own
+    fresh.description = fresh.description or existing.description
     fresh.sweep_id = existing.sweep_id
     names = {p.name for p in fresh.parameters}
     fresh.parameters = fresh.parameters + [p for p in existing.parameters if p.name not in names]

@@ -106,6 +106,32 @@ def release_kept_checkout(checkout: Path, holder: str) -> None:
         remove_worktree(mirror, checkout)
 
 
+def list_checkouts() -> list[tuple[Path, list[str], bool]]:
+    """Every run's worktree: the runs holding it (`keep_checkout`), and whether a proj on this
+    host that has died made it (nothing will remove it but the next fetch of its repository)."""
+    host, found = hostname(), []
+    for checkout in sorted(cache_dir("checkouts").iterdir()):
+        mirror = mirror_of(checkout) if checkout.is_dir() and not checkout.name.startswith(".") else None
+        if mirror is None:
+            continue
+        holders = sorted(p.name for p in _holders_dir(checkout).glob("*"))
+        match = re.match(rf"{re.escape(mirror.name)}-[0-9a-f]{{12}}-(?P<host>.+)-(?P<pid>\d+)-", checkout.name)
+        abandoned = match is not None and match.group("host") == host and not process_alive(int(match.group("pid")))
+        found.append((checkout, holders, abandoned))
+    return found
+
+
+def discard_checkout(checkout: Path) -> None:
+    """Remove a worktree whatever holds it (`proj gc`, once its holders have ended)."""
+    mirror = mirror_of(checkout)
+    if mirror is None:
+        shutil.rmtree(checkout, ignore_errors=True)
+    else:
+        with file_lock(mirror_lock(mirror)):
+            remove_worktree(mirror, checkout)
+    shutil.rmtree(_holders_dir(checkout), ignore_errors=True)
+
+
 def _holders_dir(checkout: Path) -> Path:
     return checkout.parent / ".holders" / checkout.name
 

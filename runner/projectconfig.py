@@ -61,7 +61,8 @@ class StoreChoice:
     def explain(self) -> str:
         """Where the store came from, in words."""
         if self.origin == "found":
-            return f"the store {self.uri} was found above the current folder"
+            where = "in the current folder" if len(self.searched) == 1 else "above the current folder"
+            return f"the store {self.uri} was found {where}"
         if self.origin == "default":
             folders = ", ".join(str(p) for p in self.searched[:6]) + (", ..." if len(self.searched) > 6 else "")
             return (f"no store or {SETTINGS_FILE} was found in {folders}; the default store is ./{DEFAULT_STORE_DIR} "

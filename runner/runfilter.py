@@ -9,9 +9,9 @@ LIKE, ILIKE), IS [NOT] NULL for parameters and tags, IN (...) for text attribute
 numeric comparisons of parameters (`params.alpha > 0.1`: values that read as numbers) and a few
 attributes of its own records (entry_point, sweep_id, exit_code, duration, ...).
 
-This module is pure: the local store turns a RunFilter into SQL (runner.tracking.local_query),
-the MLflow store into the server's filter plus what only proj can check
-(runner.tracking.mlflow_query), and `RunFilter.matches` checks one record in memory.
+This module is pure and knows no run record: the local store turns a RunFilter into SQL
+(runner.tracking.local_query), the MLflow store into the server's filter plus what only proj can
+check (runner.tracking.mlflow_query), and runner.runmatch checks one record in memory.
 """
 
 from __future__ import annotations
@@ -21,12 +21,9 @@ import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, NoReturn, Union
+from typing import Literal, NoReturn, Union
 
 from runner.errors import UsageError
-
-if TYPE_CHECKING:
-    from runner.tracking.base import RunRecord
 
 Kind = Literal["metric", "param", "tag", "attribute"]
 Value = Union[float, str, tuple[str, ...], None]
@@ -84,17 +81,11 @@ class Comparison:
     def numeric(self) -> bool:
         return isinstance(self.value, float)
 
-    def matches(self, record: RunRecord) -> bool:
-        return compare(self, lookup(record, self.kind, self.key))
-
 
 @dataclass(frozen=True)
 class RunFilter:
     text: str
     comparisons: tuple[Comparison, ...]
-
-    def matches(self, record: RunRecord) -> bool:
-        return all(c.matches(record) for c in self.comparisons)
 
     def only(self, comparisons: tuple[Comparison, ...]) -> RunFilter:
         """The same text, keeping some of the comparisons (what a store leaves to `matches`)."""
@@ -181,7 +172,7 @@ class _Reader:
             if end < 0:
                 self.fail(f"{what} is not closed: add the missing {quote}", at=start)
             parts.append(self.text[index:end])
-            if self.text.startswith(quote * 2, end) and quote != "`":
+            if self.text.startswith(quote * 2, end):
                 parts.append(quote)
                 index = end + 2
                 continue
@@ -311,54 +302,7 @@ def _shown(kind: Kind, key: str) -> str:
     return f"{plural}.{key}" if _KEY.fullmatch(key) else f'{plural}."{key}"'
 
 
-# --- matching one record -----------------------------------------------------------------------
-
-
-def lookup(record: RunRecord, kind: Kind, key: str) -> float | str | None:
-    """What a comparison reads from a record: None when the run has no such value."""
-    if kind == "metric":
-        summary = record.metrics.get(key)
-        last = summary.get("last") if summary else None
-        return None if last is None else float(last)
-    if kind == "param":
-        return run_params(record).get(key)
-    if kind == "tag":
-        return run_tags(record).get(key)
-    return _ATTRIBUTES[key](record)
-
-
-def run_params(record: RunRecord) -> dict[str, str]:
-    """The run's parameters: proj's own values, then those the project logged with MLflow."""
-    logged = record.mlflow.params if record.mlflow else {}
-    return {**logged, **{name: str(value) for name, value in record.parameter_values().items()}}
-
-
-def run_tags(record: RunRecord) -> dict[str, str]:
-    """The run's tags: the user's (proj run --tag, proj runs tag), then those the project set with MLflow."""
-    logged = record.mlflow.tags if record.mlflow else {}
-    return {**logged, **record.tags}
-
-
-def _millis(seconds: float | None) -> float | None:
-    return None if seconds is None else seconds * 1000
-
-
-_ATTRIBUTES: dict[str, Callable[[RunRecord], float | str | None]] = {
-    "run_id": lambda r: r.run_id,
-    "run_name": lambda r: r.run_name,
-    "user_id": lambda r: r.user,
-    "status": lambda r: r.status.value,
-    "entry_point": lambda r: r.entry_point,
-    "sweep_id": lambda r: r.sweep_id,
-    "experiment": lambda r: r.experiment,
-    "source": lambda r: r.source.uri,
-    "commit": lambda r: r.source.commit,
-    "backend": lambda r: r.backend,
-    "start_time": lambda r: _millis(r.start_time),
-    "end_time": lambda r: _millis(r.end_time),
-    "exit_code": lambda r: None if r.exit_code is None else float(r.exit_code),
-    "duration": lambda r: r.duration,
-}
+# --- comparing one value ---------------------------------------------------------------------
 
 
 def compare(comparison: Comparison, actual: float | str | None) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from runner.runfilter import run_params, run_tags
+from runner.runmatch import run_params, run_tags
 from runner.tracking.base import RunRecord
 
 if TYPE_CHECKING:

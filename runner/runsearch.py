@@ -1,51 +1,120 @@
-"""Searching a store's runs with a filter and orderings in MLflow's syntax (`runner.search_runs`).
+"""Finding recorded runs, for `proj runs list`, `proj ui` and the Python API (`runner.search_runs`).
 
-The filter and the orderings are parsed by runner.runfilter, the one parser. The store lists
-runs (newest first, or in one order it can sort by itself); the filter is checked on each record
-here, and orderings the store cannot apply are applied here with the stores' rules: missing
-values last whichever the direction; parameters that read as numbers before those that do not.
+- `find_runs`: one page of a RunQuery and how many runs match in all (a sweep named by a
+  unique prefix is looked up first);
+- `search_records`: up to N runs matching a filter in MLflow's syntax, in the orders MLflow's
+  `order_by` says. The filter and the orderings are parsed by runner.runfilter, the one parser;
+  a store that searches itself (`supports_search`) checks the filter, for other stores it is
+  checked here (runner.runmatch). Orderings the store cannot apply are applied here with the
+  stores' rules: missing values last whichever the direction; parameters that read as numbers
+  before those that do not.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Any
 
-from runner.runfilter import OrderKey, RunFilter, as_number, lookup, parse_filter, parse_order_by
+from runner.errors import RunNotFoundError, UsageError
+from runner.runfilter import OrderKey, RunFilter, as_number, parse_filter, parse_order_by
+from runner.runmatch import lookup, matches
 from runner.tracking.base import RUN_SORT_COLUMNS, RunQuery, RunRecord, TrackingStore
+
+
+@dataclass(frozen=True)
+class RunPage:
+    records: list[RunRecord]
+    offset: int
+    total: int | None  # every run the query matches, whatever the page; None when the store cannot count
+
+    @property
+    def remaining(self) -> int | None:
+        """How many matching runs come after this page."""
+        return None if self.total is None else max(self.total - self.offset - len(self.records), 0)
+
+
+def find_runs(store: TrackingStore, query: RunQuery) -> RunPage:
+    """The page of runs `query` asks for; a sweep given by a prefix is looked up first."""
+    check_supported(store, query)
+    if query.sweep is not None:
+        query = dataclasses.replace(query, sweep=resolve_sweep(store, query.sweep))
+    records = store.list_runs(query)
+    if len(records) < query.limit and (records or query.offset == 0):
+        return RunPage(records, query.offset, query.offset + len(records))  # the last page: nothing to count
+    return RunPage(records, query.offset, store.count_runs(query))
+
+
+def check_supported(store: TrackingStore, query: RunQuery) -> None:
+    """Refuse what a store cannot answer rather than let it answer something else."""
+    asked = [what for what, given in (("filter runs (--filter)", query.filter is not None),
+                                      ("sort runs by a tag", query.sort_tag is not None),
+                                      ("list deleted runs", query.deleted is not False)) if given]
+    if asked and not store.supports_search:
+        raise UsageError(f"The tracking store {store.uri} cannot {' or '.join(asked)}",
+                         hint="its plugin does not implement searches (docs/plugins.md)")
+
+
+def resolve_sweep(store: TrackingStore, prefix: str) -> str:
+    """The sweep id that `prefix` starts (a whole id is taken as it is)."""
+    prefix = prefix.strip()
+    found = store.sweep_ids(prefix, 2)
+    if found is None or prefix in found:
+        return prefix  # a store that cannot search sweeps takes whole ids only
+    if not found:
+        raise RunNotFoundError(f"No sweep {prefix!r} in {store.uri}",
+                               hint="`proj runs list` shows each run's sweep with --format json (sweep_id)")
+    if len(found) > 1:
+        raise UsageError(f"Sweep id prefix {prefix!r} is ambiguous in {store.uri} ({', '.join(found)}, ...)",
+                         hint="give more characters")
+    return found[0]
+
+
+def order_fields(key: OrderKey) -> dict[str, Any]:
+    """RunQuery's fields for an order_by key (`metrics.rmse DESC`); the direction when it says one."""
+    fields: dict[str, Any] = {} if key.descending is None else {"descending": key.descending}
+    if key.kind == "metric":
+        return {**fields, "sort_metric": key.key}
+    if key.kind == "param":
+        return {**fields, "sort_parameter": key.key}
+    if key.kind == "tag":
+        return {**fields, "sort_tag": key.key}
+    if key.key not in RUN_SORT_COLUMNS:
+        raise UsageError(f"Runs cannot be sorted by the attribute {key.key!r}",
+                         hint=f"sort by metrics.NAME, params.NAME, tags.NAME or one of {', '.join(RUN_SORT_COLUMNS)}")
+    return {**fields, "sort_by": key.key}
+
 
 PAGE = 1000  # records read from the store at a time
 
 
 def search_records(store: TrackingStore, filter_text: str, order_by: Sequence[str],
                    experiments: Sequence[str] | None, max_results: int) -> list[RunRecord]:
-    """Up to `max_results` runs matching `filter_text`, in the order `order_by` says."""
+    """Up to `max_results` runs matching `filter_text`, in the order `order_by` says. A store that
+    searches (`supports_search`) checks the filter itself; for the others it is checked here."""
     run_filter = parse_filter(filter_text) if filter_text.strip() else None
     keys = [parse_order_by(text) for text in order_by]
     names: list[str | None] = list(dict.fromkeys(experiments)) if experiments else [None]
-    query = _store_order(keys, names[0]) if len(names) == 1 else None
+    stored, here = (run_filter, None) if store.supports_search else (None, run_filter)
+    query = _store_order(store, keys, names[0]) if len(names) == 1 else None
     if query is not None:  # the store's own order: read page by page until enough match
-        return _first_matches(store, query, run_filter, max_results)
-    records = [r for name in names for r in _all(store, RunQuery(experiment=name), run_filter)]
+        return _first_matches(store, replace(query, filter=stored), here, max_results)
+    records = [r for name in names for r in _all(store, RunQuery(experiment=name, filter=stored), here)]
     return sort_runs(records, keys)[:max_results]
 
 
-def _store_order(keys: list[OrderKey], experiment: str | None) -> RunQuery | None:
+def _store_order(store: TrackingStore, keys: list[OrderKey], experiment: str | None) -> RunQuery | None:
     """The query that makes the store list the experiment's runs in this order, if it can."""
     if not keys:
         return RunQuery(experiment=experiment)
-    if len(keys) > 1:
-        return None
     key = keys[0]
-    descending = _descending(key)
-    if key.kind == "metric":
-        return RunQuery(experiment=experiment, sort_metric=key.key, descending=descending)
-    if key.kind == "param":
-        return RunQuery(experiment=experiment, sort_parameter=key.key, descending=descending)
-    if key.kind == "attribute" and key.key in RUN_SORT_COLUMNS:
-        return RunQuery(experiment=experiment, sort_by=key.key, descending=descending)
-    return None
+    if len(keys) > 1 or key.kind == "attribute" and key.key not in RUN_SORT_COLUMNS:
+        return None
+    if key.kind == "tag" and not store.supports_search:
+        return None
+    return RunQuery(experiment=experiment, **{**order_fields(key), "descending": _descending(key)})
 
 
 def _descending(key: OrderKey) -> bool:
@@ -67,7 +136,7 @@ def _first_matches(store: TrackingStore, query: RunQuery, run_filter: RunFilter 
                    max_results: int) -> list[RunRecord]:
     found: list[RunRecord] = []
     for record in _pages(store, query):
-        if run_filter is None or run_filter.matches(record):
+        if matches(run_filter, record):
             found.append(record)
             if len(found) == max_results:
                 break
@@ -75,7 +144,7 @@ def _first_matches(store: TrackingStore, query: RunQuery, run_filter: RunFilter 
 
 
 def _all(store: TrackingStore, query: RunQuery, run_filter: RunFilter | None) -> list[RunRecord]:
-    return [r for r in _pages(store, query) if run_filter is None or run_filter.matches(r)]
+    return [r for r in _pages(store, query) if matches(run_filter, r)]
 
 
 def sort_runs(records: list[RunRecord], keys: Sequence[OrderKey]) -> list[RunRecord]:

@@ -35,14 +35,15 @@ def run_view(store: TrackingStore, record: RunRecord, reading: MetricsReading | 
     return data
 
 
-def describe_run(view: dict[str, Any]) -> str:
+def describe_run(view: dict[str, Any], *, utc: bool = False) -> str:
     s, env = view["source"], view["environment"]
     lines = [
         f"run          {view['run_id']}",
         f"name         {view['run_name']}",
+        *_label_lines(view, utc),
         f"experiment   {view['experiment']}" + (f"   sweep {view['sweep_id']}" if view.get("sweep_id") else ""),
         f"status       {view['status']} (exit code {view['exit_code']})" + _stale_text(view),
-        f"started      {when(view['start_time'])}   duration {duration(view['duration'])}",
+        f"started      {when(view['start_time'], utc=utc)}   duration {duration(view['duration'])}",
         f"source       {s['uri']} ({s['kind']})",
         f"folder       {s['path']}" + (f"   subdirectory {s['subdirectory']}" if s["subdirectory"] else ""),
     ]
@@ -80,6 +81,21 @@ def describe_run(view: dict[str, Any]) -> str:
         lines.append(f"  ... and {view['artifacts_not_listed']} more (`proj runs artifacts {view['run_id'][:12]}` "
                      "lists them all)")
     return "\n".join(lines)
+
+
+def _label_lines(view: dict[str, Any], utc: bool) -> list[str]:
+    """What the user said about the run: its description and tags, and whether it is deleted."""
+    lines = []
+    if view.get("description"):
+        first, *rest = str(view["description"]).splitlines() or [""]
+        lines += [f"description  {first}", *(f"             {line}" for line in rest)]
+    if view.get("tags"):
+        lines.append(f"tags         {tags_text(view['tags'], width=None)}")
+    if view.get("deleted"):
+        since = when(view["deleted_time"], utc=utc) if view.get("deleted_time") else "yes"
+        lines.append(f"deleted      {since} (`proj runs restore {view['run_id'][:12]}` brings it back; "
+                     "`proj gc` removes it for good)")
+    return lines
 
 
 def _mlflow_lines(view: dict[str, Any]) -> list[str]:
@@ -172,8 +188,17 @@ def parameters_text(record: RunRecord, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def when(timestamp: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+def tags_text(tags: dict[str, str], width: int | None = 40) -> str:
+    """`team=vision stage=try` (cut to `width`)."""
+    text = " ".join(f"{key}={value}" for key, value in tags.items())
+    return text if width is None or len(text) <= width else text[: width - 3] + "..."
+
+
+def when(timestamp: float, *, utc: bool = False) -> str:
+    """`2026-11-30 14:03:07 +0100` in the local time zone; `2026-11-30 13:03:07 UTC` with `utc`."""
+    if utc:
+        return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(timestamp))
+    return time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(timestamp))
 
 
 def duration(seconds: float | None) -> str:

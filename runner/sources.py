@@ -398,6 +398,32 @@ def _fromrun_git(url: str, uri: str, subdirectory: str, version: str | None, pro
 
 
 
+@dataclass(frozen=True)
+class KeptSource:
+    """A per-run checkout or unpacked archive left on disk: held for scheduled runs, or left by a
+    proj that died (`proj gc` looks at them)."""
+
+    path: Path
+    holders: tuple[str, ...]  # run ids it is kept for
+    abandoned: bool  # made by a proj on this host that has died
+    kind: str  # git | archive
+
+
+def kept_sources() -> list[KeptSource]:
+    found = [KeptSource(path, tuple(holders), abandoned, "git") for path, holders, abandoned in
+             gitmirror.list_checkouts()]
+    return found + [KeptSource(path, tuple(holders), abandoned, "archive") for path, holders, abandoned in
+                    archives.list_unpacked()]
+
+
+def discard_kept(kept: KeptSource) -> None:
+    """Remove a kept checkout or unpacked archive, whatever holds it."""
+    if kept.kind == "git":
+        gitmirror.discard_checkout(kept.path)
+    else:
+        archives.remove(kept.path)
+
+
 def release_kept_checkout(checkout: Path, holder: str) -> None:
     """`holder` (a run id) no longer needs a checkout kept with `ProjectSource.keep_checkout`."""
     if archives.is_unpacked(checkout):

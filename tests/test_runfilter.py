@@ -10,6 +10,7 @@ import pytest
 from helpers.records import new_record
 from runner.errors import UsageError
 from runner.runfilter import Comparison, FilterError, OrderKey, parse_filter, parse_order_by
+from runner.runmatch import matches
 from runner.tracking.base import MlflowData, RunStatus
 
 
@@ -178,15 +179,15 @@ def _record(**fields):
     ("", True),
 ])
 def test_matches_a_record(text: str, expected: bool) -> None:
-    assert parse_filter(text).matches(_record()) is expected
+    assert matches(parse_filter(text), _record()) is expected
 
 
 def test_a_running_run_has_no_end_time_to_compare() -> None:
     running = _record(status=RunStatus.RUNNING, end_time=None, exit_code=None)
-    assert not parse_filter("end_time > 0").matches(running)
-    assert not parse_filter("duration >= 0").matches(running)
-    assert not parse_filter("exit_code = 0").matches(running)
-    assert parse_filter("status = 'RUNNING'").matches(running)
+    assert not matches(parse_filter("end_time > 0"), running)
+    assert not matches(parse_filter("duration >= 0"), running)
+    assert not matches(parse_filter("exit_code = 0"), running)
+    assert matches(parse_filter("status = 'RUNNING'"), running)
 
 
 def test_filters_are_values() -> None:

@@ -144,6 +144,16 @@ def prune(older_than_seconds: float, *, dry_run: bool = False) -> list[tuple[str
     return removed
 
 
+def incomplete() -> list[tuple[Path, str]]:
+    """Folders of builds that were killed or failed, with their key (none is ever used)."""
+    return _leftovers(envs_root())
+
+
+def remove_incomplete(path: Path, key: str) -> bool:
+    """Remove one of `incomplete()`, unless its build runs right now."""
+    return _remove_if_idle(path, key)
+
+
 def _leftovers(root: Path) -> list[tuple[Path, str]]:
     found = []
     for path in sorted(root.iterdir()):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -18,6 +18,7 @@ from runner.runfiles import RunFolder
 
 if TYPE_CHECKING:
     from runner.outputs import Artifact, MetricsReading
+    from runner.runfilter import RunFilter
 
 
 DEFAULT_EXPERIMENT = "Default"  # MLflow's experiment 0, where runs go when none is chosen
@@ -183,6 +184,11 @@ class RunRecord:
     mlflow: MlflowData | None = None  # what the project logged with MLflow (runner.capture)
     parent_run_id: str | None = None  # set on a run the project started nested in this one
     child_runs: list[str] = field(default_factory=list)  # ids of those nested runs
+    description: str = ""  # the user's words about the run (proj run --description, proj runs rename)
+    # Deleted runs (proj runs delete) keep their status; they are listed only when asked for,
+    # restorable until `proj gc` removes them. The time is None where the store does not say.
+    deleted: bool = False
+    deleted_time: float | None = None
 
     @property
     def duration(self) -> float | None:
@@ -226,6 +232,9 @@ class RunQuery:
     sort_by: str | None = None  # one of RUN_SORT_COLUMNS (runs without a value last)
     descending: bool = False
     sweep: str | None = None  # only the runs of this sweep
+    sort_tag: str | None = None  # order by this tag's value, as a parameter's
+    filter: RunFilter | None = None  # MLflow's search syntax, parsed (runner.runfilter)
+    deleted: bool | None = False  # False: runs not deleted; True: deleted runs only; None: both
 
 
 # Record fields a store can order runs by (RunQuery.sort_by); without one, newest first.
@@ -281,6 +290,42 @@ class TrackingStore(ABC):
     @abstractmethod
     def read_attachment(self, run_id: str, name: str) -> bytes:
         """A file kept with the run (see `attach`), including `output.log`."""
+
+    # --- what users change about recorded runs (runner.runmanage decides what is allowed) ----
+
+    # True when `list_runs` honours RunQuery.filter, sort_tag and deleted (and `count_runs` counts);
+    # a store without them is refused such queries rather than answering them wrongly.
+    supports_search: ClassVar[bool] = False
+
+    def count_runs(self, query: RunQuery) -> int | None:
+        """How many runs match `query` whatever its page; None when the store cannot tell."""
+        return None
+
+    def sweep_ids(self, prefix: str, limit: int = 2) -> list[str] | None:
+        """Up to `limit` sweep ids starting with `prefix`; None when the store cannot search them."""
+        return None
+
+    def set_deleted(self, run_id: str, deleted: bool) -> RunRecord:
+        """Mark the run deleted (restorable) or not; its status stays as it is."""
+        raise self._cannot("delete or restore runs")
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str], removed: Iterable[str]) -> RunRecord:
+        """Set the user's tags `tags` and remove those named in `removed`."""
+        raise self._cannot("tag runs")
+
+    def describe_run(self, run_id: str, name: str | None, description: str | None) -> RunRecord:
+        """Change the run's name and description (None: leave it as it is)."""
+        raise self._cannot("rename runs")
+
+    purges_runs: ClassVar[bool] = False  # True when `purge_run` works (an MLflow server has its own gc)
+
+    def purge_run(self, run_id: str) -> None:
+        """Remove a deleted run for good: its record and its files (`proj gc`)."""
+        raise self._cannot("remove deleted runs")
+
+    def _cannot(self, what: str) -> UsageError:
+        return UsageError(f"The tracking store {self.uri} cannot {what}",
+                          hint="its plugin does not implement it (docs/plugins.md)")
 
     def experiment_name(self, experiment_id: str) -> str:
         """The name of the experiment with this id (`--experiment-id`); UsageError if there is none."""

@@ -20,9 +20,10 @@ import shutil
 import sqlite3
 import time
 import uuid
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
 
 from runner.atomicfile import write_atomically
 from runner.capture.runs import Settled, direct_children
@@ -30,6 +31,8 @@ from runner.capture.store import CAPTURE, CapturingStore
 from runner.errors import RunNotFoundError, TrackingError, UsageError
 from runner.outputs import MetricsReading, MetricSummary
 from runner.runfiles import RunFileError, RunFolder
+from runner.runmatch import run_tags
+from runner.tracking import local_query
 from runner.tracking.base import (
     DEFAULT_EXPERIMENT,
     LOG_NAME,
@@ -39,44 +42,13 @@ from runner.tracking.base import (
     RunStatus,
     is_attachment_name,
 )
+from runner.tracking.local_schema import SCHEMA_VERSION, create_or_upgrade, read_as_current, save_tags, schema_version
 
-SCHEMA_VERSION = 1
 DATABASE = "proj.db"
 OUTPUTS = "outputs"
 _RUN_REF = re.compile(r"^[0-9a-f]{1,32}$")
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 _BUSY_TIMEOUT_MS = 60_000
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS experiments (
-    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, created REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY,
-    experiment_id INTEGER NOT NULL REFERENCES experiments(id),
-    status TEXT NOT NULL,
-    start_time REAL NOT NULL,
-    end_time REAL,
-    exit_code INTEGER,
-    record TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS runs_newest ON runs(start_time DESC);
-CREATE INDEX IF NOT EXISTS runs_by_experiment ON runs(experiment_id, start_time DESC);
-CREATE TABLE IF NOT EXISTS params (
-    run_id TEXT NOT NULL REFERENCES runs(run_id),
-    name TEXT NOT NULL,
-    value TEXT NOT NULL,
-    PRIMARY KEY (run_id, name));
-CREATE INDEX IF NOT EXISTS params_by_value ON params(name, value);
-CREATE TABLE IF NOT EXISTS metric_summaries (
-    run_id TEXT NOT NULL REFERENCES runs(run_id),
-    key TEXT NOT NULL,
-    last REAL, min REAL, max REAL,
-    count INTEGER NOT NULL,
-    last_step INTEGER,
-    PRIMARY KEY (run_id, key));
-CREATE INDEX IF NOT EXISTS metrics_by_key ON metric_summaries(key, last);
-"""
-
 
 class LocalStore(CapturingStore):
     supports_detached_runs = True
@@ -178,7 +150,7 @@ class LocalStore(CapturingStore):
             raise TrackingError(f"Cannot create a tracking store in {self.root}: {err.strerror}") from None
 
     def _prepare_schema(self, connection: sqlite3.Connection, create: bool, has_runs: bool) -> None:
-        version = _schema_version(connection)
+        version = schema_version(connection)
         if version is None and has_runs:
             raise self._orphaned_runs_error()
         if version is None and not create:
@@ -189,21 +161,12 @@ class LocalStore(CapturingStore):
                 f"understands ({SCHEMA_VERSION})",
                 hint="upgrade proj, or use another store with --tracking-uri",
             )
-        if version == SCHEMA_VERSION or not create:
+        if version == SCHEMA_VERSION:
             return
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    connection.execute(statement)
-            connection.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            # MLflow's Default experiment has id 0, and scripts say `--experiment-id 0`.
-            connection.execute("INSERT OR IGNORE INTO experiments (id, name, created) VALUES (0, ?, ?)",
-                               (DEFAULT_EXPERIMENT, time.time()))
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
+        if create:
+            create_or_upgrade(connection)  # an older store is upgraded in place by its first write
+        elif version is not None:
+            read_as_current(connection, version)  # ... and only read as if it were, until then
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -238,10 +201,12 @@ class LocalStore(CapturingStore):
             with self._write() as db:
                 experiment_id = _experiment_id(db, record.experiment)
                 db.execute(
-                    "INSERT INTO runs (run_id, experiment_id, status, start_time, record) VALUES (?, ?, ?, ?, ?)",
-                    (record.run_id, experiment_id, record.status.value, record.start_time,
+                    "INSERT INTO runs (run_id, experiment_id, status, start_time, sweep_id, record) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (record.run_id, experiment_id, record.status.value, record.start_time, record.sweep_id,
                      json.dumps(record.to_dict())),
                 )
+                save_tags(db, record.run_id, run_tags(record))
                 db.executemany(
                     "INSERT INTO params (run_id, name, value) VALUES (?, ?, ?)",
                     [(record.run_id, name, str(value)) for name, value in record.parameter_values().items()],
@@ -262,6 +227,7 @@ class LocalStore(CapturingStore):
                        (RunStatus.RUNNING.value, json.dumps(record.to_dict()), record.run_id))
             db.executemany("INSERT OR IGNORE INTO params (run_id, name, value) VALUES (?, ?, ?)",
                            [(record.run_id, name, str(value)) for name, value in record.parameter_values().items()])
+            save_tags(db, record.run_id, run_tags(record))
             continued = _load_record(db, record.run_id)
         if not os.path.lexists(self._run_dir(record.run_id) / CAPTURE):  # recorded before proj captured
             self.create_capture(record)
@@ -341,14 +307,17 @@ class LocalStore(CapturingStore):
             stored.mlflow, stored.child_runs = settled.data, direct_children(settled, record.run_id)
             db.execute("UPDATE runs SET record = ? WHERE run_id = ?", (json.dumps(stored.to_dict()), record.run_id))
             _save_logged_params(db, record.run_id, settled.data.params)
+            save_tags(db, record.run_id, run_tags(stored))
 
     def _save_child(self, db: sqlite3.Connection, experiment_id: int, record: RunRecord,
                     metrics: dict[str, MetricSummary]) -> None:
         """A nested run, ended, with its metric summaries (runner.capture.runs.child_record)."""
-        db.execute("INSERT OR REPLACE INTO runs (run_id, experiment_id, status, start_time, end_time, record) "
-                   "VALUES (?, ?, ?, ?, ?, ?)", (record.run_id, experiment_id, record.status.value,
-                                                record.start_time, record.end_time, json.dumps(record.to_dict())))
+        db.execute("INSERT OR REPLACE INTO runs (run_id, experiment_id, status, start_time, end_time, sweep_id, "
+                   "record) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   (record.run_id, experiment_id, record.status.value, record.start_time, record.end_time,
+                    record.sweep_id, json.dumps(record.to_dict())))
         _save_logged_params(db, record.run_id, record.mlflow.params if record.mlflow else {})
+        save_tags(db, record.run_id, run_tags(record))
         db.executemany("INSERT OR REPLACE INTO metric_summaries VALUES (?, ?, ?, ?, ?, ?, ?)",
                        [(record.run_id, s.key, _stored(s.last), _stored(s.min), _stored(s.max), s.count, s.last_step)
                         for s in metrics.values()])
@@ -369,40 +338,30 @@ class LocalStore(CapturingStore):
         return self.with_live_capture(_load_record(db, rows[0][0]))
 
     def list_runs(self, query: RunQuery) -> list[RunRecord]:
-        sql = ["SELECT r.run_id FROM runs r"]
-        where: list[str] = []
-        args: list[str | int] = []
-        if query.sort_metric is not None:
-            sql.append("LEFT JOIN metric_summaries m ON m.run_id = r.run_id AND m.key = ?")
-            args.append(query.sort_metric)
-        elif query.sort_parameter is not None:
-            sql.append("LEFT JOIN params s ON s.run_id = r.run_id AND s.name = ?")
-            args.append(query.sort_parameter)
-        if query.experiment is not None or query.sort_by == "experiment":
-            sql.append("JOIN experiments e ON e.id = r.experiment_id")
-        if query.experiment is not None:
-            where.append("e.name = ?")
-            args.append(query.experiment)
-        if query.status is not None:
-            where.append("r.status = ?")
-            args.append(query.status.value)
-        if query.sweep is not None:
-            where.append("json_extract(r.record, '$.sweep_id') = ?")
-            args.append(query.sweep)
-        for name, value in query.parameters:
-            where.append("r.run_id IN (SELECT run_id FROM params WHERE name = ? AND value = ?)")
-            args += [name, value]
-        if where:
-            sql.append("WHERE " + " AND ".join(where))
-        sql.append(_order_by(query))
-        sql.append("LIMIT ? OFFSET ?")
-        args += [query.limit, query.offset]
         try:
             db = self._db(create=False)
         except RunNotFoundError:
             return []
-        ids = [row[0] for row in db.execute(" ".join(sql), args)]
+        text, args = local_query.select_ids(query)
+        ids = [row[0] for row in db.execute(text, args)]
         return [_load_record(db, run_id) for run_id in ids]
+
+    def count_runs(self, query: RunQuery) -> int | None:
+        try:
+            db = self._db(create=False)
+        except RunNotFoundError:
+            return 0
+        text, args = local_query.count(query)
+        return int(db.execute(text, args).fetchone()[0])
+
+    def sweep_ids(self, prefix: str, limit: int = 2) -> list[str]:
+        try:
+            db = self._db(create=False)
+        except RunNotFoundError:
+            return []
+        rows = db.execute("SELECT DISTINCT sweep_id FROM runs WHERE sweep_id >= ? AND sweep_id < ? "
+                          "ORDER BY sweep_id LIMIT ?", (prefix, prefix + "\U0010ffff", limit))
+        return [row[0] for row in rows]
 
     def read_attachment(self, run_id: str, name: str) -> bytes:
         with self.open_attachment(run_id, name) as handle:
@@ -424,6 +383,43 @@ class LocalStore(CapturingStore):
     def read_metrics(self, run_id: str, *, complete: bool = True) -> MetricsReading:
         final = self._final_metrics.get(run_id)
         return final if final is not None else self.read_all_metrics(run_id, complete)
+
+    # --- what users change (runner.runmanage) ------------------------------------------------
+
+    supports_search = True
+    purges_runs = True
+
+    def set_deleted(self, run_id: str, deleted: bool) -> RunRecord:
+        with self._write() as db:
+            db.execute("UPDATE runs SET deleted_time = ? WHERE run_id = ?", (time.time() if deleted else None, run_id))
+            return _load_record(db, run_id)
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str], removed: Iterable[str]) -> RunRecord:
+        with self._write() as db:
+            record = _load_record(db, run_id)
+            record.tags = {k: v for k, v in {**record.tags, **tags}.items() if k not in set(removed)}
+            db.execute("UPDATE runs SET record = json_set(record, '$.tags', json(?)) WHERE run_id = ?",
+                       (json.dumps(record.tags), run_id))
+            save_tags(db, run_id, run_tags(record))
+            return _load_record(db, run_id)
+
+    def describe_run(self, run_id: str, name: str | None, description: str | None) -> RunRecord:
+        with self._write() as db:
+            if name is not None:
+                db.execute("UPDATE runs SET record = json_set(record, '$.run_name', ?) WHERE run_id = ?",
+                           (name, run_id))
+            if description is not None:
+                db.execute("UPDATE runs SET record = json_set(record, '$.description', ?) WHERE run_id = ?",
+                           (description, run_id))
+            return _load_record(db, run_id)
+
+    def purge_run(self, run_id: str) -> None:
+        """The rows first, then the folder: a run half removed is never listed."""
+        folder = self._run_dir(run_id)
+        with self._write() as db:
+            for table in ("params", "tags", "metric_summaries", "runs"):
+                db.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
+        shutil.rmtree(folder, ignore_errors=True)
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -447,42 +443,6 @@ class LocalStore(CapturingStore):
         if not is_attachment_name(name):
             raise ValueError(f"invalid attachment name {name!r}")
         return self._run_dir(run_id) / name
-
-
-# What RunQuery.sort_by orders by; fields that only the JSON record holds are read from it.
-_SORT_EXPRESSIONS = {
-    "start_time": "r.start_time",
-    "duration": "r.end_time - r.start_time",
-    "status": "r.status",
-    "experiment": "e.name",
-    "run_name": "json_extract(r.record, '$.run_name')",
-    "entry_point": "json_extract(r.record, '$.entry_point')",
-    "source": "json_extract(r.record, '$.source.uri')",
-    "commit": "json_extract(r.record, '$.source.commit')",
-    "exit_code": "r.exit_code",
-}
-# Parameter values are stored as text; those that read as numbers sort numerically, first.
-_NOT_A_NUMBER = "(s.value NOT GLOB '*[0-9]*' OR s.value GLOB '*[^0-9.eE+-]*')"
-
-
-def _order_by(query: RunQuery) -> str:
-    """The ORDER BY clause: the chosen metric, parameter or column (missing values last), then newest."""
-    direction = "DESC" if query.descending else "ASC"
-    if query.sort_metric is not None:  # NaN (stored as text) after every number, before no value
-        return f"ORDER BY m.last IS NULL, typeof(m.last) = 'text', m.last {direction}, r.start_time DESC"
-    if query.sort_parameter is not None:
-        return (f"ORDER BY s.value IS NULL, {_NOT_A_NUMBER}, CAST(s.value AS REAL) {direction}, "
-                f"s.value {direction}, r.start_time DESC")
-    if query.sort_by is not None:
-        if query.sort_by not in _SORT_EXPRESSIONS:
-            raise UsageError(f"Cannot sort runs by {query.sort_by!r}",
-                             hint=f"choose one of {', '.join(_SORT_EXPRESSIONS)}")
-        if query.sort_by == "start_time":
-            return f"ORDER BY r.start_time {direction}"  # the runs_newest index, read either way
-        expression = _SORT_EXPRESSIONS[query.sort_by]
-        nulls_last = "" if query.sort_by in ("status", "experiment") else f"{expression} IS NULL, "
-        return f"ORDER BY {nulls_last}{expression} {direction}, r.start_time DESC"
-    return "ORDER BY r.start_time DESC"
 
 
 def _open_writer(database: Path) -> sqlite3.Connection:
@@ -518,14 +478,6 @@ def _set_wal(connection: sqlite3.Connection) -> None:
     connection.execute("PRAGMA journal_mode = WAL")
 
 
-def _schema_version(connection: sqlite3.Connection) -> int | None:
-    try:
-        row = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    except sqlite3.OperationalError:
-        return None  # a new, empty database
-    return int(row[0]) if row else None
-
-
 def _experiment_id(db: sqlite3.Connection, name: str) -> int:
     db.execute("INSERT OR IGNORE INTO experiments (name, created) VALUES (?, ?)", (name, time.time()))
     return int(db.execute("SELECT id FROM experiments WHERE name = ?", (name,)).fetchone()[0])
@@ -538,12 +490,13 @@ def _save_logged_params(db: sqlite3.Connection, run_id: str, params: dict[str, s
 
 
 def _load_record(db: sqlite3.Connection, run_id: str) -> RunRecord:
-    row = db.execute("SELECT record, status, end_time, exit_code, experiment_id FROM runs WHERE run_id = ?",
-                     (run_id,)).fetchone()
+    row = db.execute("SELECT record, status, end_time, exit_code, experiment_id, deleted_time FROM runs "
+                     "WHERE run_id = ?", (run_id,)).fetchone()
     if row is None:
         raise RunNotFoundError(f"No run {run_id!r}")
     data = json.loads(row[0])
-    data.update(status=row[1], end_time=row[2], exit_code=row[3], experiment_id=str(row[4]))
+    data.update(status=row[1], end_time=row[2], exit_code=row[3], experiment_id=str(row[4]),
+                deleted=row[5] is not None, deleted_time=row[5])
     data["metrics"] = {
         key: {"last": _number(last), "min": _number(low), "max": _number(high), "count": count, "last_step": step}
         for key, last, low, high, count, step in db.execute(

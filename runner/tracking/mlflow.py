@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import shutil
 import urllib.parse
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO, ParamSpec, TypeVar
@@ -140,11 +140,49 @@ class MlflowStore(TrackingStore):
             raise as_tracking_error(self.uri, f"continue run {record.run_id}", err) from None
         return record
 
+    # --- what users change (runner.runmanage) ------------------------------------------------
+
+    supports_search = True
+
+    def count_runs(self, query: RunQuery) -> int:
+        return self.reader.count_runs(query)
+
+    def sweep_ids(self, prefix: str, limit: int = 2) -> list[str]:
+        return self.reader.sweep_ids(prefix, limit)
+
+    def set_deleted(self, run_id: str, deleted: bool) -> RunRecord:
+        endpoint = "runs/delete" if deleted else "runs/restore"
+        self._checked(f"{'delete' if deleted else 'restore'} run {run_id}", self.client.post, endpoint,
+                      {"run_id": run_id})
+        return self.reader.get_run(run_id)
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str], removed: Iterable[str]) -> RunRecord:
+        if tags:
+            self._checked(f"tag run {run_id}", self.client.post, "runs/log-batch",
+                          {"run_id": run_id, "tags": mapping.tag_items(dict(tags))})
+        for key in removed:
+            self._checked(f"remove tag {key!r} of run {run_id}", self.client.post, "runs/delete-tag",
+                          {"run_id": run_id, "key": key})
+        return self.reader.get_run(run_id)
+
+    def describe_run(self, run_id: str, name: str | None, description: str | None) -> RunRecord:
+        if name is not None:  # the server keeps the mlflow.runName tag in step
+            self._checked(f"rename run {run_id}", self.client.post, "runs/update", {"run_id": run_id, "run_name": name})
+        if description is not None:
+            self._checked(f"describe run {run_id}", self.client.post, "runs/set-tag",
+                          {"run_id": run_id, "key": mapping.DESCRIPTION_TAG, "value": description})
+        return self.reader.get_run(run_id)
+
+    def purge_run(self, run_id: str) -> None:
+        raise UsageError(f"Deleted runs on an MLflow server are removed by the server's own `mlflow gc` ({self.uri})",
+                         hint="run `mlflow gc --backend-store-uri ...` where the server's database is")
+
     def run_to_continue(self, ref: str) -> RunRecord:
         record = self.get_run(ref)  # a prefix is resolved here
-        if self.reader.raw_run(record.run_id)["info"].get("lifecycle_stage") == "deleted":
+        if record.deleted:
             raise UsageError(f"Run {record.run_id} is deleted on {self.uri}; it cannot be continued",
-                             hint="restore it in MLflow, or leave out --run-id to start a new run")
+                             hint=f"restore it first (proj runs restore {record.run_id[:12]}), or leave out "
+                                  "--run-id to start a new run")
         return record
 
     def _earlier_output(self, run_id: str) -> bytes:

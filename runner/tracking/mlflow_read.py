@@ -16,6 +16,7 @@ from typing import ParamSpec, TypeVar
 from runner.errors import RunNotFoundError
 from runner.locations import proj_home
 from runner.outputs import Artifact, MetricPoint, artifact_path, summarise
+from runner.runmatch import matches
 from runner.tracking import mlflow_query as queries
 from runner.tracking import mlflow_record as mapping
 from runner.tracking.base import RunQuery, RunRecord
@@ -57,7 +58,7 @@ class MlflowReader:
         if len(ref) == 32:
             run = self.raw_run(ref)
         else:
-            runs = self._search(self._all_experiment_ids(), [f"attributes.run_id LIKE '{ref}%'"], 2)
+            runs = self._search(self._all_experiment_ids(), [f"attributes.run_id LIKE '{ref}%'"], 2, view="ALL")
             if len(runs) > 1:
                 raise RunNotFoundError(f"Run id prefix {ref!r} is ambiguous on {self.uri}; give more characters")
             if not runs:
@@ -69,7 +70,8 @@ class MlflowReader:
         if record.mlflow is not None:
             record.mlflow.models = [m.model for m in self.models(record.run_id)]
         record.child_runs = [r["info"]["run_id"] for r in self._search(
-            [run["info"]["experiment_id"]], [f"tags.`{mapping.PARENT_TAG}` = '{record.run_id}'"], _SEARCH_MAX)]
+            [run["info"]["experiment_id"]], [f"tags.`{mapping.PARENT_TAG}` = '{record.run_id}'"], _SEARCH_MAX,
+            view="ALL")]
         return record
 
     def raw_run(self, run_id: str) -> JsonObject:
@@ -83,6 +85,22 @@ class MlflowReader:
             raise as_tracking_error(self.uri, "read the run", err) from None
 
     def list_runs(self, query: RunQuery) -> list[RunRecord]:
+        return self._matching(query, everything=False)[query.offset:query.offset + query.limit]
+
+    def count_runs(self, query: RunQuery) -> int:
+        """Counted here, over at most MLflow's page ceiling of matching runs."""
+        return len(self._matching(query, everything=True))
+
+    def sweep_ids(self, prefix: str, limit: int) -> list[str]:
+        if "'" in prefix or "%" in prefix or "_" in prefix:
+            return []  # sweep ids are hexadecimal
+        runs = self._search(self._all_experiment_ids(), [f"tags.`proj.sweep_id` LIKE '{prefix}%'"], 1000, view="ALL")
+        found = sorted({t["value"] for r in runs for t in r.get("data", {}).get("tags", [])
+                        if t["key"] == "proj.sweep_id"})
+        return found[:limit]
+
+    def _matching(self, query: RunQuery, *, everything: bool) -> list[RunRecord]:
+        """The runs matching `query` in its order: the first page's worth, or all the server gives."""
         if query.experiment is None:
             experiment_ids = self._all_experiment_ids()
         else:
@@ -91,13 +109,16 @@ class MlflowReader:
         if not experiment_ids:
             return []
         filters, leftover = queries.search_filters(query)
+        terms, kept = queries.filter_terms(query.filter)
         # What the server cannot filter or order is done here, over every matching run, so that
         # the limit applies to the runs that match.
-        everything = queries.is_sorted_here(query) or queries.is_filtered_here(query, leftover)
-        wanted = _SEARCH_MAX if everything else min(query.limit + query.offset, _SEARCH_MAX)
-        records = [self._record(run) for run in self._search(experiment_ids, filters, wanted)]
-        records = [r for r in records if queries.matches(r, query, leftover)]
-        return queries.sort_records(records, query)[query.offset:query.offset + query.limit]
+        here = everything or queries.is_sorted_here(query) or queries.is_filtered_here(query, leftover) \
+            or kept is not None
+        wanted = _SEARCH_MAX if here else min(query.limit + query.offset, _SEARCH_MAX)
+        runs = self._search(experiment_ids, filters + terms, wanted, view=queries.view_type(query))
+        records = [self._record(run) for run in runs]
+        records = [r for r in records if queries.matches(r, query, leftover) and matches(kept, r)]
+        return queries.sort_records(records, query)
 
     # --- what runs left --------------------------------------------------------------------
 
@@ -211,8 +232,9 @@ class MlflowReader:
 
     # --- helpers ---------------------------------------------------------------------------
 
-    def _search(self, experiment_ids: list[str], filters: list[str], max_results: int) -> list[JsonObject]:
-        body = {"experiment_ids": experiment_ids, "filter": " and ".join(filters),
+    def _search(self, experiment_ids: list[str], filters: list[str], max_results: int,
+                view: str = "ACTIVE_ONLY") -> list[JsonObject]:
+        body = {"experiment_ids": experiment_ids, "filter": " and ".join(filters), "run_view_type": view,
                 "max_results": max_results, "order_by": ["attributes.start_time DESC"]}
         return json_objects(self._checked("search runs", self.client.post, "runs/search", body), "runs")
 

@@ -38,6 +38,7 @@ MAX_METRICS_PER_BATCH = 1000
 PROJ_FOLDER = "proj"  # proj's own files among a run's artifacts: proj/output.log, proj/diff.patch, ...
 PARENT_TAG = "mlflow.parentRunId"  # set by MLflow on a run started with nested=True
 CONFLICT_TAG = "proj.param."  # proj's value of a parameter the project logged with another meaning
+DESCRIPTION_TAG = "mlflow.note.content"  # where the MLflow UI keeps a run's description
 _METRIC_NAME = re.compile(r"^[/\w.\- :]*$")  # mlflow/utils/validation.py, off Windows
 
 _STATUSES = {"RUNNING": RunStatus.RUNNING, "SCHEDULED": RunStatus.RUNNING, "FINISHED": RunStatus.FINISHED,
@@ -55,7 +56,7 @@ _RECORD_TAGS = {"proj.version": "proj_version", "proj.command": "command", "proj
 _OWN_MLFLOW_TAGS = frozenset({
     "mlflow.user", "mlflow.source.name", "mlflow.source.type", "mlflow.project.entryPoint", "mlflow.project.env",
     "mlflow.project.backend", "mlflow.runName", "mlflow.source.git.commit", "mlflow.source.git.repoURL",
-    "mlflow.docker.image.uri", "mlflow.docker.image.id"})
+    "mlflow.docker.image.uri", "mlflow.docker.image.id", DESCRIPTION_TAG})
 
 
 def mlflow_tags(record: RunRecord) -> dict[str, str]:
@@ -74,6 +75,8 @@ def mlflow_tags(record: RunRecord) -> dict[str, str]:
         tags["mlflow.source.git.commit"] = source.commit
     if source.repo_url:
         tags["mlflow.source.git.repoURL"] = source.repo_url
+    if record.description:
+        tags[DESCRIPTION_TAG] = record.description
     image_uri = details.get("image_uri") or details.get("image")
     image_id = details.get("image_id") or details.get("image_digest")
     if image_uri:
@@ -206,6 +209,8 @@ def record_from_run(run: JsonObject, experiment: str) -> RunRecord:
         experiment_id=info.get("experiment_id"),
         mlflow=_logged_from(tags, params),
         parent_run_id=tags.get(PARENT_TAG),
+        description=tags.get(DESCRIPTION_TAG, ""),
+        deleted=info.get("lifecycle_stage") == "deleted",
     )
 
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 from runner.errors import UsageError
 from runner.objective import Objective
-from runner.runfilter import as_number, run_params
+from runner.runfilter import as_number
+from runner.runmatch import run_params
 from runner.tracking.base import RunRecord
 
 GOALS = ("min", "max")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.datastructures import QueryParams
 
@@ -64,7 +65,7 @@ def names(values: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n.strip() for value in values for n in value.split(",") if n.strip()))
 
 
-def _sort_fields(sort: str) -> dict[str, str]:
+def _sort_fields(sort: str) -> dict[str, Any]:
     if sort.startswith(PARAM_PREFIX) and sort[len(PARAM_PREFIX):]:
         return {"sort_parameter": sort[len(PARAM_PREFIX):]}
     if sort.startswith(METRIC_PREFIX) and sort[len(METRIC_PREFIX):]:

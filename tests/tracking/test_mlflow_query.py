@@ -69,3 +69,33 @@ def test_an_unknown_column_is_refused_with_the_choices():
     with pytest.raises(UsageError, match="Cannot sort runs by 'colour'") as caught:
         sort_records(RUNS, RunQuery(sort_by="colour"))
     assert "start_time" in str(caught.value)
+
+
+@pytest.mark.parametrize(("text", "terms", "left"), [
+    ("metrics.rmse < 0.8 and params.alpha = '0.5' and tags.team = 'x'",
+     ["metrics.`rmse` < 0.8", "params.`alpha` = '0.5'", "tags.`team` = 'x'"], []),
+    ("params.msg = \"it's\"", ["params.`msg` = \"it's\""], []),
+    ("params.msg = 'say \"it''s\"'", [], ["params.msg"]),  # no quote can hold both: checked here
+    ("tags.`a``b` = 'x'", [], ["tags.a`b"]),
+    ("tags.team IS NULL and params.seed LIKE '1%'", ["tags.`team` IS NULL", "params.`seed` LIKE '1%'"], []),
+    ("params.alpha > 0.1", [], ["params.alpha"]),  # proj's numeric comparison of parameters
+    ("status = 'FINISHED'", ["attributes.status = 'FINISHED'"], []),
+    ("status = 'LOST'", ["tags.`proj.status` = 'LOST'"], []),
+    ("status = 'FAILED'", [], ["attributes.status"]),  # the server's FAILED includes LOST
+    ("status != 'FAILED'", [], ["attributes.status"]),
+    ("run_id IN ('ab', 'cd')", ["attributes.run_id IN ('ab', 'cd')"], []),
+    ("run_name IN ('a')", [], ["attributes.run_name"]),  # MLflow takes lists for run ids only
+    ("start_time > 1700000000000", ["attributes.start_time > 1700000000000"], []),
+    ("entry_point = 'train' and sweep_id LIKE 'ab%'",
+     ["tags.`mlflow.project.entryPoint` = 'train'", "tags.`proj.sweep_id` LIKE 'ab%'"], []),
+    ("exit_code != 0 and duration > 5 and experiment = 'e'", [], ["attributes.exit_code", "attributes.duration",
+                                                                  "attributes.experiment"]),
+])
+def test_filter_terms_go_to_the_server_where_it_checks_them_exactly(text, terms, left):
+    from runner.runfilter import parse_filter
+    from runner.tracking.mlflow_query import filter_terms
+
+    sent, kept = filter_terms(parse_filter(text))
+    assert sent == terms
+    assert [f"{'attributes' if c.kind == 'attribute' else c.kind + 's'}.{c.key}"
+            for c in (kept.comparisons if kept else ())] == left

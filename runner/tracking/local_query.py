@@ -1,0 +1,192 @@
+"""The local store's SQL for a RunQuery: which runs (filters, the run filter), in which order.
+
+Tables (runner.tracking.local): runs r (status, times, exit_code, deleted_time, sweep_id and the
+JSON record), params (proj's values, then those the project logged), tags (the user's, then
+those the project set with MLflow), metric_summaries (last, min, max of each metric of an ended
+run). A run filter (runner.runfilter) becomes one condition per comparison, with MLflow's rules:
+nothing matches a value the run does not have, except IS NULL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runner.errors import UsageError
+from runner.runfilter import NUMERIC_ATTRIBUTES, Comparison, RunFilter
+from runner.tracking.base import RunQuery
+
+# What RunQuery.sort_by orders by; fields that only the JSON record holds are read from it.
+SORT_EXPRESSIONS = {
+    "start_time": "r.start_time",
+    "duration": "r.end_time - r.start_time",
+    "status": "r.status",
+    "experiment": "e.name",
+    "run_name": "json_extract(r.record, '$.run_name')",
+    "entry_point": "json_extract(r.record, '$.entry_point')",
+    "source": "json_extract(r.record, '$.source.uri')",
+    "commit": "json_extract(r.record, '$.source.commit')",
+    "exit_code": "r.exit_code",
+}
+# Attributes a filter compares (runner.runfilter): MLflow's times are milliseconds.
+_ATTRIBUTES = {
+    **{name: SORT_EXPRESSIONS[name] for name in ("run_name", "entry_point", "status", "source", "commit",
+                                                 "exit_code", "duration")},
+    "run_id": "r.run_id",
+    "user_id": "json_extract(r.record, '$.user')",
+    "sweep_id": "r.sweep_id",
+    "experiment": "e.name",
+    "backend": "json_extract(r.record, '$.backend')",
+    "start_time": "r.start_time * 1000",
+    "end_time": "r.end_time * 1000",
+}
+# Parameter values are stored as text; those that read as numbers sort (and compare) as numbers.
+_NUMBER = "({v} GLOB '*[0-9]*' AND {v} NOT GLOB '*[^0-9.eE+-]*')"
+_SQL_OPS = {"=": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+
+class _Sql:
+    def __init__(self) -> None:
+        self.joins: list[str] = []
+        self.where: list[str] = []
+        self.args: list[Any] = []
+        self.join_args: list[Any] = []
+
+
+def select_ids(query: RunQuery) -> tuple[str, list[Any]]:
+    """SELECT the ids of the page of runs `query` asks for, in its order."""
+    sql = _matching(query, sorting=True)
+    text = " ".join(["SELECT r.run_id FROM runs r", *sql.joins, _where(sql), _order_by(query), "LIMIT ? OFFSET ?"])
+    return text, [*sql.join_args, *sql.args, query.limit, query.offset]
+
+
+def count(query: RunQuery) -> tuple[str, list[Any]]:
+    """SELECT how many runs match `query`, whatever its page."""
+    sql = _matching(query, sorting=False)
+    return " ".join(["SELECT count(*) FROM runs r", *sql.joins, _where(sql)]), [*sql.join_args, *sql.args]
+
+
+def _where(sql: _Sql) -> str:
+    return "WHERE " + " AND ".join(sql.where) if sql.where else ""
+
+
+def _matching(query: RunQuery, *, sorting: bool) -> _Sql:
+    sql = _Sql()
+    if sorting:
+        _sort_join(query, sql)
+    needs_experiment = query.experiment is not None or (sorting and query.sort_by == "experiment") or any(
+        c.kind == "attribute" and c.key == "experiment" for c in (query.filter.comparisons if query.filter else ()))
+    if needs_experiment:
+        sql.joins.append("JOIN experiments e ON e.id = r.experiment_id")
+    if query.experiment is not None:
+        _condition(sql, "e.name = ?", query.experiment)
+    if query.deleted is not None:
+        sql.where.append(f"r.deleted_time IS {'NOT ' if query.deleted else ''}NULL")
+    if query.status is not None:
+        _condition(sql, "r.status = ?", query.status.value)
+    if query.sweep is not None:
+        _condition(sql, "r.sweep_id = ?", query.sweep)
+    for name, value in query.parameters:
+        _condition(sql, "r.run_id IN (SELECT run_id FROM params WHERE name = ? AND value = ?)", name, value)
+    if query.filter is not None:
+        _filter(sql, query.filter)
+    return sql
+
+
+def _condition(sql: _Sql, text: str, *args: Any) -> None:
+    sql.where.append(text)
+    sql.args.extend(args)
+
+
+def _sort_join(query: RunQuery, sql: _Sql) -> None:
+    if query.sort_metric is not None:
+        sql.joins.append("LEFT JOIN metric_summaries m ON m.run_id = r.run_id AND m.key = ?")
+        sql.join_args.append(query.sort_metric)
+    elif query.sort_parameter is not None:
+        sql.joins.append("LEFT JOIN params s ON s.run_id = r.run_id AND s.name = ?")
+        sql.join_args.append(query.sort_parameter)
+    elif query.sort_tag is not None:
+        sql.joins.append("LEFT JOIN tags s ON s.run_id = r.run_id AND s.key = ?")
+        sql.join_args.append(query.sort_tag)
+
+
+def _order_by(query: RunQuery) -> str:
+    """The chosen metric, parameter, tag or column (missing values last), then newest first."""
+    direction = "DESC" if query.descending else "ASC"
+    if query.sort_metric is not None:  # NaN (stored as text) after every number, before no value
+        return f"ORDER BY m.last IS NULL, typeof(m.last) = 'text', m.last {direction}, r.start_time DESC"
+    if query.sort_parameter is not None or query.sort_tag is not None:
+        return (f"ORDER BY s.value IS NULL, NOT {_NUMBER.format(v='s.value')}, CAST(s.value AS REAL) {direction}, "
+                f"s.value {direction}, r.start_time DESC")
+    if query.sort_by is not None:
+        if query.sort_by not in SORT_EXPRESSIONS:
+            raise UsageError(f"Cannot sort runs by {query.sort_by!r}",
+                             hint=f"choose one of {', '.join(SORT_EXPRESSIONS)}")
+        if query.sort_by == "start_time":
+            return f"ORDER BY r.start_time {direction}"  # the runs_newest index, read either way
+        expression = SORT_EXPRESSIONS[query.sort_by]
+        nulls_last = "" if query.sort_by in ("status", "experiment") else f"{expression} IS NULL, "
+        return f"ORDER BY {nulls_last}{expression} {direction}, r.start_time DESC"
+    return "ORDER BY r.start_time DESC"
+
+
+# --- the run filter ----------------------------------------------------------------------------
+
+
+def _filter(sql: _Sql, run_filter: RunFilter) -> None:
+    for comparison in run_filter.comparisons:
+        if comparison.kind == "metric":
+            _metric(sql, comparison)
+        elif comparison.kind in ("param", "tag"):
+            _keyed(sql, comparison)
+        else:
+            _attribute(sql, comparison)
+
+
+def _metric(sql: _Sql, c: Comparison) -> None:
+    # NaN is stored as the text 'NaN': it is unequal to every number and compares with nothing else.
+    if c.op == "!=":
+        test = "(last != ? OR typeof(last) = 'text')"
+    else:
+        test = f"(last {_SQL_OPS[c.op]} ? AND typeof(last) != 'text')"
+    _condition(sql, f"r.run_id IN (SELECT run_id FROM metric_summaries WHERE key = ? AND {test})", c.key, c.value)
+
+
+def _keyed(sql: _Sql, c: Comparison) -> None:
+    table, name = ("params", "name") if c.kind == "param" else ("tags", "key")
+    if c.op in ("IS NULL", "IS NOT NULL"):
+        negation = "NOT " if c.op == "IS NULL" else ""
+        _condition(sql, f"r.run_id {negation}IN (SELECT run_id FROM {table} WHERE {name} = ?)", c.key)
+        return
+    test, args = _compare("value", c)
+    _condition(sql, f"r.run_id IN (SELECT run_id FROM {table} WHERE {name} = ? AND {test})", c.key, *args)
+
+
+def _attribute(sql: _Sql, c: Comparison) -> None:
+    column = _ATTRIBUTES[c.key]
+    if isinstance(c.value, tuple):
+        marks = ", ".join("?" * len(c.value))
+        _condition(sql, f"{column} IS NOT NULL AND {column} {c.op} ({marks})", *c.value)
+        return
+    if c.key in NUMERIC_ATTRIBUTES:
+        _condition(sql, f"{column} {_SQL_OPS[c.op]} ?", c.value)
+        return
+    test, args = _compare(column, c)
+    _condition(sql, test, *args)
+
+
+def _compare(column: str, c: Comparison) -> tuple[str, list[Any]]:
+    """A text column against the comparison's value: exactly, as a pattern, or as a number."""
+    if c.numeric:  # proj's numeric comparison of parameters: values that read as numbers
+        return f"{_NUMBER.format(v=column)} AND CAST({column} AS REAL) {_SQL_OPS[c.op]} ?", [c.value]
+    assert isinstance(c.value, str)
+    if c.op == "LIKE":  # case-sensitive, as in MLflow: SQLite's GLOB, with LIKE's wildcards
+        return f"{column} GLOB ?", [_glob(c.value)]
+    if c.op == "ILIKE":
+        return f"lower({column}) GLOB ?", [_glob(c.value.lower())]
+    return f"{column} {_SQL_OPS[c.op]} ?", [c.value]
+
+
+def _glob(pattern: str) -> str:
+    """A LIKE pattern as a GLOB pattern: % is *, _ is ?, GLOB's own special characters escaped."""
+    special = {"%": "*", "_": "?", "*": "[*]", "?": "[?]", "[": "[[]"}
+    return "".join(special.get(c, c) for c in pattern)
