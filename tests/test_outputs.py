@@ -136,8 +136,8 @@ def test_runs_list_sorts_by_a_metric(project):
     assert order() == [0.2, 0.5, 0.9, None]
     assert order("--desc") == [0.9, 0.5, 0.2, None]
     table = run_proj("runs", "list", "--metric", "rmse", cwd=project, check_exit=0).stdout
-    # the start time is two words
-    assert table.splitlines()[0].split()[6] == "RMSE" and table.splitlines()[1].split()[7] == "0.2"
+    # The start time is three words (date, time, zone).
+    assert table.splitlines()[0].split()[6] == "RMSE" and table.splitlines()[1].split()[8] == "0.2"
 
 
 def test_artifacts_listed_and_copied(project, tmp_path):

@@ -20,11 +20,20 @@ _COMMAND_MODULES = {
     "validate": ("project",),
     "info": ("project",),
     "ui": ("ui",),
-    "runs": ("runs", "reproduce", "compare", "runs_control"),
+    "runs": ("runs", "runs_list", "runs_manage", "reproduce", "compare", "runs_control"),
+    "gc": ("gc",),
     "env": ("env",),
     "init": ("init",),
 }
-_ALL_MODULES = ("project", "run", "reproduce", "compare", "runs", "runs_control", "env", "ui", "init")
+_ALL_MODULES = ("project", "run", "reproduce", "compare", "runs", "runs_list", "runs_manage", "runs_control", "env",
+                "gc", "ui", "init")
+# `proj runs SUBCOMMAND` loads only the module of its subcommand (`proj runs list` is timed at scale).
+_RUNS_SUBCOMMANDS = {
+    "list": "runs_list", "show": "runs", "logs": "runs", "sync": "runs", "artifacts": "runs",
+    "delete": "runs_manage", "restore": "runs_manage", "tag": "runs_manage", "rename": "runs_manage",
+    "wait": "runs_control", "cancel": "runs_control", "refresh": "runs_control", "export": "reproduce",
+    "diff": "compare",
+}
 
 
 def main() -> None:
@@ -83,5 +92,7 @@ def _check_text(arguments: list[str]) -> None:
 
 
 def _modules_for(arguments: list[str]) -> tuple[str, ...]:
-    command = next((a for a in arguments if not a.startswith("-")), "")
-    return _COMMAND_MODULES.get(command, _ALL_MODULES)
+    words = [a for a in arguments if not a.startswith("-")][:2]
+    if len(words) == 2 and words[0] == "runs" and words[1] in _RUNS_SUBCOMMANDS:
+        return (_RUNS_SUBCOMMANDS[words[1]],)
+    return _COMMAND_MODULES.get(words[0] if words else "", _ALL_MODULES)

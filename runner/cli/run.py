@@ -32,6 +32,9 @@ def run(
         None, "--storage-dir", envvar="MLFLOW_TMP_DIR",
         help="Where `path` parameters given as http(s) URLs are downloaded (kept) [default: a temporary folder]."),
     run_name: Optional[str] = typer.Option(None, "--run-name", help="A name for the run."),
+    tag: List[str] = typer.Option([], "--tag", "-t", metavar="KEY=VALUE",
+                                  help="A tag for the run (repeatable; proj runs tag changes them later)."),
+    description: Optional[str] = typer.Option(None, "--description", help="A description of the run."),
     env_manager: Optional[str] = typer.Option(None, "--env-manager", help=manager_help()),
     tracking_uri: Optional[str] = typer.Option(
         None, "--tracking-uri",
@@ -79,6 +82,7 @@ def run(
     from runner.experiments import choose_experiment
     from runner.params import parse_assignments
     from runner.projectconfig import project_config
+    from runner.runmanage import parse_tags
 
     settings = project_config()  # proj.toml or [tool.proj]: defaults below options and variables
     environment = EnvironmentSettings(flags=kind_flags or {}, config=read_backend_config(env_config, "--env-config"),
@@ -89,7 +93,7 @@ def run(
     request = RunRequest(
         uri=uri, entry_point=entry_point, version=version, parameters=parse_assignments(param),
         experiment=experiment.name, experiment_id=experiment.id, run_id=run_id, run_name=run_name,
-        storage_dir=storage_dir,
+        storage_dir=storage_dir, tags=parse_tags(tag), description=description,
         env_manager=env_manager or settings.env_manager,
         tracking_uri=tracking_uri, backend=backend, strict=strict, environment=environment,
         backend_config=read_backend_config(backend_config), detach=detach,

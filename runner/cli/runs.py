@@ -1,28 +1,23 @@
-"""`proj runs ...`: list, show, logs and artifacts of recorded runs."""
+"""`proj runs ...`: show, logs, artifacts and sync of recorded runs (list: runner.cli.runs_list)."""
 
 from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, List, Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from runner.cli.app import runs_app
-from runner.cli.output import copy_to_stdout, emit, emit_json, note, table
-from runner.errors import TrackingError, UsageError
-from runner.runview import describe_run, duration, metric_text, parameters_text, run_view, status_text, when
+from runner.cli.output import copy_to_stdout, emit, emit_json
+from runner.errors import TrackingError
+from runner.runview import describe_run, run_view
 
 if TYPE_CHECKING:
     from runner.tracking.base import TrackingStore
 
 _TRACKING_URI = typer.Option(None, "--tracking-uri",
                              help="The store [default: $PROJ_TRACKING_URI, else the .proj here or above].")
-
-
-class ListFormat(str, Enum):
-    table = "table"
-    json = "json"
 
 
 class ShowFormat(str, Enum):
@@ -36,55 +31,12 @@ def _store(tracking_uri: Optional[str]) -> TrackingStore:
     return open_store(resolve_tracking_uri(tracking_uri))
 
 
-@runs_app.command("list")
-def list_runs(
-    experiment: Optional[str] = typer.Option(None, "--experiment", "-x", help="Only this experiment."),
-    status: Optional[str] = typer.Option(None, "--status", "-s", help="RUNNING, FINISHED, FAILED, KILLED or LOST."),
-    param: List[str] = typer.Option([], "--param", "-P", help="Only runs with NAME=VALUE (repeatable)."),
-    limit: int = typer.Option(50, "--limit", "-n", min=1, help="At most this many runs."),
-    metric: Optional[str] = typer.Option(None, "--metric", "-m",
-                                         help="Add this metric's last value as a column and sort by it."),
-    descending: bool = typer.Option(False, "--desc", help="With --metric: highest first."),
-    sweep: Optional[str] = typer.Option(None, "--sweep", help="Only the runs of this sweep (its id)."),
-    tracking_uri: Optional[str] = _TRACKING_URI,
-    output_format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json."),
-) -> None:
-    """List runs, newest first (or by a metric)."""
-    from runner.params import parse_assignments
-    from runner.tracking.base import RunQuery, RunStatus
-
-    try:
-        wanted = RunStatus(status.upper()) if status else None
-    except ValueError:
-        raise UsageError(f"Unknown status {status!r}; choose one of {', '.join(s.value for s in RunStatus)}") from None
-    query = RunQuery(experiment=experiment, status=wanted, parameters=tuple(parse_assignments(param).items()),
-                     limit=limit, sort_metric=metric, descending=descending, sweep=sweep)
-    from runner.tracking import choose_store, open_store
-
-    choice = choose_store(tracking_uri)
-    records = open_store(choice.uri).list_runs(query)
-    if output_format is ListFormat.json:
-        emit_json([r.to_dict() for r in records])
-        return
-    if not records:
-        emit("no runs")
-        note(choice.explain())
-        return
-    headers = ["RUN", "STARTED", "STATUS", "TIME", "EXPERIMENT", "ENTRY"] + ([metric.upper()] if metric else [])
-    rows = []
-    for r in records:
-        row = [r.run_id[:12], when(r.start_time), status_text(r), duration(r.duration), r.experiment, r.entry_point]
-        if metric:
-            row.append(metric_text(r.metrics[metric]["last"]) if metric in r.metrics else "-")
-        rows.append(row + [parameters_text(r)])
-    emit(table(rows, headers + ["PARAMETERS"]))
-
-
 @runs_app.command("show")
 def show_run(
     run_id: str = typer.Argument(..., metavar="RUN_ID", help="A run id, or a unique prefix of one."),
     tracking_uri: Optional[str] = _TRACKING_URI,
     output_format: ShowFormat = typer.Option(ShowFormat.text, "--format", help="text or json."),
+    utc: bool = typer.Option(False, "--utc", help="Times in UTC [default: the local time zone]."),
 ) -> None:
     """Show everything recorded about a run, with its metrics and artifacts."""
     store = _store(tracking_uri)
@@ -92,7 +44,7 @@ def show_run(
     if output_format is ShowFormat.json:
         emit_json(view)
     else:
-        emit(describe_run(view))
+        emit(describe_run(view, utc=utc))
 
 
 @runs_app.command("logs")
