@@ -332,27 +332,27 @@ def _free_port() -> int:
 
 ERROR_CASES = {
     "unsatisfiable dependency": (
-        conda_yaml("conflict-a"), None, 3,
+        conda_yaml("conflict-a"), None, SETUP,
         ["cannot be solved", "conflict-a 1.0 would require", "libgreet >=2", "no candidates"]),
     "conflicting constraints": (
-        conda_yaml("clash-x", "clash-y"), None, 3,
+        conda_yaml("clash-x", "clash-y"), None, SETUP,
         ["cannot be solved", "clash-x 1.0 would constrain", "clash-y <1"]),
     "unknown channel": (
-        conda_yaml("greet-tool", channels=("no-such-channel",)), None, 3,
+        conda_yaml("greet-tool", channels=("no-such-channel",)), None, SETUP,
         ["Unknown conda channel file://", "/no-such-channel", "PROJ_CONDA_CHANNEL_ALIAS"]),
     "unreachable channel": (
-        conda_yaml("greet-tool", channels=("http://127.0.0.1:{port}/conda-forge",)), None, 3,
+        conda_yaml("greet-tool", channels=("http://127.0.0.1:{port}/conda-forge",)), None, SETUP,
         ["Cannot reach conda channel http://127.0.0.1:{port}/conda-forge", "Connection refused"]),
     "invalid match spec": (
-        conda_yaml("greet-tool >=1,<"), None, 2,
+        conda_yaml("greet-tool >=1,<"), None, USAGE,
         ["'greet-tool >=1,<' is not a valid conda match spec", "conda.yaml"]),
     "lock without this platform": (
-        None, {"platform": "osx-arm64"}, 3,
+        None, {"platform": "osx-arm64"}, SETUP,
         [f"locks no packages for this machine's platform {current_subdir()} (it has osx-arm64)"]),
     "hash mismatch": (
-        None, {"libgreet_sha256": "f" * 64}, 3,
+        None, {"libgreet_sha256": "f" * 64}, SETUP,
         ["Hash mismatch for libgreet 1.0", "f" * 64, "/conda-forge/noarch/libgreet-1.0-0.tar.bz2"]),
-    "malformed lock": (None, "garbage", 2, ["is not a conda-lock file"]),
+    "malformed lock": (None, "garbage", USAGE, ["is not a conda-lock file"]),
 }
 
 
