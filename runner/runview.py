@@ -42,7 +42,7 @@ def describe_run(view: dict[str, Any], *, utc: bool = False) -> str:
         f"name         {view['run_name']}",
         *_label_lines(view, utc),
         f"experiment   {view['experiment']}" + (f"   sweep {view['sweep_id']}" if view.get("sweep_id") else ""),
-        f"status       {view['status']} (exit code {view['exit_code']})" + _stale_text(view),
+        f"status       {view['status']}{exit_code_text(view['exit_code'])}" + _stale_text(view),
         f"started      {when(view['start_time'], utc=utc)}   duration {duration(view['duration'])}",
         f"source       {s['uri']} ({s['kind']})",
         f"folder       {s['path']}" + (f"   subdirectory {s['subdirectory']}" if s["subdirectory"] else ""),
@@ -199,6 +199,11 @@ def when(timestamp: float, *, utc: bool = False) -> str:
     if utc:
         return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(timestamp))
     return time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(timestamp))
+
+
+def exit_code_text(code: int | None) -> str:
+    """` (exit code N)`, or nothing for a run that has none (never started, still running, lost)."""
+    return "" if code is None else f" (exit code {code})"
 
 
 def duration(seconds: float | None) -> str:

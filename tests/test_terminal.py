@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_id_of, run_proj
-from helpers.exitcodes import USAGE
+from helpers.exitcodes import SETUP, USAGE
 
 SPEC = """\
 name: colours
@@ -94,3 +95,37 @@ def test_recorded_text_stays_inert_in_colour(project):
 def test_bad_color_values_list_the_choices(project):
     done = run_proj("--color", "sometimes", "runs", "list", cwd=project, check_exit=USAGE)
     assert "'sometimes' is not one of 'auto', 'always', 'never'" in done.stderr
+
+
+# --- words and leftovers ---------------------------------------------------------------------------
+
+
+@pytest.mark.uv
+def test_a_failed_frozen_run_leaves_no_store_behind(tmp_path):
+    run_proj("init", "--yes", cwd=tmp_path, check_exit=0)
+    done = run_proj("run", ".", "--frozen", cwd=tmp_path, check_exit=SETUP)
+    assert "--frozen: there is no lock to install for python_env.yaml" in done.stderr
+    assert not (tmp_path / ".proj").exists()
+    listed = run_proj("runs", "list", cwd=tmp_path, check_exit=0)
+    assert "no runs" in listed.stdout + listed.stderr and not (tmp_path / ".proj").exists()
+
+
+def test_a_run_without_an_exit_code_never_shows_none(project):
+    (project / "MLproject").write_text(SPEC + "  wait:\n    command: \"while [ ! -e release ]; do sleep 0.05; done\"\n")
+    proj = subprocess.Popen([sys.executable, "-m", "runner", "run", ".", "-e", "wait"], cwd=project,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        from helpers.processes import wait_for
+
+        def running() -> str | None:
+            listed = run_proj("runs", "list", "--format", "json", cwd=project).stdout
+            runs = json.loads(listed) if listed.strip().startswith("[") else []
+            return runs[0]["run_id"] if runs else None
+
+        run_id = wait_for(running, timeout=30, what="the run to be recorded")
+        shown = run_proj("runs", "show", run_id, cwd=project, check_exit=0).stdout
+        assert "status       RUNNING\n" in shown and "None" not in shown
+    finally:
+        (project / "release").write_text("")
+        proj.communicate(timeout=30)
+    assert "FINISHED (exit code 0)" in run_proj("runs", "show", run_id, cwd=project, check_exit=0).stdout

@@ -16,6 +16,7 @@ import typer
 
 from runner.cli.app import runs_app
 from runner.cli.output import emit, note, warn
+from runner.runview import exit_code_text
 
 if TYPE_CHECKING:
     from runner.tracking.base import RunRecord, TrackingStore
@@ -136,5 +137,5 @@ def _waiting(record: RunRecord) -> str:
 def _ended(record: RunRecord) -> str:
     job = f"; {record.backend} job {record.job.id}: {record.job.state}" if record.job else ""
     reason = f" ({record.job.reason})" if record.job and record.job.reason else ""
-    return f"run {record.run_id} {record.status.value} (exit code {record.exit_code}){job}{reason}"
+    return f"run {record.run_id} {record.status.value}{exit_code_text(record.exit_code)}{job}{reason}"
 

@@ -12,6 +12,7 @@ import typer
 from runner.cli.output import emit, note, plural, table, warn
 from runner.cli.run_report import Reporter, describe_plan, store_hint
 from runner.errors import UsageError
+from runner.runview import exit_code_text
 
 if TYPE_CHECKING:
     from runner.api import RunRequest
@@ -122,7 +123,5 @@ class _Progress:
         note(f"[{self.numbers[record.run_id]}/{self.total}] run {record.run_id[:12]} started: {record.run_name}")
 
     def finished(self, record: RunRecord, store: TrackingStore) -> None:
-        number = self.numbers.get(record.run_id, 0)
-        code = "" if record.exit_code is None else f" (exit code {record.exit_code})"
-        note(f"[{number}/{self.total}] run {record.run_id[:12]} {record.status.value}{code}: "
-             f"{record.run_name}")
+        number, code = self.numbers.get(record.run_id, 0), exit_code_text(record.exit_code)
+        note(f"[{number}/{self.total}] run {record.run_id[:12]} {record.status.value}{code}: {record.run_name}")

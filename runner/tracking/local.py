@@ -65,6 +65,11 @@ class LocalStore(CapturingStore):
     # --- opening ---------------------------------------------------------------------------
 
     def check_writable(self) -> None:
+        if _is_empty(self.root / DATABASE) and not self._has_run_folders():
+            # A new store: checked, and created by the first run recorded, so that a run that
+            # fails before then (a --frozen build without a lock) leaves no .proj behind.
+            self.preflight()
+            return
         with self._write():
             pass
         runs = self.root / "runs"
