@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_id_of, run_proj, show_run
-from helpers.exitcodes import USAGE
+from helpers.exitcodes import SETUP, USAGE
 from helpers.gitrepo import GitRepo
 
 ARGV = "import sys; print(sys.argv[1:])"
@@ -230,19 +230,19 @@ def test_tracking_uris_proj_cannot_serve_are_refused(tmp_path, uri, message, giv
 
 
 @pytest.mark.parametrize("args, code, message", [
-    (["-b", "nope"], 2, "Unknown backend 'nope'"),
-    (["-b", "kubernetes"], 2, "proj does not run projects on a Kubernetes cluster"),
-    (["-c", '{"x": 1}'], 2, "The local backend takes no --backend-config"),
-    (["-b", "slurm", "-c", '{"partition": 5}'], 2, "Invalid --backend-config for the slurm backend"),
-    (["-c", "{not json"], 2, "Invalid --backend-config"),
-    (["--tracking-uri", "sqlite:///x.db"], 2, "proj cannot record runs in MLflow's database directly"),
-    (["--tracking-uri", "s3://bucket/x"], 3, "No tracking store handles s3:// URIs"),
-    (["--tracking-uri", "{file}/store"], 3, "Cannot create a tracking store in"),
-    (["--env-manager", "nope"], 2, "Unknown environment manager 'nope'"),
-    (["--env-manager", "docker"], 2, "--env-manager docker needs a project with docker_env"),
-    (["--installer", "nope", "--env-manager", "virtualenv"], 2, "Unknown installer 'nope'"),
-    (["--detach"], 2, "The local backend cannot run detached"),
-    (["--experiment-id", "3"], 2, "No experiment with id 3"),
+    (["-b", "nope"], USAGE, "Unknown backend 'nope'"),
+    (["-b", "kubernetes"], USAGE, "proj does not run projects on a Kubernetes cluster"),
+    (["-c", '{"x": 1}'], USAGE, "The local backend takes no --backend-config"),
+    (["-b", "slurm", "-c", '{"partition": 5}'], USAGE, "Invalid --backend-config for the slurm backend"),
+    (["-c", "{not json"], USAGE, "Invalid --backend-config"),
+    (["--tracking-uri", "sqlite:///x.db"], USAGE, "proj cannot record runs in MLflow's database directly"),
+    (["--tracking-uri", "s3://bucket/x"], SETUP, "No tracking store handles s3:// URIs"),
+    (["--tracking-uri", "{file}/store"], SETUP, "Cannot create a tracking store in"),
+    (["--env-manager", "nope"], USAGE, "Unknown environment manager 'nope'"),
+    (["--env-manager", "docker"], USAGE, "--env-manager docker needs a project with docker_env"),
+    (["--installer", "nope", "--env-manager", "virtualenv"], USAGE, "Unknown installer 'nope'"),
+    (["--detach"], USAGE, "The local backend cannot run detached"),
+    (["--experiment-id", "3"], USAGE, "No experiment with id 3"),
 ])
 def test_dry_run_makes_the_checks_a_run_makes(tmp_path, args, code, message):
     _project(tmp_path / "p", "entry_points: {main: {command: 'echo ran'}}\n")
