@@ -245,8 +245,8 @@ class LocalStore(CapturingStore):
             db = self._db(create=False)
             row = db.execute("SELECT name FROM experiments WHERE id = ?", (int(experiment_id),)).fetchone()
             known = db.execute("SELECT id, name FROM experiments ORDER BY id LIMIT 20").fetchall()
-        except RunNotFoundError:
-            row, known = None, []
+        except RunNotFoundError:  # no store yet: the one a run creates starts with Default, id 0
+            row, known = None, [(0, DEFAULT_EXPERIMENT)]
         if row is not None:
             return str(row[0])
         if int(experiment_id) == 0:  # a store made before Default had id 0 (or with no runs yet)
