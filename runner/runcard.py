@@ -248,7 +248,9 @@ def card_view(card: RunCard) -> dict[str, Any]:
         "source": {"kind": s.kind, "uri": s.location, "path": s.ran_in or "", "commit": s.commit,
                    "subdirectory": s.subdirectory, "dirty": bool(s.diff) if s.commit else None,
                    "diff_hash": s.diff_hash, "version": s.version},
-        "parameters": [{"name": name, "value": value} for name, value in values.items()],
+        "parameters": [{"name": name, "value": value, "given": card.parameters.get(name)}
+                       for name, value in values.items()],
+        "parameters_given_only": card.parameter_values is None,
         "environment": {"kind": env.kind, "key": env.key, "python": env.python, "options": env.options},
         "metrics": outcome.get("metrics") or {},
         "backend": card.backend.name, "backend_config": card.backend.config,

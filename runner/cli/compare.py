@@ -78,7 +78,16 @@ def _metric_lines(path: Path) -> dict[str, int]:
 def difference(a: Compared, b: Compared) -> RunDiff:
     from runner.rundiff import diff_runs
 
+    if a.view.get("parameters_given_only") or b.view.get("parameters_given_only"):
+        return diff_runs(_as_given(a.view), _as_given(b.view), a.lock, b.lock)
     return diff_runs(a.view, b.view, a.lock, b.lock)
+
+
+def _as_given(view: dict[str, Any]) -> dict[str, Any]:
+    """Parameters as they were given (text), defaults left out: how a version 1 card knows them,
+    so that a run is compared with one on the same terms."""
+    given = [{"name": p["name"], "value": p["given"]} for p in view["parameters"] if p.get("given") is not None]
+    return {**view, "parameters": given}
 
 
 def verdict_of(a: Compared, b: Compared, tolerances: Tolerances, asked_for: frozenset[str] = frozenset()) -> Verdict:

@@ -76,7 +76,8 @@ def rerun(
     report_finished(outcome, tracking_uri)
     code, extra = outcome.exit_code, dict[str, Any](reproduces=card.run_id)
     if check:
-        asked = frozenset({f"parameters: {name}" for name in overrides}
+        asked = frozenset({f"parameters: {name}" for name in overrides}  # -P changes the command too
+                          | ({"command"} if overrides else set())
                           | ({"source", "command"} if run_checkout or version else set()))
         now = compared(outcome.record.run_id, tracking_uri)
         verdict = verdict_of(original, now, tolerances, asked)
