@@ -106,12 +106,11 @@ def test_the_light_install_validates_runs_with_uv_and_names_missing_extras(dists
     assert proj(project, "validate", "--strict").returncode == 0
     ran = proj(project, "run", ".", "--env-manager", "uv")
     assert ran.returncode == 0 and str(tmp_path / "home") in ran.stdout, ran.stderr  # its own environment
-    (project / "MLproject").write_text("name: light\nconda_env: conda.yaml\nentry_points:\n  main:\n"
-                                       "    command: 'true'\n")
     (project / "conda.yaml").write_text("name: light\ndependencies: [python=3.11]\n")
-    for args, extra in ((["run", "."], "conda"), (["run", ".", "--env-manager", "docker"], "docker"),
-                        (["ui"], "ui")):
-        missing = proj(project, *args)
+    kinds = {"conda": "conda_env: conda.yaml", "docker": "docker_env: {image: 'busybox:latest'}", "ui": ""}
+    for extra, section in kinds.items():
+        (project / "MLproject").write_text(f"name: light\n{section}\nentry_points:\n  main:\n    command: 'true'\n")
+        missing = proj(project, *(["ui"] if extra == "ui" else ["run", "."]))
         assert missing.returncode == SETUP and f"needs the {extra} extra" in missing.stderr, missing.stderr
         assert f"pip install 'proj-runner[{extra}]'" in missing.stderr and "Traceback" not in missing.stderr
 
