@@ -98,7 +98,9 @@ def test_cli_reads_and_ui_requests_leave_the_store_byte_identical(busy_store, pl
                  f"/compare?run={ids['first']}&run={ids['second']}&all=1&metric=loss&goal=max",
                  f"/compare?run={ids['first']}&run={ids['orphan']}&x=param:lr&y=metric:loss",
                  f"/sweeps/{sweep}", f"/sweeps/{sweep}?metric=loss&axis=param:lr&axis=metric:loss",
-                 f"/compare?sweep={sweep}", f"/api/compare?sweep={sweep}"]
+                 f"/compare?sweep={sweep}", f"/api/compare?sweep={sweep}", f"/sweeps/{sweep[:8]}",
+                 "/?filter=metrics.loss+%3E+0+and+params.lr+%3E%3D+0.1", "/?deleted=all&columns=chosen&tags=x",
+                 "/api/runs?filter=attributes.status+%3D+%27RUNNING%27&deleted=only"]
         for run_id in ids.values():
             pages += [f"/runs/{run_id}", f"/api/runs/{run_id}", f"/api/runs/{run_id}/log",
                       f"/api/runs/{run_id}/metrics"]

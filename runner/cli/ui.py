@@ -87,7 +87,8 @@ def _serve(uri: str, listener: socket.socket, loopback_host: Optional[str]) -> N
     (DNS rebinding): the loopback names, and the address given with --host (such as 127.0.0.2)."""
     import uvicorn
 
-    from runner.ui.app import LOOPBACK_NAMES, create_app
+    from runner.ui.app import create_app
+    from runner.ui.guard import LOOPBACK_NAMES
 
     host, port = listener.getsockname()[:2]
     allowed = None if loopback_host is None else (*LOOPBACK_NAMES, loopback_host.strip("[]").lower(), host)

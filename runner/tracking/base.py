@@ -148,6 +148,16 @@ class MlflowData:
                    status=data.get("status"), problems=list(data.get("problems") or []))
 
 
+@dataclass(frozen=True)
+class ExperimentSummary:
+    """An experiment and its runs, for a list of experiments (`proj ui`)."""
+
+    name: str
+    experiment_id: str
+    runs: int  # runs recorded in it, deleted ones not counted
+    active: int  # of those, runs still RUNNING
+
+
 @dataclass
 class RunRecord:
     experiment: str
@@ -326,6 +336,11 @@ class TrackingStore(ABC):
     def _cannot(self, what: str) -> UsageError:
         return UsageError(f"The tracking store {self.uri} cannot {what}",
                           hint="its plugin does not implement it (docs/plugins.md)")
+
+    def list_experiments(self) -> list[ExperimentSummary] | None:
+        """Every experiment that holds runs, by name, with how many (deleted runs not counted);
+        None when the store cannot tell without reading every run."""
+        return None
 
     def experiment_name(self, experiment_id: str) -> str:
         """The name of the experiment with this id (`--experiment-id`); UsageError if there is none."""

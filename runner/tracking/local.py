@@ -36,6 +36,7 @@ from runner.tracking import local_query
 from runner.tracking.base import (
     DEFAULT_EXPERIMENT,
     LOG_NAME,
+    ExperimentSummary,
     JobRecord,
     RunQuery,
     RunRecord,
@@ -237,6 +238,17 @@ class LocalStore(CapturingStore):
         if not os.path.lexists(self._run_dir(record.run_id) / CAPTURE):  # recorded before proj captured
             self.create_capture(record)
         return continued
+
+    def list_experiments(self) -> list[ExperimentSummary]:
+        try:
+            db = self._db(create=False)
+        except RunNotFoundError:
+            return []
+        rows = db.execute(
+            "SELECT e.id, e.name, count(r.run_id), count(CASE WHEN r.status = 'RUNNING' THEN 1 END) "
+            "FROM experiments e JOIN runs r ON r.experiment_id = e.id AND r.deleted_time IS NULL "
+            "GROUP BY e.id ORDER BY e.name")
+        return [ExperimentSummary(name, str(number), count, active) for number, name, count, active in rows]
 
     def experiment_name(self, experiment_id: str) -> str:
         if not experiment_id.strip().isdigit():

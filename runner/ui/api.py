@@ -11,6 +11,7 @@ from itertools import islice
 from starlette.requests import Request
 
 from runner.errors import UsageError
+from runner.runsearch import find_runs
 from runner.runview import run_view
 from runner.ui.comparison import compare_runs
 from runner.ui.jsonresponse import JSON
@@ -25,11 +26,10 @@ MAX_METRIC_PAGE = 10_000  # metric points sent at once by /api/runs/ID/metrics
 
 def runs(request: Request) -> JSON:
     wanted = table_request(request.query_params)
-    found = store_of(request).list_runs(wanted.query)
-    page = found[: wanted.page_size]
-    more = len(found) > wanted.page_size
-    return JSON({"runs": [r.to_dict() for r in page], "offset": wanted.offset, "limit": wanted.page_size,
-                 "next_offset": wanted.offset + wanted.page_size if more else None})
+    page = find_runs(store_of(request), wanted.query)
+    more = page.remaining > 0 if page.remaining is not None else len(page.records) == wanted.page_size
+    return JSON({"runs": [r.to_dict() for r in page.records], "offset": wanted.offset, "limit": wanted.page_size,
+                 "next_offset": wanted.offset + wanted.page_size if more else None, "total": page.total})
 
 
 def run(request: Request) -> JSON:

@@ -1,7 +1,8 @@
-"""The ASGI application: routes, error pages, and the headers every response carries.
+"""The ASGI application: routes, error pages, and the guard every request passes (runner.ui.guard).
 
-Read-only by construction: every route answers GET (and HEAD) only. The store is opened once per
-worker thread, because a SQLite connection must stay in the thread that opened it.
+Every route answers GET (and HEAD) only and reads, but one: POST /runs/ID/actions/NAME, the
+few changes the app makes (runner.ui.actions). The store is opened once per worker thread, for
+reading, because a SQLite connection must stay in the thread that opened it.
 """
 
 from __future__ import annotations
@@ -15,30 +16,22 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from runner.errors import ProjError, RunNotFoundError, TrackingError
 from runner.lifecycle import needs_refresh
 from runner.runfilter import as_number
 from runner.runview import duration, size, when
 from runner.tracking.base import TrackingStore
-from runner.ui import api, downloads, pages, selections
+from runner.ui import actions, api, downloads, pages, selections
+from runner.ui.guard import LOOPBACK_NAMES, SecurityMiddleware, Token
 from runner.ui.jsonresponse import JSON
 from runner.ui.numbers import exact, is_number, rounded
 
 HERE = Path(__file__).resolve().parent
-LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
-# No inline script or style anywhere: the policy lets only the app's own files run or style.
-SECURITY_HEADERS = [
-    (b"content-security-policy", (b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-                                  b"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")),
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"x-frame-options", b"DENY"),
-]
 
 
 class StoreProvider:
@@ -71,11 +64,14 @@ def create_app(store_uri: str, *, allowed_hosts: Iterable[str] | None = LOOPBACK
         Route("/api/runs/{run_id}/metrics", api.metrics),
         Route("/api/runs/{run_id}/log", api.log),
         Route("/api/compare", api.compare),
+        Route("/runs/{run_id}/actions/{action}", actions.act, methods=["POST"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={ProjError: _proj_error, HTTPException: _http_error})
     app.state.stores = StoreProvider(store_uri)
     app.state.templates = _templates()
+    app.state.token = Token()
+    app.state.actions = allowed_hosts is not None  # changes only when the Host check guards loopback
     return SecurityMiddleware(app, allowed_hosts)
 
 
@@ -122,41 +118,3 @@ def _error(request: Request, status: int, message: str, headers: Mapping[str, st
     if request.url.path.startswith("/api/"):
         return JSON({"error": message, "status": status}, status_code=status, headers=headers)
     return pages.render(request, "error.html", status_code=status, headers=headers, status=status, message=message)
-
-
-# --- headers -----------------------------------------------------------------------------------
-
-class SecurityMiddleware:
-    """Refuses requests for other host names (DNS rebinding) and adds the security headers."""
-
-    def __init__(self, app: ASGIApp, allowed_hosts: Iterable[str] | None) -> None:
-        self.app = app
-        self.allowed = None if allowed_hosts is None else {h.lower() for h in allowed_hosts}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        if self.allowed is not None and _host_name(scope) not in self.allowed:
-            response = PlainTextResponse("This server only answers requests for the local host.", status_code=400)
-            await response(scope, receive, self._with_headers(send))
-            return
-        await self.app(scope, receive, self._with_headers(send))
-
-    @staticmethod
-    def _with_headers(send: Send) -> Send:
-        async def sending(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
-            await send(message)
-
-        return sending
-
-
-def _host_name(scope: Scope) -> str:
-    """The Host header without its port; an IPv6 address loses its brackets."""
-    host = next((value.decode("latin-1") for name, value in scope["headers"] if name == b"host"), "").lower()
-    if host.startswith("["):
-        return host[1:host.find("]")] if "]" in host else host
-    return host.rsplit(":", 1)[0] if ":" in host else host
-

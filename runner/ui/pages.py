@@ -7,6 +7,7 @@ artifact names, experiment names) reaches the page as text.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -17,6 +18,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from runner.runfiles import NotAFileError, RunFileError
+from runner.runfilter import FilterError
+from runner.runmatch import run_tags
 from runner.tracking.base import RUN_SORT_COLUMNS, RunStatus, TrackingStore
 from runner.ui.previews import preview
 from runner.ui.queries import DEFAULT_SORT, chart_options, table_request
@@ -37,19 +40,35 @@ def render(request: Request, template: str, *, status_code: int = 200, headers: 
            **context: Any) -> HTMLResponse:
     page = request.app.state.templates.get_template(template)
     html = page.render(store_uri=request.app.state.stores.uri, statuses=[s.value for s in RunStatus],
-                       quote=quote, signature_columns=signature_columns, **context)
+                       quote=quote, signature_columns=signature_columns, csrf_token=request.app.state.token.value,
+                       actions=request.app.state.actions, path=request.url.path, **context)
     return HTMLResponse(html, status_code=status_code, headers=headers)
 
 
 def runs_page(request: Request) -> HTMLResponse:
     arguments = dict(request.query_params)
     filters = request.query_params.getlist("param")
-    wanted = table_request(request.query_params)
-    table = runs_table(store_of(request), wanted)
+    store = store_of(request)
     link = _linker(request)
-    return render(request, "runs.html", table=table, wanted=wanted, arguments=arguments, filters=filters,
-                  query=request.query_params.multi_items(),
-                  columns=COLUMNS, link=link, filter_link=_filter_linker(link, filters), default_sort=DEFAULT_SORT)
+    context: dict[str, Any] = dict(arguments=arguments, filters=filters, columns=COLUMNS, link=link,
+                                   filter_link=_filter_linker(link, filters), default_sort=DEFAULT_SORT,
+                                   query=request.query_params.multi_items(), run_tags=run_tags,
+                                   with_filter=lambda kind, key, value: added_filter(arguments.get("filter", ""),
+                                                                                    kind, key, value),
+                                   experiments=store.list_experiments())
+    try:
+        wanted = table_request(request.query_params)
+    except FilterError as err:  # shown above an empty table, the search text kept to be fixed
+        return render(request, "runs.html", status_code=400, table=None, wanted=None, search_error=str(err),
+                      **context)
+    return render(request, "runs.html", table=runs_table(store, wanted), wanted=wanted, search_error=None, **context)
+
+
+def added_filter(current: str, kind: str, key: str, value: str) -> str:
+    """The search text with one more comparison: `tags.team = 'vision'` (quotes doubled inside)."""
+    name = key if re.fullmatch(r"[\w.]+", key) else '"' + key.replace('"', '""') + '"'
+    comparison = f"{kind}s.{name} = '" + value.replace("'", "''") + "'"
+    return f"{current.strip()} and {comparison}" if current.strip() else comparison
 
 
 def _linker(request: Request) -> Callable[..., str]:

@@ -15,6 +15,7 @@ from starlette.datastructures import QueryParams
 
 from runner.errors import UsageError
 from runner.params import parse_assignments
+from runner.runfilter import parse_filter
 from runner.tracking.base import RUN_SORT_COLUMNS, RunQuery, RunStatus
 from runner.ui.charts import X_AXES, ChartOptions
 
@@ -22,14 +23,14 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 MAX_OFFSET = 10**15  # SQLite integers are 64-bit
 DEFAULT_SORT = "start_time"
-PARAM_PREFIX, METRIC_PREFIX = "param:", "metric:"
+PARAM_PREFIX, METRIC_PREFIX, TAG_PREFIX = "param:", "metric:", "tag:"
 MAX_SMOOTHING = 0.99
 
 
 @dataclass(frozen=True)
 class TableRequest:
-    query: RunQuery  # limit is one more than the page size: that extra run says a next page exists
-    sort: str  # a column name, param:NAME or metric:NAME
+    query: RunQuery  # the page asked for: `limit` runs from `offset` on
+    sort: str  # a column name, param:NAME, metric:NAME or tag:NAME
     descending: bool
     metrics: tuple[str, ...]  # metric columns the user chose
     page_size: int
@@ -54,8 +55,10 @@ def table_request(args: QueryParams) -> TableRequest:
     offset = whole_number(args, "offset", 0, low=0, high=MAX_OFFSET)
     chosen = args.get("columns", "") == "chosen"
     params = names(args.getlist("params"))
+    search = args.get("filter", "").strip()
     query = RunQuery(experiment=experiment, status=status, parameters=tuple(filters.items()), sweep=sweep,
-                     limit=page_size + 1, offset=offset, descending=descending, **_sort_fields(sort))
+                     limit=page_size, offset=offset, descending=descending, **_sort_fields(sort),
+                     filter=parse_filter(search) if search else None, deleted=_deleted(args.get("deleted", "")))
     return TableRequest(query, sort, descending, names(args.getlist("metrics")), page_size,
                         params=params if params or chosen else None, tags=names(args.getlist("tags")), chosen=chosen)
 
@@ -70,10 +73,20 @@ def _sort_fields(sort: str) -> dict[str, Any]:
         return {"sort_parameter": sort[len(PARAM_PREFIX):]}
     if sort.startswith(METRIC_PREFIX) and sort[len(METRIC_PREFIX):]:
         return {"sort_metric": sort[len(METRIC_PREFIX):]}
+    if sort.startswith(TAG_PREFIX) and sort[len(TAG_PREFIX):]:
+        return {"sort_tag": sort[len(TAG_PREFIX):]}
     if sort in RUN_SORT_COLUMNS:
         return {"sort_by": sort}
-    raise UsageError(f"Cannot sort runs by {sort!r}",
-                     hint=f"choose one of {', '.join(RUN_SORT_COLUMNS)}, {PARAM_PREFIX}NAME or {METRIC_PREFIX}NAME")
+    raise UsageError(f"Cannot sort runs by {sort!r}", hint=f"choose one of {', '.join(RUN_SORT_COLUMNS)}, "
+                                                        f"{PARAM_PREFIX}NAME, {METRIC_PREFIX}NAME or {TAG_PREFIX}NAME")
+
+
+def _deleted(text: str) -> bool | None:
+    """`deleted=only` lists deleted runs only, `deleted=all` both; by default deleted runs are hidden."""
+    choices: dict[str, bool | None] = {"": False, "only": True, "all": None}
+    if text.strip() not in choices:
+        raise UsageError(f"deleted must be only or all, not {text!r}")
+    return choices[text.strip()]
 
 
 def _status(text: str) -> RunStatus | None:

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from runner.errors import RunNotFoundError
+from runner.runsearch import resolve_sweep
 from runner.tracking.base import RunQuery, RunRecord, TrackingStore
 from runner.ui.choosing import Selection, select
 from runner.ui.comparison import MAX_COMPARED, compare_runs
@@ -68,8 +69,9 @@ def compared_runs(store: TrackingStore, request: Request) -> list[RunRecord]:
 
 
 def sweep_runs(store: TrackingStore, sweep_id: str) -> list[RunRecord]:
-    """The points of a sweep in the order they started (at most MAX_COMPARED)."""
-    records = store.list_runs(RunQuery(sweep=sweep_id.strip(), sort_by="start_time", limit=MAX_COMPARED))
+    """The points of a sweep (its id or a unique prefix) in the order they started (at most MAX_COMPARED)."""
+    whole = resolve_sweep(store, sweep_id)
+    records = store.list_runs(RunQuery(sweep=whole, sort_by="start_time", limit=MAX_COMPARED))
     if not records:
         raise RunNotFoundError(f"No sweep {sweep_id!r} in {store.uri}",
                                hint="a sweep's id is on each of its runs' pages")

@@ -15,8 +15,10 @@ from typing import Any
 from markupsafe import Markup
 
 from runner.errors import ProjError, RunNotFoundError, TrackingError
+from runner.runmatch import run_tags
+from runner.runsearch import find_runs
 from runner.runview import run_view
-from runner.tracking.base import LOG_NAME, RunRecord, RunStatus, TrackingStore
+from runner.tracking.base import LOG_NAME, ExperimentSummary, RunRecord, RunStatus, TrackingStore
 from runner.ui.charts import ChartOptions, Series, line_chart, read_curves
 from runner.ui.queries import TableRequest
 
@@ -41,6 +43,8 @@ class RunsTable:
     last_values: dict[str, dict[str, float]] = field(default_factory=dict)  # run id -> metric -> last
     tags: list[str] = field(default_factory=list)  # tag columns shown
     offered: dict[str, list[str]] = field(default_factory=dict)  # params/metrics/tags the column chooser offers
+    total: int | None = None  # how many runs match, on every page (None: the store cannot count)
+    experiments: list[ExperimentSummary] | None = None  # every experiment with its run count
 
     @property
     def active(self) -> bool:
@@ -49,19 +53,20 @@ class RunsTable:
 
 
 def runs_table(store: TrackingStore, request: TableRequest) -> RunsTable:
-    found = store.list_runs(request.query)
-    records = found[: request.page_size]
+    page = find_runs(store, request.query)
+    records = page.records
     values = {r.run_id: last_values(store, r) for r in records}
     seen_params = list(dict.fromkeys(p.name for r in records for p in r.parameters))
     seen_metrics = sorted({key for run in values.values() for key in run})
-    seen_tags = sorted({key for r in records for key in r.tags})
+    seen_tags = sorted({key for r in records for key in run_tags(r) if not key.startswith("mlflow.")})
     params = seen_params if request.params is None else list(request.params)
     metrics = list(request.metrics) if request.metrics or request.chosen else seen_metrics[:DEFAULT_METRIC_COLUMNS]
     offered = {"params": list(dict.fromkeys([*seen_params, *params])),
                "metrics": list(dict.fromkeys([*seen_metrics, *metrics])),
                "tags": list(dict.fromkeys([*seen_tags, *request.tags]))}
-    return RunsTable(records, len(found) > request.page_size, params, metrics,
-                     [key for key in seen_metrics if key not in metrics], values, list(request.tags), offered)
+    has_next = page.remaining > 0 if page.remaining is not None else len(records) == request.page_size
+    return RunsTable(records, has_next, params, metrics, [key for key in seen_metrics if key not in metrics], values,
+                     list(request.tags), offered, page.total, store.list_experiments())
 
 
 def last_values(store: TrackingStore, record: RunRecord) -> dict[str, float]:

@@ -95,10 +95,14 @@ def test_metrics_points_in_order(client, ui_store):
     ("experiment=alpha&param=lr=0.3", set()),
     ("status=finished", {"baseline", "faster", "links", "xss-probe", "locked"}),
     ("status=FAILED", set()),
-    ("sweep=0123abcd", set()),
 ])
 def test_filters(client, query, expected):
     assert set(names(client.get("/api/runs?" + query).json()["runs"])) == expected
+
+
+def test_a_sweep_that_is_not_there_is_named(client):
+    answer = client.get("/api/runs?sweep=0123abcd")
+    assert answer.status_code == 404 and "No sweep '0123abcd'" in answer.json()["error"]
 
 
 @pytest.mark.parametrize("query, expected", [
@@ -305,7 +309,7 @@ def test_nothing_can_be_changed(client, ui_store, method, path):
 def test_security_headers_and_host_check(client):
     headers = client.get("/").headers
     assert "script-src 'self'" in headers["content-security-policy"]
-    assert headers["x-frame-options"] == "DENY" and headers["referrer-policy"] == "no-referrer"
+    assert headers["x-frame-options"] == "DENY" and headers["referrer-policy"] == "same-origin"
     assert client.get("/", headers={"host": "attacker.example"}).status_code == 400
     assert client.get("/", headers={"host": "localhost:5000"}).status_code == 200
 

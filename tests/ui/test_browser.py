@@ -30,10 +30,13 @@ def test_runs_table_lists_the_runs_and_filters_narrow_it(tab, ui_server, ui_stor
     assert sorted(table_names(page)) == sorted(ui_store.runs)
     page.screenshot(path=str(screenshots / "ui-runs.png"), full_page=True)
 
-    page.fill("input[name=experiment]", "alpha")
-    page.click("button:has-text('Filter')")
+    counts = dict(zip(page.locator("#experiments li[data-experiment] a").all_inner_texts(),
+                      page.locator("#experiments li[data-experiment] .count").all_inner_texts()))
+    assert counts == {"alpha": "3", "beta": "1", "gamma": "1"}  # a list with run counts, not a text box
+    page.click("#experiments li[data-experiment=alpha] a")
     page.wait_for_url("**/?*experiment=alpha*")
     assert sorted(table_names(page)) == ["baseline", "faster", "links"]
+    assert page.locator("#experiments li.current").get_attribute("data-experiment") == "alpha"
 
     page.fill("input[name=param] >> nth=-1", "lr=0.2")
     page.click("button:has-text('Filter')")

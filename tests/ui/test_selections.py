@@ -66,8 +66,10 @@ def test_the_chosen_axes_and_scatter_columns_are_drawn(client, sweep_store):
         assert answer.status_code == 400 and message in answer.text
 
 
-def test_a_sweep_is_found_by_its_id_only(client):
+def test_a_sweep_is_found_by_its_id_and_the_table_takes_a_prefix(client, sweep_store):
     assert client.get("/sweeps/" + "0" * 32).status_code == 404
+    listed = client.get(f"/api/runs?sweep={sweep_store.sweep_id[:8]}").json()
+    assert listed["total"] == 15 and {r["sweep_id"] for r in listed["runs"]} == {sweep_store.sweep_id}
 
 
 def test_compare_any_number_of_runs_by_sweep_or_by_id(client, sweep_store):
