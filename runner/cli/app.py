@@ -12,6 +12,8 @@ from runner import __version__
 app = typer.Typer(
     name="proj",
     help="Run MLproject projects reproducibly, and record every run.",
+    epilog="Start with: proj init, then proj run . and proj runs list. Each command has --help with examples; "
+           "docs/ has the rest.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,  # errors are shown by runner.cli.main, tracebacks only with --debug
     rich_markup_mode=None,  # help texts are plain: "[default: ...]" must not be read as markup

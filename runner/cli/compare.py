@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, List, Optional
 
 import typer
 
+from runner.cli import completion
 from runner.cli.app import runs_app
 from runner.cli.formats import report_verdict_github
 from runner.cli.output import emit, emit_json
@@ -108,8 +109,10 @@ def show_verdict(verdict: Verdict, original: Compared, output_format: str) -> No
 
 @runs_app.command("diff")
 def diff(
-    first: str = typer.Argument(..., metavar="A", help="A run id or prefix, or a run card file."),
-    second: str = typer.Argument(..., metavar="B", help="Another run id or prefix, or a run card file."),
+    first: str = typer.Argument(..., metavar="A", help="A run id or prefix, or a run card file.",
+                               autocompletion=completion.run_ids),
+    second: str = typer.Argument(..., metavar="B", help="Another run id or prefix, or a run card file.",
+                                autocompletion=completion.run_ids),
     tracking_uri: Optional[str] = typer.Option(
         None, "--tracking-uri", help="The store [default: $PROJ_TRACKING_URI, else the .proj here or above]."),
     output_format: DiffFormat = typer.Option(DiffFormat.text, "--format",
@@ -119,7 +122,13 @@ def diff(
     tolerance: List[str] = typer.Option([], "--tolerance", help=TOLERANCE_HELP),
 ) -> None:
     """Show what differs between two runs (or run cards): source, parameters, command, environment,
-    outcome, metrics; with --exit-code, also say whether B reproduces A."""
+    outcome, metrics; with --exit-code, also say whether B reproduces A.
+
+    \b
+    Examples:
+      proj runs diff 3f2a 9c1e
+      proj runs diff run.yaml 9c1e --exit-code --tolerance rmse=0.01
+    """
     from runner.cli.formats import OutputFormat, use_format
     from runner.lifecycle import diff_exit_code
     from runner.rundiff import describe_diff

@@ -84,6 +84,8 @@ def lock_env(
 
     Commit them: `proj run` then installs exactly what they list (python_env.lock for
     python_env.yaml, conda-lock.yml for conda environments).
+
+    Example: proj env lock . && git add python_env.lock && proj run . --frozen
     """
     from runner.backends.config import read_backend_config
     from runner.environments import registry

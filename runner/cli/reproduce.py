@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, List, Optional
 
 import typer
 
+from runner.cli import completion
 from runner.cli.app import app, runs_app
 from runner.cli.compare import TOLERANCE_HELP, Compared, compared, lock_of, show_verdict, store_for, verdict_of
 from runner.cli.formats import FORMAT_HELP, OutputFormat, program_terminal, report_outcome, use_format
@@ -27,7 +28,7 @@ _TRACKING_URI = typer.Option(None, "--tracking-uri",
 @app.command()
 @with_kind_options("rerun")  # this machine's own settings: --conda-channel-alias, --pull (from the kinds)
 def rerun(
-    run: str = typer.Argument(..., metavar="RUN_ID_OR_CARD",
+    run: str = typer.Argument(..., metavar="RUN_ID_OR_CARD", autocompletion=completion.run_ids,
                               help="A run id (or prefix) in the store, or a run card file."),
     param: List[str] = typer.Option([], "-P", "--param-list", help="Override a parameter, NAME=VALUE (recorded)."),
     version: Optional[str] = typer.Option(None, "-v", "--version",
@@ -42,7 +43,8 @@ def rerun(
         False, "--check",
         help="Compare the re-run with the original (inputs, lock, metrics); exit 124 when it does not reproduce."),
     tolerance: List[str] = typer.Option([], "--tolerance", help=TOLERANCE_HELP),
-    experiment_name: Optional[str] = typer.Option(None, "--experiment-name", help="[default: the original's]"),
+    experiment_name: Optional[str] = typer.Option(None, "--experiment-name", help="[default: the original's]",
+                                                     autocompletion=completion.experiments),
     run_name: Optional[str] = typer.Option(None, "--run-name", help="A name for the new run."),
     tracking_uri: Optional[str] = _TRACKING_URI,
     verbose: bool = typer.Option(False, "--verbose", help="Show environment build output live."),
@@ -51,7 +53,14 @@ def rerun(
 ) -> None:
     """Run a recorded run again: same commit and changes, parameters, environment settings and
     locked environment, same backend and settings. A run card re-run inside a clone of its
-    project runs the checkout as it is (--exact: the recorded commit)."""
+    project runs the checkout as it is (--exact: the recorded commit).
+
+    \b
+    Examples:
+      proj rerun 3f2a                          # the run again, exactly
+      proj rerun 3f2a -P alpha=0.7 --check     # a deliberate change, then what else differs
+      proj rerun run.yaml --allow-drift        # a run card from another machine
+    """
     from runner.cardsource import clone_of
     from runner.environments.kind import EnvironmentSettings
     from runner.lifecycle import check_exit_code
@@ -123,11 +132,15 @@ def _suggest_diff(original: str, outcome: RunOutcome, tracking_uri: Optional[str
 
 @runs_app.command("export")
 def export(
-    run_id: str = typer.Argument(..., metavar="RUN_ID", help="A run id, or a unique prefix of one."),
+    run_id: str = typer.Argument(..., metavar="RUN_ID", help="A run id, or a unique prefix of one.",
+                                autocompletion=completion.run_ids),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the card here [default: stdout]."),
     tracking_uri: Optional[str] = _TRACKING_URI,
 ) -> None:
-    """Write a run card: everything needed to re-run this run elsewhere (`proj rerun CARD`)."""
+    """Write a run card: everything needed to re-run this run elsewhere (`proj rerun CARD`).
+
+    Example: proj runs export 3f2a -o run.yaml && proj rerun run.yaml
+    """
     from runner.atomicfile import write_atomically
     from runner.cardsource import travel_warnings
     from runner.runcard import card_from_run, card_to_yaml

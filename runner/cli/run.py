@@ -7,6 +7,7 @@ from typing import Any, List, Optional
 
 import typer
 
+from runner.cli import completion
 from runner.cli.app import app
 from runner.cli.formats import FORMAT_HELP, OutputFormat, program_terminal, report_outcome, use_format
 from runner.cli.kind_options import manager_help, with_kind_options
@@ -18,11 +19,13 @@ from runner.cli.run_report import Reporter, describe_plan, report_continued, rep
 @with_kind_options("run")  # --installer, --conda-channel-alias, --build-image, --pull, -A: from the kinds
 def run(
     uri: str = typer.Argument(..., metavar="URI", help="A project folder or git URL, optionally with #sub/dir."),
-    entry_point: str = typer.Option("main", "-e", "--entry-point", help="Entry point to run (or a .py/.sh script)."),
+    entry_point: str = typer.Option("main", "-e", "--entry-point", help="Entry point to run (or a .py/.sh script).",
+                                     autocompletion=completion.entry_points),
     version: Optional[str] = typer.Option(None, "-v", "--version", help="Git branch, tag or commit to run."),
-    param: List[str] = typer.Option([], "-P", "--param-list", help="A parameter, NAME=VALUE (repeatable)."),
+    param: List[str] = typer.Option([], "-P", "--param-list", help="A parameter, NAME=VALUE (repeatable).",
+                                     autocompletion=completion.parameters),
     experiment_name: Optional[str] = typer.Option(
-        None, "--experiment-name",
+        None, "--experiment-name", autocompletion=completion.experiments,
         help="Experiment to record the run under [default: $PROJ_EXPERIMENT_NAME, $MLFLOW_EXPERIMENT_NAME, "
              "$MLFLOW_EXPERIMENT_ID, or Default]."),
     experiment_id: Optional[str] = typer.Option(None, "--experiment-id",
@@ -39,7 +42,9 @@ def run(
     tracking_uri: Optional[str] = typer.Option(
         None, "--tracking-uri",
         help="Where to record the run [default: $PROJ_TRACKING_URI, else the .proj here or above]."),
-    backend: str = typer.Option("local", "-b", "--backend", help="Where the command runs."),
+    backend: str = typer.Option(
+        "local", "-b", "--backend",
+        help="Where the command runs: local (this machine), slurm, or a plugin backend's name (docs/plugins.md)."),
     strict: bool = typer.Option(False, "--strict", help="Treat MLproject warnings as errors."),
     frozen: bool = typer.Option(False, "--frozen", help="Install only from lock files; never resolve."),
     lock: Optional[Path] = typer.Option(None, "--lock", help="Install exactly this environment lock."),
@@ -53,7 +58,7 @@ def run(
     detach: bool = typer.Option(False, "--detach",
                                 help="Submit to the scheduler and return at once with the run id."),
     sweep: List[str] = typer.Option(
-        [], "--sweep",
+        [], "--sweep", autocompletion=completion.parameters,
         help="Sweep a parameter (repeatable): NAME=V1,V2,..., NAME=range(START,STOP,STEP), or with --trials "
              "NAME=uniform(LOW,HIGH), loguniform(LOW,HIGH), randint(LOW,HIGH), choice(V1,V2,...) (docs/sweeps.md)."),
     trials: Optional[int] = typer.Option(
@@ -70,7 +75,16 @@ def run(
     output_format: OutputFormat = typer.Option(OutputFormat.text, "--format", help=FORMAT_HELP),
     kind_flags: Optional[dict[str, Any]] = None,
 ) -> None:
-    """Run an entry point of a project and record the run."""
+    """Run an entry point of a project and record the run.
+
+    \b
+    Examples:
+      proj run . -P alpha=0.5                            # the project here, main entry point
+      proj run https://github.com/org/repo.git#train -v v1.2 -e evaluate
+      proj run . --env-manager uv --frozen               # install only what python_env.lock lists
+      proj run . --sweep alpha=0.1,0.5 --sweep 'lr=loguniform(1e-4,1e-1)' --trials 20 --objective rmse
+      proj run . -b slurm -c '{"partition": "gpu"}' --detach
+    """
     import os
 
     use_format(output_format)

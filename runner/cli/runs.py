@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
+from runner.cli import completion
 from runner.cli.app import runs_app
 from runner.cli.output import copy_to_stdout, emit, emit_json
 from runner.errors import TrackingError
@@ -33,12 +34,16 @@ def _store(tracking_uri: Optional[str]) -> TrackingStore:
 
 @runs_app.command("show")
 def show_run(
-    run_id: str = typer.Argument(..., metavar="RUN_ID", help="A run id, or a unique prefix of one."),
+    run_id: str = typer.Argument(..., metavar="RUN_ID", help="A run id, or a unique prefix of one.",
+                                autocompletion=completion.run_ids),
     tracking_uri: Optional[str] = _TRACKING_URI,
     output_format: ShowFormat = typer.Option(ShowFormat.text, "--format", help="text or json."),
     utc: bool = typer.Option(False, "--utc", help="Times in UTC [default: the local time zone]."),
 ) -> None:
-    """Show everything recorded about a run, with its metrics and artifacts."""
+    """Show everything recorded about a run, with its metrics and artifacts.
+
+    Example: proj runs show 3f2a (a unique prefix of the run id is enough; --format json for scripts)
+    """
     store = _store(tracking_uri)
     view = run_view(store, store.get_run(run_id))
     if output_format is ShowFormat.json:
@@ -49,7 +54,8 @@ def show_run(
 
 @runs_app.command("logs")
 def show_logs(
-    run_id: str = typer.Argument(..., metavar="RUN_ID", help="A run id, or a unique prefix of one."),
+    run_id: str = typer.Argument(..., metavar="RUN_ID", help="A run id, or a unique prefix of one.",
+                                autocompletion=completion.run_ids),
     tracking_uri: Optional[str] = _TRACKING_URI,
 ) -> None:
     """Print a run's output (stdout and stderr, in the order they were written)."""
@@ -87,7 +93,8 @@ def sync_runs(
 
 @runs_app.command("artifacts")
 def artifacts(
-    run_id: str = typer.Argument(..., metavar="RUN_ID", help="A run id, or a unique prefix of one."),
+    run_id: str = typer.Argument(..., metavar="RUN_ID", help="A run id, or a unique prefix of one.",
+                                autocompletion=completion.run_ids),
     path: Optional[str] = typer.Argument(None, metavar="[PATH]", help="One file or folder among the artifacts."),
     output: Optional[Path] = typer.Option(None, "-o", "--output",
                                           help="Copy the artifacts (or PATH) into this folder; `-o -` writes "
@@ -97,7 +104,14 @@ def artifacts(
     """List a run's artifacts (or those at PATH), or copy them with -o.
 
     PATH is one artifact, or a folder of them: `sub` means `sub` itself or what is under `sub/`,
-    never `subway.txt`. Copies keep the folders below PATH."""
+    never `subway.txt`. Copies keep the folders below PATH.
+
+    \b
+    Examples:
+      proj runs artifacts 3f2a                   # every artifact, with its size
+      proj runs artifacts 3f2a plots -o out/     # copy a folder of them
+      proj runs artifacts 3f2a model.pkl -o -    # one file to stdout
+    """
     from runner.cli.artifacts import copy_artifacts, list_artifacts, write_artifact
 
     store = _store(tracking_uri)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, List, Optional
 
 import typer
 
+from runner.cli import completion
 from runner.cli.app import runs_app
 from runner.cli.output import emit, note, warn
 from runner.runview import exit_code_text
@@ -51,12 +52,17 @@ def report_detached(record: RunRecord, tracking_uri: Optional[str]) -> None:
 
 @runs_app.command("wait")
 def wait_for_run(
-    run_id: str = typer.Argument(..., metavar="RUN_ID", help="A run id, or a unique prefix of one."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", min=0, help="Give up after this many seconds (exit 1)."),
+    run_id: str = typer.Argument(..., metavar="RUN_ID", help="A run id, or a unique prefix of one.",
+                                autocompletion=completion.run_ids),
+    timeout: Optional[float] = typer.Option(None, "--timeout", min=0,
+                                            help="Give up after this many seconds (exit 124)."),
     follow: bool = typer.Option(False, "--follow", "-f", help="Show the run's output as it is written."),
     tracking_uri: Optional[str] = _TRACKING_URI,
 ) -> None:
-    """Wait until a run has ended (asking its scheduler), and exit with the run's exit code."""
+    """Wait until a run has ended (asking its scheduler), and exit with the run's exit code.
+
+    Example: proj runs wait $(proj run . -b slurm --detach) --follow
+    """
     from runner.backends.follow import LogTail
     from runner.lifecycle import exit_code_of, timed_out_exit_code
     from runner.refresh import wait_for_runs
@@ -86,7 +92,8 @@ def wait_for_run(
 
 @runs_app.command("cancel")
 def cancel_run(
-    run_id: str = typer.Argument(..., metavar="RUN_ID", help="A run id, or a unique prefix of one."),
+    run_id: str = typer.Argument(..., metavar="RUN_ID", help="A run id, or a unique prefix of one.",
+                                autocompletion=completion.run_ids),
     tracking_uri: Optional[str] = _TRACKING_URI,
 ) -> None:
     """Cancel a run's scheduler job; the run is recorded KILLED once the scheduler confirms."""
@@ -108,7 +115,7 @@ def cancel_run(
 
 @runs_app.command("refresh")
 def refresh(
-    run_ids: List[str] = typer.Argument(None, metavar="[RUN_ID]...",
+    run_ids: List[str] = typer.Argument(None, metavar="[RUN_ID]...", autocompletion=completion.run_ids,
                                         help="Runs to refresh (ids or prefixes) [default: every RUNNING run]."),
     tracking_uri: Optional[str] = _TRACKING_URI,
 ) -> None:

@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING, Any, List, Optional
 
 import typer
 
+from runner.cli import completion
 from runner.cli.app import runs_app
 from runner.cli.output import emit, note
 from runner.errors import UsageError
 from runner.runview import duration, metric_text, parameters_text, status_text, tags_text, when
+from runner.words import plural
 
 if TYPE_CHECKING:
     from runner.runsearch import RunPage
@@ -47,7 +49,8 @@ class Column:
 
 @runs_app.command("list")
 def list_runs(
-    experiment: Optional[str] = typer.Option(None, "--experiment", "-x", help="Only this experiment."),
+    experiment: Optional[str] = typer.Option(None, "--experiment", "-x", help="Only this experiment.",
+                                                autocompletion=completion.experiments),
     status: Optional[str] = typer.Option(None, "--status", "-s", help="RUNNING, FINISHED, FAILED, KILLED or LOST."),
     param: List[str] = typer.Option([], "--param", "-P", help="Only runs with NAME=VALUE (repeatable)."),
     run_filter: Optional[str] = typer.Option(
@@ -76,8 +79,11 @@ def list_runs(
 ) -> None:
     """List runs, newest first, or in the order of a metric, parameter, tag or column.
 
-    Examples: proj runs list -m rmse -m mae --sort "metrics.rmse"; proj runs list --filter
-    "metrics.rmse < 0.8 and tags.team = 'vision'" --columns params,tags --format csv
+    \b
+    Examples:
+      proj runs list -m rmse -m mae --sort metrics.rmse
+      proj runs list --filter "metrics.rmse < 0.8 and tags.team = 'vision'" --columns params,tags
+      proj runs list --sweep 9ab7 --format csv > sweep.csv
     """
     from runner.runsearch import find_runs
     from runner.tracking import choose_store, open_store
@@ -95,7 +101,7 @@ def list_runs(
 def _nothing(query: RunQuery, page: RunPage, explained: str) -> str:
     """Why the list is empty: the store, or the filters, or the offset."""
     if query.offset and page.total:
-        return f"{page.total} runs match; --offset {query.offset} is past the last"
+        return f"{plural(page.total, 'run')} match; --offset {query.offset} is past the last"
     filtered = [name for name, given in (("--experiment", query.experiment), ("--status", query.status),
                                          ("--param", query.parameters), ("--filter", query.filter),
                                          ("--sweep", query.sweep), ("--deleted", query.deleted)) if given]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, List, Optional
 
 import typer
 
+from runner.cli import completion
 from runner.cli.app import runs_app
 from runner.cli.output import emit, note
 
@@ -19,7 +20,8 @@ if TYPE_CHECKING:
 
 _TRACKING_URI = typer.Option(None, "--tracking-uri",
                              help="The store [default: $PROJ_TRACKING_URI, else the .proj here or above].")
-_RUN_IDS = typer.Argument(..., metavar="RUN_ID...", help="Run ids, or unique prefixes of them.")
+_RUN_IDS = typer.Argument(..., metavar="RUN_ID...", help="Run ids, or unique prefixes of them.",
+                         autocompletion=completion.run_ids)
 
 
 def _store(tracking_uri: Optional[str]) -> TrackingStore:
@@ -50,12 +52,16 @@ def restore(run_ids: List[str] = _RUN_IDS, tracking_uri: Optional[str] = _TRACKI
 
 @runs_app.command("tag")
 def tag(
-    run_id: str = typer.Argument(..., metavar="RUN_ID", help="A run id, or a unique prefix of one."),
+    run_id: str = typer.Argument(..., metavar="RUN_ID", help="A run id, or a unique prefix of one.",
+                                autocompletion=completion.run_ids),
     tags: List[str] = typer.Argument(None, metavar="[KEY=VALUE]...", help="Tags to set (a new value replaces one)."),
     remove: List[str] = typer.Option([], "--remove", "-r", metavar="KEY", help="Remove this tag (repeatable)."),
     tracking_uri: Optional[str] = _TRACKING_URI,
 ) -> None:
-    """Set or remove a run's tags: proj runs tag 3f2a team=vision stage=try --remove draft"""
+    """Set or remove a run's tags.
+
+    Example: proj runs tag 3f2a team=vision stage=try --remove draft
+    """
     from runner.errors import UsageError
     from runner.runmanage import parse_tags, tag_run
     from runner.runview import tags_text
@@ -71,13 +77,17 @@ def tag(
 
 @runs_app.command("rename")
 def rename(
-    run_id: str = typer.Argument(..., metavar="RUN_ID", help="A run id, or a unique prefix of one."),
+    run_id: str = typer.Argument(..., metavar="RUN_ID", help="A run id, or a unique prefix of one.",
+                                autocompletion=completion.run_ids),
     name: Optional[str] = typer.Argument(None, metavar="[NAME]", help="The run's new name."),
     description: Optional[str] = typer.Option(None, "--description", "-d",
                                               help="The run's new description (\"\" removes it)."),
     tracking_uri: Optional[str] = _TRACKING_URI,
 ) -> None:
-    """Give a run a new name, a description, or both: proj runs rename 3f2a baseline -d "before the fix\""""
+    """Give a run a new name, a description, or both.
+
+    Example: proj runs rename 3f2a baseline -d "before the fix"
+    """
     from runner.runmanage import rename_run
 
     change = rename_run(_store(tracking_uri), run_id, name, description)

@@ -21,7 +21,10 @@ def ui(
     allow_remote: bool = typer.Option(
         False, "--allow-remote", help="Allow a --host other than this machine's loopback (there is no login)."),
 ) -> None:
-    """Look at and compare the runs of a local store in a browser (read-only)."""
+    """Look at and compare the runs of a local store in a browser (read-only).
+
+    Example: proj ui --port 0 (any free port; the address is printed)
+    """
     _check_ui_installed()
     from runner.tracking import open_store, resolve_tracking_uri
 
