@@ -10,6 +10,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from runner.tracking.base import RunRecord, RunStatus, TrackingStore
+from runner.words import plural
 
 if TYPE_CHECKING:
     from runner.outputs import MetricsReading
@@ -127,9 +128,10 @@ def _model_lines(view: dict[str, Any]) -> list[str]:
     lines = ["models"]
     for m in models:
         signature = m["signature"] or {}
-        shape = (f"; signature {len(signature.get('inputs') or [])} inputs -> "
-                 f"{len(signature.get('outputs') or [])} outputs") if signature else "; no signature"
-        lines.append(f"  {m['name']}  ({', '.join(m['flavors']) or 'no flavors'}{shape}; {len(m['files'])} files, "
+        shape = (f"; signature {plural(len(signature.get('inputs') or []), 'input')} -> "
+                 f"{plural(len(signature.get('outputs') or []), 'output')}") if signature else "; no signature"
+        lines.append(f"  {m['name']}  ({', '.join(m['flavors']) or 'no flavors'}{shape}; "
+                     f"{plural(len(m['files']), 'file')}, "
                      f"{size(m['size'])})  artifacts {m['path'] or '.'}/")
     return lines
 
@@ -153,9 +155,9 @@ def _metric_lines(view: dict[str, Any]) -> list[str]:
     lines = ["metrics      (last, min, max, values)"]
     for key, m in sorted(view["metrics"].items()):
         step = f", last step {m['last_step']}" if m["last_step"] is not None else ""
-        count = "?" if m["count"] is None else m["count"]
+        count = "? values" if m["count"] is None else plural(m["count"], "value")
         lines.append(f"  {key} = {metric_text(m['last'])}  (min {metric_text(m['min'])}, max {metric_text(m['max'])}, "
-                     f"{count} values{step})")
+                     f"{count}{step})")
     lines += [f"  ! {problem}" for problem in view["metric_problems"]]
     return lines
 

@@ -22,6 +22,7 @@ from runner.errors import SpecError
 from runner.locations import cache_dir
 from runner.problems import Problem, Severity
 from runner.resources import load_schema, schema_bytes
+from runner.words import plural
 from runner.yamldoc import JsonPath, YamlDocument, describe_path, read_yaml
 
 if TYPE_CHECKING:  # jsonschema itself is imported only when a document is checked
@@ -163,7 +164,7 @@ def _explain(failure: _Failure) -> str:
     if kind == "pattern" and "x-pattern-hint" in failure.schema:  # a regex means little to a user
         return f"{_describe(instance)} is not valid: {failure.schema['x-pattern-hint']}"
     if kind in ("minItems", "maxItems") and isinstance(instance, list):
-        return f"expected a [NAME, value] pair (2 items), got {len(instance)} items"
+        return f"expected a [NAME, value] pair (2 items), got {plural(len(instance), 'item')}"
     return failure.message
 
 

@@ -98,11 +98,6 @@ def copy_to_stdout(handle: BinaryIO) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-def plural(count: int, word: str, many: str | None = None) -> str:
-    """`1 run`, `2 runs`, `0 runs`; `many` for words that do not just take an s (batch -> batches)."""
-    return f"{count} {word if count == 1 else many or word + 's'}"
-
-
 def table(rows: list[list[str]], headers: list[str]) -> str:
     """Left-aligned columns separated by two spaces."""
     widths = [len(h) for h in headers]

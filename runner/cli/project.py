@@ -9,9 +9,10 @@ from typing import List
 import typer
 
 from runner.cli.app import app
-from runner.cli.output import emit, emit_json, note, plural
+from runner.cli.output import emit, emit_json, note
 from runner.errors import ExitCode, UsageError
 from runner.problems import Problem, render_problems
+from runner.words import plural
 
 
 class ProblemFormat(str, Enum):

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, NoReturn, Optional
 
 import typer
 
-from runner.cli.output import emit, note, plural, table, warn
+from runner.cli.output import emit, note, table, warn
 from runner.cli.run_report import Reporter, describe_plan, store_hint
 from runner.errors import UsageError
 from runner.runview import exit_code_text
+from runner.words import plural
 
 if TYPE_CHECKING:
     from runner.api import RunRequest
