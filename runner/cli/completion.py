@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from runner.words import plural
+
 if TYPE_CHECKING:
     from runner.project import Project
     from runner.tracking.base import RunRecord, TrackingStore
 
 Completions = list[tuple[str, str]]  # (value, what it is), shown beside the value by zsh and fish
-RECENT_RUNS = 500  # runs read for experiment names
+RECENT_RUNS = 500  # runs read for experiment names, from a store that cannot list them
 _RUN_ID = re.compile(r"^[0-9a-f]*$")
 
 
@@ -54,14 +56,19 @@ def run_ids(ctx: typer.Context, incomplete: str) -> Completions:
 
 @_quietly
 def experiments(ctx: typer.Context, incomplete: str) -> Completions:
-    """Experiment names of the store's recent runs."""
+    """The store's experiments with how many runs each holds (from its recent runs when the store
+    cannot count them itself)."""
     from runner.tracking.base import RunQuery
 
-    counts: dict[str, int] = {}
-    for record in _store(ctx).list_runs(RunQuery(limit=RECENT_RUNS)):
-        counts[record.experiment] = counts.get(record.experiment, 0) + 1
-    return [(name, f"{count} recent run{'s' if count != 1 else ''}") for name, count in sorted(counts.items())
-            if name.startswith(incomplete)]
+    store = _store(ctx)
+    summaries = store.list_experiments()
+    if summaries is not None:
+        counts = {s.name: s.runs for s in summaries}
+    else:
+        counts = {}
+        for record in store.list_runs(RunQuery(limit=RECENT_RUNS)):
+            counts[record.experiment] = counts.get(record.experiment, 0) + 1
+    return [(name, plural(count, "run")) for name, count in sorted(counts.items()) if name.startswith(incomplete)]
 
 
 @_quietly
