@@ -72,6 +72,7 @@ def main() -> None:
         commands = {
             "`bash -c true` (the command run directly)": ["bash", "-c", "true"],
             "`python -c pass` (interpreter start)": [python, "-c", "pass"],
+            "`python -c 'import runner'` (what a project pays to log)": [python, "-c", "import runner"],
             "`proj run .` (fetch, validate, record, run, record the end)": [*proj, "run", "."],
             "`proj validate MLproject`": [*proj, "validate", "MLproject"],
             "`proj --help`": [*proj, "--help"],
@@ -90,7 +91,7 @@ def report(results: dict[str, tuple[float, float]], args: argparse.Namespace) ->
     print("|---|---|---|---|")
     for name, (wall, cpu) in results.items():
         print(f"| {name} | {wall * 1000:.1f} ms | {cpu * 1000:.1f} ms | {cpu / python_cpu:.1f}x |")
-    run_wall, run_cpu = results[names[2]]
+    run_wall, run_cpu = results[names[3]]
     print(f"\n`proj run` / interpreter start: {run_cpu / python_cpu:.1f}x by CPU time, "
           f"{run_wall / python_wall:.1f}x by wall time (target <= {TARGET:.0f}x)")
 

@@ -67,3 +67,10 @@ def test_run_help_names_every_choice_it_takes():
                   "METRIC[:min|max]", "<text|json|github>"):
         assert words in shown
     assert "<auto|always|never>" in run_proj("--help", check_exit=0).stdout
+
+
+def test_a_global_options_value_is_not_taken_for_the_command():
+    from runner.cli import _modules_for
+
+    assert _modules_for(["--color", "never", "run", "."]) == ("run",)  # only run's module is loaded
+    assert _modules_for(["--color", "always", "runs", "list"]) == ("runs_list",)

@@ -91,8 +91,13 @@ def _check_text(arguments: list[str]) -> None:
     check_limits()
 
 
+# proj's own options that take a value (`proj --color never run ...`): the value is not a command.
+_GLOBAL_VALUED = ("--color",)
+
+
 def _modules_for(arguments: list[str]) -> tuple[str, ...]:
-    words = [a for a in arguments if not a.startswith("-")][:2]
+    values = {i + 1 for i, a in enumerate(arguments) if a in _GLOBAL_VALUED}
+    words = [a for i, a in enumerate(arguments) if not a.startswith("-") and i not in values][:2]
     if len(words) == 2 and words[0] == "runs" and words[1] in _RUNS_SUBCOMMANDS:
         return (_RUNS_SUBCOMMANDS[words[1]],)
     return _COMMAND_MODULES.get(words[0] if words else "", _ALL_MODULES)
