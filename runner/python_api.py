@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import logging
 import os
+import signal
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -54,7 +55,8 @@ def run(uri: str | os.PathLike[str], entry_point: str = "main", parameters: Mapp
     entry point). With `check` (the default) a run that does not finish raises RunFailedError,
     as `mlflow.projects.run` raises; errors before the run raise the ProjError subclass `proj run`
     would report (UsageError, ParameterError, EnvironmentSetupError, ...). `detach` hands the run
-    to a scheduler backend and returns it RUNNING.
+    to a scheduler backend and returns it RUNNING. Ctrl-C stops the run as it stops `proj run`
+    (recorded KILLED), then raises KeyboardInterrupt.
     """
     from runner.api import RunRequest, run_project
     from runner.environments.kind import EnvironmentSettings
@@ -76,6 +78,8 @@ def run(uri: str | os.PathLike[str], entry_point: str = "main", parameters: Mapp
     outcome = run_project(request, _LoggingReporter(), terminal=terminal, on_started=_started)
     record = outcome.record
     _log.info("run %s %s in %s", record.run_id, record.status.value, _duration(record))
+    if outcome.interrupted_by == signal.SIGINT:  # Ctrl-C: recorded KILLED, and the caller stops too
+        raise KeyboardInterrupt
     if check and not detach and record.status is not RunStatus.FINISHED:
         raise RunFailedError(record)
     return record

@@ -373,3 +373,24 @@ def test_search_runs_as_a_dataframe_matches_mlflow_search_runs(project, server_u
     assert result["type"] == "DataFrame" and len(result["ours"]) == 2 and result["ours"] == result["theirs"]
     assert result["missing"] == [] and result["same values"] is True
     assert result["times"] == ["datetime64[ns, UTC]"] * 2
+
+
+def test_ctrl_c_records_the_run_killed_and_raises_keyboard_interrupt(tmp_path):
+    import signal
+
+    from helpers.processes import wait_for
+
+    (tmp_path / "MLproject").write_text('name: slow\nentry_points:\n  main:\n    command: "touch started; sleep 60"\n')
+    script = textwrap.dedent("""
+        import runner
+        try:
+            runner.run(".")
+        except KeyboardInterrupt:
+            print("interrupted:", runner.search_runs(output_format="records")[0].status.value)
+    """)
+    process = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, env=python_env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: (tmp_path / "started").exists() or None, timeout=60, what="the run to start")
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0 and out.strip().endswith("interrupted: KILLED"), err
