@@ -124,3 +124,18 @@ def test_backend_config_as_a_json_file_with_the_short_option(plugin_site, projec
     done = run_proj("run", ".", "-b", "nice", "-c", str(settings), cwd=project, env={"PYTHONPATH": str(plugin_site)},
                     check_exit=0)
     assert done.stdout == f"niceness {min(os.nice(0) + 5, 19)}\n"
+
+
+def test_a_backend_is_refused_an_invocation_kind_it_does_not_accept_before_anything_is_built(plugin_site,
+                                                                                            tmp_path):
+    """The nice backend accepts host commands only; a docker project asks for a container."""
+    (tmp_path / "MLproject").write_text("name: boxed\ndocker_env:\n  image: no-such-image-is-needed:1\n"
+                                        "entry_points:\n  main:\n    command: \"touch ran\"\n")
+    done = run_proj("run", ".", "-b", "nice", cwd=tmp_path, env={"PYTHONPATH": str(plugin_site)},
+                    check_exit=USAGE)
+    assert ("The nice backend cannot run docker environments: they run as a container, and it starts "
+            "a command on the host") in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "ran").exists()
+    listed = run_proj("runs", "list", "--format", "json", cwd=tmp_path, check_exit=0).stdout
+    assert json.loads(listed) == []  # nothing recorded (and no image: the daemon was never asked)
