@@ -87,7 +87,8 @@ def test_on_a_terminal_it_asks_for_what_no_flag_gives(tmp_path):
                                stdin=follower, stdout=follower, stderr=follower, env={**os.environ, "TERM": "dumb"})
     os.close(follower)
     seen = b""
-    for prompt, answer in ((b"Project name [asked]:", b"Asked Project\n"), (b"[python]:", b"conda\n")):
+    for prompt, answer in ((b"Project name [asked]:", b"Asked Project\n"), (b"[python]:", b"docker\n"),
+                           (b"'docker' is not one of 'python', 'conda'", b"conda\n")):
         deadline = time.monotonic() + 60
         while prompt not in seen and time.monotonic() < deadline:
             seen += os.read(leader, 4096)

@@ -7,7 +7,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Optional
 
-import click
 import typer
 
 from runner.cli.app import app
@@ -50,9 +49,7 @@ def init(
     if ask:
         name = name or typer.prompt("Project name", default=default_name)
         if environment is None:
-            environment = EnvironmentOption(typer.prompt(
-                "Environment (python: python_env.yaml with uv; conda: conda.yaml)", default="python",
-                type=click.Choice([e.value for e in EnvironmentOption])))
+            environment = _ask_environment()
         python = python or typer.prompt("Python version", default=default_python)
     scaffold = Scaffold(name or default_name, (environment or EnvironmentOption.python).value,
                         python or default_python)
@@ -64,3 +61,15 @@ def init(
              else f"created {folder / '.gitignore'}")
     where = "" if folder == Path(".") else f"cd {folder} && "
     note(f"next: {where}proj validate --strict && proj run . -P alpha=0.3 && proj runs list")
+
+
+def _ask_environment() -> EnvironmentOption:
+    """Ask until the answer is one of the choices. (Not click.Choice: typer 0.28 vendors click,
+    so `click` itself is not one of proj's dependencies.)"""
+    choices = [e.value for e in EnvironmentOption]
+    while True:
+        answer = str(typer.prompt(f"Environment (python: python_env.yaml with uv; conda: conda.yaml) "
+                                  f"({', '.join(choices)})", default="python")).strip()
+        if answer in choices:
+            return EnvironmentOption(answer)
+        typer.echo(f"Error: {answer!r} is not one of {', '.join(repr(c) for c in choices)}.", err=True)
