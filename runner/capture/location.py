@@ -38,22 +38,69 @@ class CaptureRun:
     start_time: float  # seconds since the epoch
 
 
-def create_capture(root: Path, run: CaptureRun) -> None:
-    """Lay out the file store at `root` (a new folder) with its experiment and RUNNING run."""
+# A capture as proj lays it out: each path (relative, "/"-separated) with the bytes of a file,
+# or None for a folder. `untouched` compares a capture with it.
+Layout = dict[str, bytes | None]
+RUN_FOLDERS = ("params", "metrics", "tags", "artifacts")
+
+
+def create_capture(root: Path, run: CaptureRun) -> Layout:
+    """Lay out the file store at `root` (a new folder) with its experiment and RUNNING run;
+    returns what it laid out."""
     experiment = root / EXPERIMENT_ID
     folder = experiment / run.run_id
-    for sub in ("params", "metrics", "tags", "artifacts"):
+    for sub in RUN_FOLDERS:
         (folder / sub).mkdir(parents=True, mode=0o700)
     root.chmod(0o700)
     now = int(run.start_time * 1000)
-    _write_yaml(experiment / "meta.yaml", {
+    layout: Layout = {EXPERIMENT_ID: None, f"{EXPERIMENT_ID}/{run.run_id}": None}
+    layout.update({f"{EXPERIMENT_ID}/{run.run_id}/{sub}": None for sub in RUN_FOLDERS})
+    layout[f"{EXPERIMENT_ID}/meta.yaml"] = _write_yaml(experiment / "meta.yaml", {
         "artifact_location": experiment.as_uri(), "creation_time": now, "experiment_id": EXPERIMENT_ID,
         "last_update_time": now, "lifecycle_stage": "active", "name": run.experiment})
-    _write_yaml(folder / "meta.yaml", {
+    layout[f"{EXPERIMENT_ID}/{run.run_id}/meta.yaml"] = _write_yaml(folder / "meta.yaml", {
         "artifact_uri": (folder / "artifacts").as_uri(), "end_time": None, "entry_point_name": "",
         "experiment_id": EXPERIMENT_ID, "lifecycle_stage": "active", "run_id": run.run_id,
         "run_name": run.run_name, "run_uuid": run.run_id, "source_name": "", "source_type": LOCAL_SOURCE,
         "source_version": "", "start_time": now, "status": RUNNING, "tags": [], "user_id": run.user})
+    return layout
+
+
+def untouched(root: Path, layout: Layout) -> bool:
+    """Whether the capture at `root` still holds exactly `layout`: those folders, those files with
+    those bytes, and nothing else (no link, no other file). Then the project's MLflow client
+    logged nothing, and reading it back would find only what proj wrote (any doubt: False)."""
+    found: Layout = {}
+    pending = [""]
+    while pending:
+        relative = pending.pop()
+        try:
+            entries = list(os.scandir(root / relative if relative else root))
+        except OSError:
+            return False
+        for entry in entries:
+            path = f"{relative}/{entry.name}" if relative else entry.name
+            if path not in layout:
+                return False
+            if entry.is_dir(follow_symlinks=False):
+                found[path] = None
+                pending.append(path)
+            elif entry.is_file(follow_symlinks=False):
+                found[path] = _read_small(entry.path, len(layout[path] or b""))
+            else:
+                return False
+    return found == layout
+
+
+def _read_small(path: str, size: int) -> bytes | None:
+    """The file's bytes if it has `size` of them (read without following a link), else None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        data = handle.read(size + 1)
+    return data if len(data) == size else None
 
 
 def capture_variables(root: Path, run_id: str) -> dict[str, str]:
@@ -62,9 +109,11 @@ def capture_variables(root: Path, run_id: str) -> dict[str, str]:
             "MLFLOW_EXPERIMENT_ID": EXPERIMENT_ID, ALLOW_FILE_STORE: "true"}
 
 
-def _write_yaml(path: Path, data: dict[str, object]) -> None:
+def _write_yaml(path: Path, data: dict[str, object]) -> bytes:
     import yaml  # PyYAML: imported by the runs that create a capture, not by every read of the store
 
+    text = yaml.safe_dump(data, default_flow_style=False).encode("utf-8")
     fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        yaml.safe_dump(data, handle, default_flow_style=False)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(text)
+    return text

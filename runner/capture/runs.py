@@ -10,34 +10,18 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-from runner.capture.conflicts import conflict_warning
 from runner.capture.filestore import CapturedRun, FileStore
+from runner.capture.settled import CapturedChild, Settled, direct_children  # re-exported: plugin stores use them
 from runner.capture.view import CaptureView
-from runner.outputs import MetricPoint, MetricsReading, MetricSummary, summarise
+from runner.outputs import MetricPoint, MetricsReading, summarise
 from runner.tracking.base import MlflowData, RunRecord, RunStatus
 
+__all__ = ["CapturedChild", "Settled", "child_record", "direct_children", "live_data", "open_capture", "settle",
+           "with_points"]
+
 _STATUSES = {"FINISHED": RunStatus.FINISHED, "FAILED": RunStatus.FAILED, "KILLED": RunStatus.KILLED}
-
-
-@dataclass(frozen=True)
-class CapturedChild:
-    record: RunRecord
-    metrics: dict[str, MetricSummary]
-
-
-@dataclass(frozen=True)
-class Settled:
-    """What the capture adds to a run once it has ended."""
-
-    data: MlflowData
-    children: list[CapturedChild]
-
-    def warnings(self, run_id: str) -> list[str]:
-        found = [conflict_warning(run_id, c, "the run's parameters") for c in self.data.conflicts]
-        return found + [f"run {run_id}: the project's MLflow data was read in part: {p}" for p in self.data.problems]
 
 
 def with_points(reading: MetricsReading, points: list[MetricPoint], problems: Iterable[str]) -> MetricsReading:
@@ -92,10 +76,6 @@ def settle(view: CaptureView, record: RunRecord) -> Settled | None:
             parent_record.child_runs.append(child.record.run_id)
     data.problems = list(view.store.problems.items)  # those of the nested runs too
     return Settled(data, children)
-
-
-def direct_children(settled: Settled, run_id: str) -> list[str]:
-    return [c.record.run_id for c in settled.children if c.record.parent_run_id == run_id]
 
 
 def child_record(parent: RunRecord, run: CapturedRun, parent_id: str, view: CaptureView) -> RunRecord:

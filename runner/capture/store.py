@@ -12,13 +12,15 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from runner.capture.location import CaptureRun, capture_variables, create_capture
-from runner.capture.runs import Settled, live_data, open_capture, settle, with_points
-from runner.capture.view import CaptureView
-from runner.outputs import Artifact, MetricsReading
+from runner.capture.location import CaptureRun, Layout, capture_variables, create_capture, untouched
 from runner.tracking.base import RunRecord, RunStatus, TrackingStore
+
+if TYPE_CHECKING:  # the readers are imported by the methods that read (a run's start needs none)
+    from runner.capture.settled import Settled
+    from runner.capture.view import CaptureView
+    from runner.outputs import Artifact, MetricsReading
 
 CAPTURE = "mlflow"  # the capture folder, inside the run's folder
 MAX_NESTING = 32  # parent links followed to find a nested run's capture
@@ -27,6 +29,7 @@ MAX_NESTING = 32  # parent links followed to find a nested run's capture
 class CapturingStore(TrackingStore):
     def __init__(self) -> None:
         self._warnings: list[str] = []
+        self._layouts: dict[str, Layout] = {}  # the captures this process laid out, by run id
 
     @abstractmethod
     def runs_folder(self) -> Path:
@@ -44,8 +47,15 @@ class CapturingStore(TrackingStore):
 
     def create_capture(self, record: RunRecord) -> None:
         """Lay out the capture of a new run (called while its folder is made)."""
-        create_capture(self.runs_folder() / record.run_id / CAPTURE,
-                       CaptureRun(record.run_id, record.experiment, record.run_name, record.user, record.start_time))
+        self._layouts[record.run_id] = create_capture(
+            self.runs_folder() / record.run_id / CAPTURE,
+            CaptureRun(record.run_id, record.experiment, record.run_name, record.user, record.start_time))
+
+    def _untouched(self, run_id: str) -> bool:
+        """Whether this process laid out the run's capture and the project logged nothing into it:
+        then there is nothing to read (most runs; their end does not load the capture's readers)."""
+        layout = self._layouts.get(run_id)
+        return layout is not None and untouched(self.runs_folder() / run_id / CAPTURE, layout)
 
     def child_environment(self, record: RunRecord) -> dict[str, str]:
         env = super().child_environment(record)
@@ -78,16 +88,24 @@ class CapturingStore(TrackingStore):
     def read_all_metrics(self, run_id: str, complete: bool) -> MetricsReading:
         """metrics.jsonl, then every metric the project logged with MLflow."""
         reading = super().read_metrics(run_id, complete=complete)
+        if self._untouched(run_id):
+            return reading
+        from runner.capture.runs import with_points
+
         view = self.capture(run_id)
         return reading if view is None else with_points(reading, view.metrics(), view.store.problems.items)
 
     def with_live_capture(self, record: RunRecord) -> RunRecord:
         """A running run shows what the project has logged with MLflow so far (nothing is written)."""
+        from runner.capture.runs import live_data
+
         view = self.capture(record.run_id) if record.status is RunStatus.RUNNING else None
         return live_data(view, record) if view is not None else record
 
     def capture(self, run_id: str) -> CaptureView | None:
         """The run's MLflow data: in its own capture, or (a nested run) in that of its proj run."""
+        from runner.capture.runs import open_capture
+
         owner: str | None = run_id
         for _ in range(MAX_NESTING):
             if owner is None:
@@ -101,6 +119,13 @@ class CapturingStore(TrackingStore):
     # --- at the run's end --------------------------------------------------------------------
 
     def settle_mlflow(self, record: RunRecord) -> None:
+        if self._untouched(record.run_id):
+            from runner.capture.settled import untouched_settlement
+
+            self.save_settled(record, untouched_settlement())
+            return
+        from runner.capture.runs import settle
+
         view = self.capture(record.run_id)
         settled = settle(view, record) if view is not None else None
         if settled is not None:

@@ -23,13 +23,11 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from runner.atomicfile import write_atomically
-from runner.capture.runs import Settled, direct_children
 from runner.capture.store import CAPTURE, CapturingStore
 from runner.errors import RunNotFoundError, TrackingError, UsageError
-from runner.outputs import MetricsReading, MetricSummary
 from runner.runfiles import RunFileError, RunFolder
 from runner.runmatch import run_tags
 from runner.tracking import local_query
@@ -44,6 +42,10 @@ from runner.tracking.base import (
     is_attachment_name,
 )
 from runner.tracking.local_schema import SCHEMA_VERSION, create_or_upgrade, read_as_current, save_tags, schema_version
+
+if TYPE_CHECKING:
+    from runner.capture.settled import Settled
+    from runner.outputs import MetricsReading, MetricSummary
 
 DATABASE = "proj.db"
 OUTPUTS = "outputs"
@@ -316,6 +318,8 @@ class LocalStore(CapturingStore):
             return None
 
     def save_settled(self, record: RunRecord, settled: Settled) -> None:
+        from runner.capture.settled import direct_children
+
         with self._write() as db:
             experiment_id = _experiment_id(db, record.experiment)
             for child in settled.children:
