@@ -6,7 +6,6 @@ run's status becomes is runner.lifecycle's business.
 
 from __future__ import annotations
 
-import getpass
 import os
 import time
 from contextlib import contextmanager
@@ -17,7 +16,6 @@ from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping, Protoco
 from runner import __version__, lifecycle, supervisor
 from runner.backends import AnyBackend, AttachedBackend, Job, Scheduler, get_backend
 from runner.command import render_command
-from runner.continuation import continued_record, run_to_continue
 from runner.environments import PreparedEnvironment, registry
 from runner.environments.kind import BuildSettings, EnvironmentKind, EnvironmentSettings
 from runner.errors import ParameterError, UsageError
@@ -247,6 +245,8 @@ def begin_run(store: TrackingStore, request: RunRequest, plan: RunPlan, prepared
         record = _recordable(_redacted(_new_record(request, plan, prepared, experiment), secrets))
         record = lifecycle.start(store, record)
     else:
+        from runner.continuation import continued_record
+
         existing = _run_to_continue(store, request, plan)
         fresh = _new_record(request, plan, prepared, existing.experiment)
         record = _recordable(_redacted(continued_record(existing, fresh, request.run_name), secrets))
@@ -256,6 +256,8 @@ def begin_run(store: TrackingStore, request: RunRequest, plan: RunPlan, prepared
 
 
 def _run_to_continue(store: TrackingStore, request: RunRequest, plan: RunPlan) -> RunRecord:
+    from runner.continuation import run_to_continue  # --run-id only
+
     assert request.run_id is not None
     logged = {p.name: p.given if p.given is not None else p.rendered for p in plan.params}
     return run_to_continue(store, request.run_id, experiment=request.experiment,
@@ -354,8 +356,15 @@ def _child_environment(store: TrackingStore, record: RunRecord) -> dict[str, str
 
 
 def _user() -> str:
+    """getpass.getuser()'s rule (the login variables, then the password database), without
+    importing getpass, whose module imports termios for its prompts (start-up budget)."""
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        if os.environ.get(name):
+            return os.environ[name]
     try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (common in containers)
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError, OSError):  # no passwd entry (common in containers)
         return str(os.getuid()) if hasattr(os, "getuid") else "unknown"
 

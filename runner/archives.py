@@ -17,7 +17,6 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-from runner.download import DOWNLOAD_SCHEMES, copy_hashed, download
 from runner.errors import SourceError
 from runner.host import hostname
 from runner.locations import cache_dir
@@ -47,7 +46,9 @@ def is_archive(location: str) -> bool:
 
 def fetch_archive(location: str, shown_as: str, progress: Progress) -> UnpackedArchive:
     """Download (an http(s) URL) or read (a path or file: URL) the archive and unpack it."""
-    from runner.unpack import Limits, unpack  # zipfile and tarfile: only for archives (start-up budget)
+    # zipfile, tarfile and hashlib: only for archives (every `proj run` checks whether it names one)
+    from runner.download import DOWNLOAD_SCHEMES, download
+    from runner.unpack import Limits, unpack
 
     limits = Limits.from_environment()
     _reap_stale()
@@ -127,6 +128,8 @@ def list_unpacked() -> list[tuple[Path, list[str], bool]]:
 
 
 def _hash_file(path: Path, limits: Limits, shown_as: str) -> str:
+    from runner.download import copy_hashed
+
     with open(path, "rb") as handle:
         return copy_hashed(handle, None, shown_as=f"archive {shown_as}", max_bytes=limits.max_bytes,
                            limit_hint=_LIMIT_HINT)

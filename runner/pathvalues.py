@@ -9,13 +9,11 @@ stay there; otherwise they go to a folder under $PROJ_HOME/downloads/, removed w
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
-from runner.download import download
 from runner.errors import UsageError
 from runner.locations import cache_dir
 from runner.params import ResolvedParameter, ResolvedParams
@@ -46,6 +44,8 @@ class PathDownloads:
         self._root = None
 
     def _local(self, position: int, parameter: ResolvedParameter) -> ResolvedParameter:
+        from runner.download import download  # hashlib: only for a run with a URL to fetch (start-up budget)
+
         url = str(parameter.value)
         key = (position, url)
         if key not in self._fetched:
@@ -69,6 +69,8 @@ class PathDownloads:
 
     def _ensure_root(self) -> Path:
         if self._root is None:
+            import tempfile
+
             parent = self.storage_dir if self.storage_dir is not None else cache_dir("downloads")
             try:
                 parent.mkdir(parents=True, exist_ok=True)

@@ -11,11 +11,8 @@ Credentials in URLs are masked in everything proj records or prints.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
-import shutil
-import tempfile
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,10 +20,12 @@ from types import TracebackType
 from typing import Callable, Iterable
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from runner import archives, gitmirror
+from runner import archives
 from runner.errors import ArchiveChangedError, PatchError, SourceError, UnsafeSourceError, UsageError
-from runner.gitmirror import GitFailure, run_git, run_git_binary
 from runner.secrets import masked_query
+
+# runner.gitmirror (and with it the subprocess machinery, hashlib and tempfile) is imported by the
+# functions that use git: a local folder outside any repository never does (start-up budget).
 
 GIT_SCHEMES = ("https", "http", "ssh", "git", "file", "git+ssh", "ssh+git")
 ARCHIVE_SCHEMES = ("https", "http", "file")
@@ -75,6 +74,8 @@ class ProjectSource:
             self.checkout = None
         if self.checkout is None or self._mirror is None:
             return
+        from runner import gitmirror
+
         gitmirror.remove_checkout(self._mirror, self.checkout)
         self.checkout = None
 
@@ -90,6 +91,8 @@ class ProjectSource:
         elif self.checkout is None or self._mirror is None:
             return None
         else:
+            from runner import gitmirror
+
             gitmirror.keep_checkout(self.checkout, holders)
         kept, self.checkout = self.checkout, None
         return kept
@@ -322,6 +325,8 @@ def _within(top: Path, folder: Path, subdirectory: str) -> str:
 def _toplevel(folder: Path) -> Path | None:
     if not _may_be_in_a_repository(folder):
         return None  # saves starting git (a few ms of every `proj run` of a plain folder)
+    from runner.gitmirror import GitFailure, run_git
+
     try:
         return Path(run_git(["rev-parse", "--show-toplevel"], cwd=folder).strip())
     except GitFailure:
@@ -345,6 +350,12 @@ def _record_working_tree(source: ProjectSource, top: Path) -> None:
     The diff is taken through a temporary copy of the index, so what the user has staged is
     never modified.
     """
+    import hashlib
+    import shutil
+    import tempfile
+
+    from runner.gitmirror import GitFailure, run_git, run_git_binary
+
     try:
         source.commit = run_git(["rev-parse", "--verify", "--quiet", "HEAD"], cwd=top).strip() or None
     except GitFailure:
@@ -372,6 +383,11 @@ def _record_working_tree(source: ProjectSource, top: Path) -> None:
 
 
 def _apply_diff(source: ProjectSource, diff: bytes) -> None:
+    import hashlib
+
+    from runner import gitmirror
+    from runner.gitmirror import GitFailure
+
     if source.checkout is None:
         raise UsageError("Recorded changes can only be applied to a checkout of a commit (give a version)")
     try:
@@ -385,6 +401,8 @@ def _apply_diff(source: ProjectSource, diff: bytes) -> None:
 
 def _fromrun_git(url: str, uri: str, subdirectory: str, version: str | None, progress: Progress) -> ProjectSource:
     """A worktree of the requested commit of `url`, for this run alone."""
+    from runner import gitmirror
+
     checkout = gitmirror.check_out(url, version, uri=uri, progress=progress)
     try:
         path = _inside(checkout.path, subdirectory, uri)
@@ -429,4 +447,6 @@ def release_kept_checkout(checkout: Path, holder: str) -> None:
     if archives.is_unpacked(checkout):
         archives.release_kept(checkout, holder)
     else:
+        from runner import gitmirror
+
         gitmirror.release_kept_checkout(checkout, holder)

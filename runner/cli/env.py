@@ -9,12 +9,10 @@ from typing import Any, Optional
 
 import typer
 
-from runner.atomicfile import write_atomically
 from runner.cli.app import env_app
 from runner.cli.kind_options import with_kind_options
 from runner.cli.output import emit, emit_json, note, table, warn
 from runner.errors import UsageError
-from runner.runview import size
 
 
 class ListFormat(str, Enum):
@@ -26,6 +24,7 @@ class ListFormat(str, Enum):
 def list_envs(output_format: ListFormat = typer.Option(ListFormat.table, "--format", help="table or json.")) -> None:
     """List cached environments, most recently used first."""
     from runner.environments import cache
+    from runner.runview import size
 
     environments = sorted(cache.list_environments(), key=cache.last_used, reverse=True)
     if output_format is ListFormat.json:
@@ -87,6 +86,7 @@ def lock_env(
 
     Example: proj env lock . && git add python_env.lock && proj run . --frozen
     """
+    from runner.atomicfile import write_atomically
     from runner.backends.config import read_backend_config
     from runner.environments import registry
     from runner.environments.kind import EnvironmentSettings

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import List
+from typing import TYPE_CHECKING, List
 
 import typer
 
 from runner.cli.app import app
 from runner.cli.output import emit, emit_json, note
 from runner.errors import ExitCode, UsageError
-from runner.problems import Problem, render_problems
 from runner.words import plural
+
+if TYPE_CHECKING:
+    from runner.problems import Problem
 
 
 class ProblemFormat(str, Enum):
@@ -51,6 +53,7 @@ def validate(
       proj validate --recursive --strict     # every project of this repository
       proj validate --format github a/ b/MLproject b/conda.yaml    # annotations in GitHub Actions
     """
+    from runner.problems import render_problems
     from runner.spec import complete_mlproject_schema, inspect_path
 
     if print_schema:
@@ -88,7 +91,7 @@ def _targets(given: list[Path], recursive: bool) -> tuple[list[Path], list[Probl
     """What to inspect: the paths given, or with --recursive each project folder below them."""
     if not recursive:
         return given, []
-    from runner.problems import Severity
+    from runner.problems import Problem, Severity
     from runner.spec import find_project_folders
 
     targets, problems = [], []

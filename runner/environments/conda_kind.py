@@ -11,10 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runner.environments.base import Environment
-from runner.environments.conda_section import check_conda_env
 from runner.environments.kind import BuildSettings, EnvironmentKind, KindOption, read_file_section
 from runner.errors import UsageError
-from runner.resources import load_schema
 
 if TYPE_CHECKING:
     from runner.problems import Problem
@@ -34,17 +32,29 @@ class CondaKind(EnvironmentKind):
                    commands=("run", "rerun", "lock")),
     )
 
+    # The section's reader and schema are imported when a project has the section: every
+    # command line loads this kind for its options (the start-up budget, docs/benchmarks.md).
     def section_schema(self) -> dict[str, Any]:
+        from runner.resources import load_schema
+
         return load_schema("mlproject.conda_env")
 
     def read_section(self, document: YamlDocument, root: Path) -> tuple[EnvironmentSection | None, list[Problem]]:
+        from runner.environments.conda_section import check_conda_env
+
         return read_file_section(document, root, "conda_env", check_conda_env)
 
     def conventional_section(self, root: Path) -> tuple[EnvironmentSection | None, list[Problem]] | None:
         path = root / CONVENTIONAL_FILE
-        return check_conda_env(path, root) if path.is_file() else None
+        if not path.is_file():
+            return None
+        from runner.environments.conda_section import check_conda_env
+
+        return check_conda_env(path, root)
 
     def inspect_file(self, path: Path) -> list[Problem] | None:
+        from runner.environments.conda_section import check_conda_env
+
         name = path.name.lower()
         if name.startswith(("conda", "environment")) and name.endswith((".yaml", ".yml")):
             return check_conda_env(path, path.parent)[1]

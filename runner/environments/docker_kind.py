@@ -12,10 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from runner.environments.base import Environment
-from runner.environments.docker_options import recorded_docker_arg, split_docker_arg
-from runner.environments.docker_section import read_docker_env
 from runner.environments.kind import BuildSettings, EnvironmentKind, KindOption
-from runner.resources import load_schema
 
 if TYPE_CHECKING:
     from runner.problems import Problem
@@ -38,15 +35,21 @@ class DockerKind(EnvironmentKind):
                    flags=("-A", "--docker-args"), default=(), form="list"),
     )
 
+    # The section's reader, the -A parser and the schema are imported when a project uses docker:
+    # every command line loads this kind for its options (the start-up budget, docs/benchmarks.md).
     def section_schema(self) -> dict[str, Any]:
+        from runner.resources import load_schema
+
         return load_schema("mlproject.docker_env")
 
     def read_section(self, document: YamlDocument, root: Path) -> tuple[EnvironmentSection | None, list[Problem]]:
+        from runner.environments.docker_section import read_docker_env
+
         return read_docker_env(document, root)
 
     def create(self, project: Project, settings: BuildSettings) -> Environment:
         from runner.environments.docker import DockerEnvironment
-        from runner.environments.docker_options import DockerOptions
+        from runner.environments.docker_options import DockerOptions, split_docker_arg
 
         values = settings.values
         options = DockerOptions(build_image=values["build_image"], pull=values["pull"],
@@ -55,12 +58,16 @@ class DockerKind(EnvironmentKind):
         return DockerEnvironment(project, options)
 
     def recorded_settings(self, settings: BuildSettings) -> dict[str, Any]:
+        from runner.environments.docker_options import recorded_docker_arg
+
         recorded = super().recorded_settings(settings)
         recorded["docker_args"] = [recorded_docker_arg(a) for a in recorded["docker_args"]]
         return recorded
 
     def replay_notes(self, recorded: Mapping[str, Any]) -> list[str]:
         """A recorded `-A env=NAME` had its value left out; a re-run takes NAME from its own machine."""
+        from runner.environments.docker_options import split_docker_arg
+
         names = [split_docker_arg(a)[1] for a in recorded.get("docker_args") or ()
                  if split_docker_arg(a)[0] in ("env", "e") and split_docker_arg(a)[1]]
         return [f"-A env={name}: the value was not recorded (it may be secret); this machine's {name} was used"

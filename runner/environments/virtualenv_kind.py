@@ -13,8 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from runner.environments.base import Environment
 from runner.environments.kind import BuildSettings, EnvironmentKind, KindOption, read_file_section
-from runner.environments.python_section import check_python_env
-from runner.resources import load_schema
 
 if TYPE_CHECKING:
     from runner.problems import Problem
@@ -36,17 +34,29 @@ class VirtualenvKind(EnvironmentKind):
                    default="uv", choices=("uv", "pip"), commands=("run", "lock")),
     )
 
+    # The section's reader and schema are imported when a project has the section: every
+    # command line loads this kind for its options (the start-up budget, docs/benchmarks.md).
     def section_schema(self) -> dict[str, Any]:
+        from runner.resources import load_schema
+
         return load_schema("mlproject.python_env")
 
     def read_section(self, document: YamlDocument, root: Path) -> tuple[EnvironmentSection | None, list[Problem]]:
+        from runner.environments.python_section import check_python_env
+
         return read_file_section(document, root, "python_env", check_python_env)
 
     def conventional_section(self, root: Path) -> tuple[EnvironmentSection | None, list[Problem]] | None:
         path = root / CONVENTIONAL_FILE
-        return check_python_env(path, root) if path.is_file() else None
+        if not path.is_file():
+            return None
+        from runner.environments.python_section import check_python_env
+
+        return check_python_env(path, root)
 
     def inspect_file(self, path: Path) -> list[Problem] | None:
+        from runner.environments.python_section import check_python_env
+
         name = path.name.lower()
         if name.startswith("python_env") and name.endswith((".yaml", ".yml")):
             return check_python_env(path, path.parent)[1]
