@@ -24,7 +24,6 @@ from runner.host import hostname, platform_label, python_version
 from runner.params import ResolvedParams, misspelt_parameters, resolve_parameters
 from runner.pathvalues import PathDownloads
 from runner.project import EntryPoint, Project
-from runner.runmanage import check_labels
 from runner.secrets import redact, redact_bytes, secret_values, secret_variables
 from runner.sources import ProjectSource, fetch_project
 from runner.spec import load_project
@@ -130,6 +129,13 @@ def opened_project(request: RunRequest, reporter: Reporter) -> Iterator[OpenedPr
         yield OpenedProject(source, project, entry_point, kind, kind.settings(request.environment))
 
 
+def _check_labels(request: RunRequest) -> None:
+    if request.tags or request.description is not None:  # runmanage only when there is something to check
+        from runner.runmanage import check_labels
+
+        check_labels(request.tags, request.description)
+
+
 def _check_parameter_names(entry_point: EntryPoint, names: Iterable[str], strict: bool,
                            reporter: Reporter) -> None:
     """Near misses of declared names: warnings, or one error under --strict."""
@@ -157,7 +163,7 @@ def run_project(
 ) -> RunOutcome:
     """Run the project end to end and record it; returns the finished record (still RUNNING
     when detached: the scheduler runs it, and `proj runs refresh` settles it)."""
-    check_labels(request.tags, request.description)
+    _check_labels(request)
     backend = get_backend(request.backend, request.backend_config)  # a bad name or config: nothing fetched
     supervisor.start()  # the process supervisor starts up while the project is fetched and prepared
     downloads = PathDownloads(request.storage_dir, reporter.info)
@@ -193,7 +199,7 @@ def _run_planned(request: RunRequest, plan: RunPlan, backend: AnyBackend, report
 def dry_run(request: RunRequest, reporter: Reporter) -> Iterator[RunPlan]:
     """Every check a run makes before it builds, records or runs anything; the plan, its source
     released on exit. Nothing is created (not even a new local store)."""
-    check_labels(request.tags, request.description)
+    _check_labels(request)
     backend = get_backend(request.backend, request.backend_config)
     with planned_run(request, reporter) as plan:
         check_run(request, plan, backend, dry_run=True)

@@ -8,13 +8,18 @@ store alike: proj's own values first, then what the project logged with MLflow.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from runner.runfilter import Kind, RunFilter, compare
 from runner.tracking.base import RunRecord
+
+if TYPE_CHECKING:  # the filter's parser: not for `run_tags`, which every run's recording uses
+    from runner.runfilter import Kind, RunFilter
 
 
 def matches(run_filter: RunFilter | None, record: RunRecord) -> bool:
     """Whether the record passes every comparison of the filter (no filter: every record does)."""
+    from runner.runfilter import compare
+
     return run_filter is None or all(compare(c, lookup(record, c.kind, c.key)) for c in run_filter.comparisons)
 
 

@@ -428,6 +428,8 @@ class KeptSource:
 
 
 def kept_sources() -> list[KeptSource]:
+    from runner import gitmirror
+
     found = [KeptSource(path, tuple(holders), abandoned, "git") for path, holders, abandoned in
              gitmirror.list_checkouts()]
     return found + [KeptSource(path, tuple(holders), abandoned, "archive") for path, holders, abandoned in
@@ -437,6 +439,8 @@ def kept_sources() -> list[KeptSource]:
 def discard_kept(kept: KeptSource) -> None:
     """Remove a kept checkout or unpacked archive, whatever holds it."""
     if kept.kind == "git":
+        from runner import gitmirror
+
         gitmirror.discard_checkout(kept.path)
     else:
         archives.remove(kept.path)

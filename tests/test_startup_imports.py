@@ -26,7 +26,8 @@ HELP = {
     "runner", "runner.errors", "runner.cli", "runner.cli.app", "runner.cli.output", "runner.secrets",
     "runner.cli.project", "runner.cli.run", "runner.cli.run_report", "runner.cli.kind_options",
     "runner.cli.reproduce", "runner.cli.runs", "runner.cli.runs_control", "runner.cli.env", "runner.cli.ui",
-    "runner.cli.init",
+    "runner.cli.init", "runner.cli.formats", "runner.cli.compare", "runner.cli.gc", "runner.cli.runs_list",
+    "runner.cli.runs_manage",
     "runner.environments", "runner.environments.base", "runner.environments.kind", "runner.environments.registry",
     "runner.environments.local", "runner.environments.virtualenv_kind", "runner.environments.conda_kind",
     "runner.environments.docker_kind",
@@ -40,7 +41,7 @@ HELP = {
 # beyond the cached verdict, and the other kinds' section readers.
 RUN = {
     "runner", "runner.errors", "runner.cli", "runner.cli.app", "runner.cli.output", "runner.secrets",
-    "runner.cli.run", "runner.cli.run_report", "runner.cli.kind_options",
+    "runner.cli.run", "runner.cli.run_report", "runner.cli.kind_options", "runner.cli.formats",
     "runner.environments", "runner.environments.base", "runner.environments.kind", "runner.environments.registry",
     "runner.environments.local", "runner.environments.virtualenv_kind", "runner.environments.conda_kind",
     "runner.environments.docker_kind",
@@ -50,7 +51,8 @@ RUN = {
     "runner.procfs", "runner.host", "runner.command", "runner.grammar", "runner.params", "runner.experiments",
     "runner.pathvalues", "runner.sources", "runner.spec", "runner.problems", "runner.yamldoc",
     "runner.schema_check", "runner.locations", "runner.projectconfig", "runner.runfiles", "runner.atomicfile",
-    "runner.tracking", "runner.tracking.base", "runner.tracking.local", "runner.resources", "runner.archives",
+    "runner.tracking", "runner.tracking.base", "runner.tracking.local", "runner.tracking.local_schema",
+    "runner.resources", "runner.archives", "runner.runmatch", "runner.runview",
     "runner.capture", "runner.capture.store", "runner.capture.location", "runner.capture.settled", "runner.outputs",
 }
 

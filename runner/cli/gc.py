@@ -8,7 +8,6 @@ import typer
 
 from runner.cli.app import app
 from runner.cli.output import emit, note, table, warn
-from runner.runview import size
 
 
 @app.command("gc")
@@ -24,6 +23,7 @@ def collect(
     """Free space: remove deleted runs (for good), checkouts kept for runs that have ended, and
     environments no run of the store uses. Example: proj gc --dry-run"""
     from runner import cleanup
+    from runner.runview import size  # here, not at the top: `proj --help` loads this module
     from runner.tracking import open_store, resolve_tracking_uri
 
     store = open_store(resolve_tracking_uri(tracking_uri))

@@ -96,7 +96,6 @@ def run(
     from runner.experiments import choose_experiment
     from runner.params import parse_assignments
     from runner.projectconfig import project_config
-    from runner.runmanage import parse_tags
 
     settings = project_config()  # proj.toml or [tool.proj]: defaults below options and variables
     environment = EnvironmentSettings(flags=kind_flags or {}, config=read_backend_config(env_config, "--env-config"),
@@ -107,7 +106,7 @@ def run(
     request = RunRequest(
         uri=uri, entry_point=entry_point, version=version, parameters=parse_assignments(param),
         experiment=experiment.name, experiment_id=experiment.id, run_id=run_id, run_name=run_name,
-        storage_dir=storage_dir, tags=parse_tags(tag), description=description,
+        storage_dir=storage_dir, tags=_tags(tag), description=description,
         env_manager=env_manager or settings.env_manager,
         tracking_uri=tracking_uri, backend=backend, strict=strict, environment=environment,
         backend_config=read_backend_config(backend_config), detach=detach,
@@ -134,3 +133,9 @@ def run(
     raise typer.Exit(outcome.exit_code)
 
 
+def _tags(pairs: List[str]) -> dict[str, str]:
+    if not pairs:
+        return {}  # runmanage (the rules for changing recorded runs) only for --tag: start-up budget
+    from runner.runmanage import parse_tags
+
+    return parse_tags(pairs)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Optional
 
 from runner.cli.output import note, warn
-from runner.runview import exit_code_text
 
 if TYPE_CHECKING:
     from runner.api import RunOutcome, RunPlan
@@ -34,6 +33,8 @@ def report_continued(record: RunRecord, store: TrackingStore) -> None:
 
 
 def report_finished(outcome: RunOutcome, tracking_uri: Optional[str]) -> None:
+    from runner.runview import exit_code_text  # here: `proj --help` loads this module (runview: the records)
+
     record = outcome.record
     duration = f"{record.duration:.1f} s" if record.duration is not None else "?"
     note(f"run {record.run_id} {record.status.value}{exit_code_text(record.exit_code)} in {duration}; "

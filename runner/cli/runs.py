@@ -12,7 +12,6 @@ from runner.cli import completion
 from runner.cli.app import runs_app
 from runner.cli.output import copy_to_stdout, emit, emit_json
 from runner.errors import TrackingError
-from runner.runview import describe_run, run_view
 
 if TYPE_CHECKING:
     from runner.tracking.base import TrackingStore
@@ -45,6 +44,8 @@ def show_run(
     Example: proj runs show 3f2a (a unique prefix of the run id is enough; --format json for scripts)
     """
     store = _store(tracking_uri)
+    from runner.runview import describe_run, run_view  # here, not at the top: `proj --help` loads this module
+
     view = run_view(store, store.get_run(run_id))
     if output_format is ShowFormat.json:
         emit_json(view)

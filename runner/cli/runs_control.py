@@ -17,7 +17,6 @@ import typer
 from runner.cli import completion
 from runner.cli.app import runs_app
 from runner.cli.output import emit, note, warn
-from runner.runview import exit_code_text
 
 if TYPE_CHECKING:
     from runner.tracking.base import RunRecord, TrackingStore
@@ -142,6 +141,8 @@ def _waiting(record: RunRecord) -> str:
 
 
 def _ended(record: RunRecord) -> str:
+    from runner.runview import exit_code_text  # here, not at the top: `proj --help` loads this module
+
     job = f"; {record.backend} job {record.job.id}: {record.job.state}" if record.job else ""
     reason = f" ({record.job.reason})" if record.job and record.job.reason else ""
     return f"run {record.run_id} {record.status.value}{exit_code_text(record.exit_code)}{job}{reason}"

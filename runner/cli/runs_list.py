@@ -7,7 +7,6 @@ named ones); then the parameters and tags in short, unless they have columns of 
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Callable
@@ -22,7 +21,6 @@ from runner.cli import completion
 from runner.cli.app import runs_app
 from runner.cli.output import emit, note
 from runner.errors import UsageError
-from runner.runview import duration, metric_text, parameters_text, status_text, tags_text, when
 from runner.words import plural
 
 if TYPE_CHECKING:
@@ -140,6 +138,9 @@ def _assignments(pairs: list[str]) -> tuple[tuple[str, str], ...]:
 
 def _columns(records: list[RunRecord], metrics: list[str], chosen: str | None, deleted: bool,
              utc: bool) -> list[Column]:
+    # Here, not at the top: `proj --help` loads this module, and runview loads the run records' model.
+    from runner.runview import duration, parameters_text, status_text, tags_text, when
+
     columns = [
         Column("RUN", lambda r: r.run_id[:12], lambda r: r.run_id),
         Column("STARTED", lambda r: when(r.start_time, utc=utc), lambda r: _iso(r.start_time, utc)),
@@ -197,6 +198,7 @@ def _extra_columns(records: list[RunRecord], asked: list[tuple[str, str | None]]
 
 def _keyed_column(kind: str, key: str) -> Column:
     from runner.runmatch import run_params, run_tags
+    from runner.runview import metric_text
 
     if kind == "metric":
         def last(r: RunRecord) -> float | None:
@@ -226,6 +228,8 @@ def _show(page: RunPage, columns: list[Column], output_format: ListFormat) -> No
     if output_format is ListFormat.json:
         emit_json([r.to_dict() for r in page.records])
     elif output_format is ListFormat.csv:  # no runs: the header alone, for scripts
+        import csv
+
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow([c.header for c in columns])

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import socket
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from runner.cli.app import app
 from runner.cli.output import note, warn
 from runner.errors import UsageError
+
+if TYPE_CHECKING:  # the socket module for `proj ui` only: `proj --help` loads this module
+    import socket
 
 
 @app.command("ui")
@@ -67,6 +69,8 @@ def _is_loopback(host: str) -> bool:
 
 def _listen(host: str, port: int) -> socket.socket:
     """The listening socket, opened here so that a taken port is a clear error, and port 0 works."""
+    import socket
+
     try:
         family, kind, protocol, _, address = socket.getaddrinfo(
             host.strip("[]"), port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]

@@ -30,7 +30,6 @@ from runner.capture.store import CAPTURE, CapturingStore
 from runner.errors import RunNotFoundError, TrackingError, UsageError
 from runner.runfiles import RunFileError, RunFolder
 from runner.runmatch import run_tags
-from runner.tracking import local_query
 from runner.tracking.base import (
     DEFAULT_EXPERIMENT,
     LOG_NAME,
@@ -363,6 +362,8 @@ class LocalStore(CapturingStore):
             db = self._db(create=False)
         except RunNotFoundError:
             return []
+        from runner.tracking import local_query  # the filter's parser: for listing, not for recording
+
         text, args = local_query.select_ids(query)
         ids = [row[0] for row in db.execute(text, args)]
         return [_load_record(db, run_id) for run_id in ids]
@@ -372,6 +373,8 @@ class LocalStore(CapturingStore):
             db = self._db(create=False)
         except RunNotFoundError:
             return 0
+        from runner.tracking import local_query
+
         text, args = local_query.count(query)
         return int(db.execute(text, args).fetchone()[0])
 

@@ -52,7 +52,8 @@ CHANGES = {
     "the file store's trash folder": lambda run, root: (root / ".trash").mkdir(),
     "a second run": lambda run, root: (root / "0" / ("c" * 32)).mkdir(),
     "a logged model": lambda run, root: _write(root / "0" / "models" / "m-1" / "meta.yaml", "name: m\n"),
-    "a folder replaced by a link": lambda run, root: ((run / "tags").rmdir(), (run / "tags").symlink_to(run / "params")),
+    "a folder replaced by a link": lambda run, root: (
+        (run / "tags").rmdir(), (run / "tags").symlink_to(run / "params")),
     "meta.yaml replaced by a link": lambda run, root: (
         os.replace(run / "meta.yaml", run / "meta.copy"), (run / "meta.yaml").symlink_to(run / "meta.copy")),
     "a folder removed": lambda run, root: (run / "metrics").rmdir(),
