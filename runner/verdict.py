@@ -12,7 +12,7 @@ from __future__ import annotations
 import fnmatch
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 from runner.errors import UsageError
 from runner.rundiff import RunDiff
@@ -86,7 +86,7 @@ class CheckRow:
     what: str  # "metric rmse", "parameters: alpha", "packages: numpy", ...
     original: Any
     now: Any
-    result: str  # same | within | differs | missing | new | asked for
+    result: str  # same | within | differs | missing | new | why a difference was wanted ("asked for -P", ...)
     tolerance: str = ""
     metric: str | None = None  # the metric's name, for rows about one
 
@@ -115,11 +115,12 @@ class Verdict:
 
 
 def judge(diff: RunDiff, original: dict[str, Any], now: dict[str, Any], tolerances: Tolerances,
-          asked_for: frozenset[str] = frozenset()) -> Verdict:
+          asked_for: Mapping[str, str] | None = None) -> Verdict:
     """The verdict on `now` (a run view) against `original` (a run's or a card's view).
 
-    `asked_for`: input sections or `parameters: NAME` rows whose difference was requested."""
-    rows = [_input_row(change.section, change.name, change.a, change.b, asked_for)
+    `asked_for`: input sections (`source`) or rows (`parameters: alpha`) whose difference was
+    wanted, each with the reason shown in its result (`asked for (-P)`, `the checkout`)."""
+    rows = [_input_row(change.section, change.name, change.a, change.b, asked_for or {})
             for change in diff.changes if change.section in INPUT_SECTIONS]
     if not rows:
         rows.append(CheckRow("inputs (source, parameters, command, environment)", "", "", "same"))
@@ -127,10 +128,9 @@ def judge(diff: RunDiff, original: dict[str, Any], now: dict[str, Any], toleranc
     return Verdict(diff.a, diff.b, tuple(rows))
 
 
-def _input_row(section: str, name: str, a: Any, b: Any, asked_for: frozenset[str]) -> CheckRow:
+def _input_row(section: str, name: str, a: Any, b: Any, asked_for: Mapping[str, str]) -> CheckRow:
     what = f"{section}: {name}"
-    deliberate = section in asked_for or what in asked_for
-    return CheckRow(what, a, b, "asked for" if deliberate else "differs")
+    return CheckRow(what, a, b, asked_for.get(what) or asked_for.get(section) or "differs")
 
 
 def _metric_rows(original: dict[str, Any], now: dict[str, Any], tolerances: Tolerances) -> list[CheckRow]:

@@ -81,7 +81,7 @@ def test_rerun_check_of_a_run_reproduces_and_an_override_that_moves_a_metric_doe
     assert "reproduced: run" in same.stdout and "inputs (source, parameters, command, environment)" in same.stdout
     moved = run_proj("rerun", original, "--check", "-P", "shift=0.1", cwd=project, check_exit=DIFFERS)
     rows = {line.split()[0] + " " + line.split()[1]: line for line in moved.stdout.splitlines()[1:-1]}
-    assert rows["parameters: shift"].endswith("asked for") and rows["metric rmse"].endswith("DIFFERS")
+    assert rows["parameters: shift"].endswith("asked for (-P)") and rows["metric rmse"].endswith("DIFFERS")
     assert moved.stdout.splitlines()[-1].endswith("in metric rmse")
     run_proj("rerun", original, "--check", "-P", "shift=0.1", "--tolerance", "rmse=0.2", cwd=project, check_exit=0)
 

@@ -21,7 +21,7 @@ def view(run_id: str, metrics: dict[str, float], *, commit: str = "a" * 40, alph
             "metrics": {name: {"last": value} for name, value in metrics.items()}, "packages": packages}
 
 
-def verdict(a: dict, b: dict, *tolerances: str, asked_for: frozenset[str] = frozenset()):
+def verdict(a: dict, b: dict, *tolerances: str, asked_for: dict[str, str] | None = None):
     return judge(diff_runs(a, b), a, b, parse_tolerances(list(tolerances)), asked_for)
 
 
@@ -58,8 +58,10 @@ def test_inputs_that_differ_fail_unless_asked_for():
     failed = verdict(a, b)
     assert not failed.reproduced
     assert {row.what for row in failed.failures} == {"source: commit", "parameters: alpha"}
-    asked = verdict(a, b, asked_for=frozenset({"source", "parameters: alpha"}))
-    assert asked.reproduced and {row.result for row in asked.rows if row.what != "metric m"} == {"asked for"}
+    asked = verdict(a, b, asked_for={"source": "the checkout", "parameters: alpha": "asked for (-P)"})
+    assert asked.reproduced
+    assert {row.what: row.result for row in asked.rows if row.what != "metric m"} == {
+        "source: commit": "the checkout", "parameters: alpha": "asked for (-P)"}
 
 
 def test_the_table_names_what_failed_on_its_last_line():

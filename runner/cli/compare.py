@@ -91,7 +91,7 @@ def _as_given(view: dict[str, Any]) -> dict[str, Any]:
     return {**view, "parameters": given}
 
 
-def verdict_of(a: Compared, b: Compared, tolerances: Tolerances, asked_for: frozenset[str] = frozenset()) -> Verdict:
+def verdict_of(a: Compared, b: Compared, tolerances: Tolerances, asked_for: dict[str, str]) -> Verdict:
     from runner.verdict import judge
 
     return judge(difference(a, b), a.view, b.view, tolerances, asked_for)

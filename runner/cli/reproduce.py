@@ -85,9 +85,7 @@ def rerun(
     report_finished(outcome, tracking_uri)
     code, extra = outcome.exit_code, dict[str, Any](reproduces=card.run_id)
     if check:
-        asked = frozenset({f"parameters: {name}" for name in overrides}  # -P changes the command too
-                          | ({"command"} if overrides else set())
-                          | ({"source", "command"} if run_checkout or version else set()))
+        asked = _asked_for(overrides, version, run_checkout)
         now = compared(outcome.record.run_id, tracking_uri)
         verdict = verdict_of(original, now, tolerances, asked)
         show_verdict(verdict, original, output_format.value)
@@ -97,6 +95,18 @@ def rerun(
         _suggest_diff(run if original.card_file else card.run_id[:12], outcome, tracking_uri)
     report_outcome(outcome, output_format, tracking_uri, "rerun", code, extra)
     raise typer.Exit(code)
+
+
+def _asked_for(overrides: dict[str, str], version: str | None, run_checkout: bool) -> dict[str, str]:
+    """The differences the re-run was meant to have, with the reason the check shows for each."""
+    asked = {f"parameters: {name}": "asked for (-P)" for name in overrides}
+    if overrides:
+        asked["command"] = "asked for (-P)"  # the values are in the command
+    if version:
+        asked.update(source="asked for (--version)", command="asked for (--version)")
+    elif run_checkout:
+        asked.update(source="the checkout", command="the checkout")
+    return asked
 
 
 def _card(reference: str, tracking_uri: Optional[str]) -> tuple[RunCard, Compared]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO_ROOT, run_proj
+from helpers.exitcodes import USAGE
 from runner.backends.base import Job, JobState
 from runner.backends.slurm_script import SETUP_FAILED, render_script
 from runner.backends.slurm_status import exit_code, parse_sacct, parse_scontrol
@@ -116,21 +117,21 @@ def test_a_folder_the_node_cannot_see_fails_clearly(tmp_path):
     ('{"partition": ', "Invalid --backend-config"),
 ])
 def test_bad_backend_config_is_refused_before_anything_runs(tmp_path, config, message):
-    done = run_proj("run", str(tmp_path), "-b", "slurm", "--backend-config", config, cwd=tmp_path, check_exit=2)
+    done = run_proj("run", str(tmp_path), "-b", "slurm", "--backend-config", config, cwd=tmp_path, check_exit=USAGE)
     assert message in done.stderr and "Traceback" not in done.stderr
 
 
 def test_docker_projects_are_refused_before_anything_is_built(tmp_path):
     (tmp_path / "MLproject").write_text("name: d\ndocker_env:\n  image: no-such-image:1\n"
                                         "entry_points:\n  main:\n    command: echo hi\n")
-    done = run_proj("run", ".", "-b", "slurm", cwd=tmp_path, check_exit=2)
+    done = run_proj("run", ".", "-b", "slurm", cwd=tmp_path, check_exit=USAGE)
     assert "cannot run docker environments" in done.stderr and "Traceback" not in done.stderr
     assert run_proj("runs", "list", cwd=tmp_path, check_exit=0).stdout.strip() == "no runs"
 
 
 def test_local_backend_cannot_detach(tmp_path):
     (tmp_path / "MLproject").write_text("name: p\nentry_points:\n  main:\n    command: echo hi\n")
-    done = run_proj("run", ".", "--detach", cwd=tmp_path, check_exit=2)
+    done = run_proj("run", ".", "--detach", cwd=tmp_path, check_exit=USAGE)
     assert "The local backend cannot run detached" in done.stderr
     assert run_proj("runs", "list", cwd=tmp_path, check_exit=0).stdout.strip() == "no runs"
 
