@@ -162,6 +162,18 @@ def test_exact_runs_the_recorded_commit_from_the_clone(story, tmp_path):
     assert elsewhere.returncode == 0 and "using the checkout" not in elsewhere.stderr, elsewhere.stderr
 
 
+@pytest.mark.uv
+@pytest.mark.git
+def test_a_shallow_clone_without_the_recorded_commit_runs_its_checkout(story, tmp_path):
+    clone = tmp_path / "shallow"  # what actions/checkout makes by default: the pushed commit only
+    subprocess.run(["git", "clone", "--quiet", "--depth", "1", story.remote.as_uri(), str(clone)], check=True)
+    env = ci_environment(tmp_path / "shallow-home")
+    done = proj_in_ci(clone, env, "rerun", "card.yaml", "--check")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"using the checkout {clone} (commit" in done.stderr
+    assert "a shallow clone of the card's remote" in done.stderr
+
+
 # --- the action's and the template's shell, run with bash ---------------------------------------
 
 

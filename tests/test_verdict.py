@@ -76,3 +76,17 @@ def test_the_table_names_what_failed_on_its_last_line():
 def test_bad_tolerances_are_usage_errors(text):
     with pytest.raises(UsageError, match="--tolerance"):
         parse_tolerances([text])
+
+
+@pytest.mark.parametrize("a, b, same", [
+    ("git@github.com:org/repo.git", "https://github.com/org/repo", True),
+    ("https://x-access-token:abc@github.com/org/repo.git/", "ssh://git@github.com/org/repo", True),
+    ("https://gitlab-ci-token:t@gitlab.example.com/group/sub/project.git",
+     "git@gitlab.example.com:group/sub/project.git", True),
+    ("https://github.com/org/repo", "https://github.com/org/other", False),
+    ("/srv/git/repo.git", "file:///srv/git/repo.git", True),
+])
+def test_a_shallow_clone_is_recognised_by_its_remote_however_written(a, b, same):
+    from runner.cardsource import _same_remote
+
+    assert _same_remote(a, b) is same
