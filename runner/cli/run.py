@@ -13,6 +13,7 @@ from runner.cli.formats import FORMAT_HELP, OutputFormat, program_terminal, repo
 from runner.cli.kind_options import manager_help, with_kind_options
 from runner.cli.output import emit
 from runner.cli.run_report import Reporter, describe_plan, report_continued, report_finished, report_started
+from runner.errors import UsageError
 
 
 @app.command(context_settings={"allow_interspersed_args": True})
@@ -113,6 +114,11 @@ def run(
     )
     if sweep or any(option is not None for option in (trials, seed, objective, jobs, max_parallel)):
         from runner.cli.sweep import SweepOptions, run_sweep_command
+
+        if output_format is not OutputFormat.text:
+            raise UsageError(f"--format {output_format.value} reports one run; a sweep prints its table",
+                             hint="leave out --format, or read the sweep's runs with `proj runs list --sweep ID "
+                                  "--format json`")
 
         options = SweepOptions(sweep, trials, seed, objective, jobs, max_parallel)
         run_sweep_command(request, options, dry_run=dry_run)  # exits
