@@ -207,3 +207,25 @@ def test_gc_removes_environments_no_kept_run_uses(wheelhouse, tmp_path: Path, is
     run_proj("gc", "--env-idle", "0", cwd=greet, check_exit=0)
     assert not (isolated_home / "envs" / key).exists()
     assert run_proj("env", "list", check_exit=0).stdout.strip().startswith("no environments")
+
+
+def test_a_plugin_store_without_searches_refuses_them_clearly(plugins_env: dict[str, str], project: Path,
+                                                               tmp_path: Path) -> None:
+    """The example JSON-folder store implements neither filters nor changes: each is refused
+    with what it cannot do, rather than answered wrongly."""
+    uri = f"jsondir://{tmp_path / 'runs'}"
+    run_id = run_id_of(run_proj("run", ".", "--tracking-uri", uri, cwd=project, env=plugins_env, check_exit=0))
+    for args, message in (
+        (("runs", "list", "--filter", "params.alpha = '0.5'"), "cannot filter runs (--filter)"),
+        (("runs", "list", "--deleted"), "cannot list deleted runs"),
+        (("runs", "list", "--sort", "tags.team"), "cannot sort runs by a tag"),
+        (("runs", "delete", run_id), "cannot delete or restore runs"),
+        (("runs", "tag", run_id, "a=1"), "cannot tag runs"),
+        (("runs", "rename", run_id, "x"), "cannot rename runs"),
+    ):
+        done = run_proj(*args, "--tracking-uri", uri, cwd=project, env=plugins_env, check_exit=USAGE)
+        assert f"The tracking store {uri} {message}" in done.stderr, done.stderr
+        assert "its plugin does not implement" in done.stderr
+    listed = run_proj("runs", "list", "--tracking-uri", uri, "--format", "json", cwd=project, env=plugins_env,
+                      check_exit=0)
+    assert [r["run_id"] for r in json.loads(listed.stdout)] == [run_id]  # what it does implement still works
