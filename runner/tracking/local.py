@@ -245,11 +245,15 @@ class LocalStore(CapturingStore):
             db = self._db(create=False)
         except RunNotFoundError:
             return []
+        # Each count reads an index (runs_by_experiment, and the partial runs_deleted and
+        # runs_running), not the runs themselves: the list costs the same at 10,000 runs as at 100.
         rows = db.execute(
-            "SELECT e.id, e.name, count(r.run_id), count(CASE WHEN r.status = 'RUNNING' THEN 1 END) "
-            "FROM experiments e JOIN runs r ON r.experiment_id = e.id AND r.deleted_time IS NULL "
-            "GROUP BY e.id ORDER BY e.name")
-        return [ExperimentSummary(name, str(number), count, active) for number, name, count, active in rows]
+            "SELECT e.id, e.name, "
+            "(SELECT count(*) FROM runs r WHERE r.experiment_id = e.id) - "
+            "(SELECT count(*) FROM runs r WHERE r.experiment_id = e.id AND r.deleted_time IS NOT NULL), "
+            "(SELECT count(*) FROM runs r WHERE r.experiment_id = e.id AND r.status = 'RUNNING' "
+            "AND r.deleted_time IS NULL) FROM experiments e ORDER BY e.name")
+        return [ExperimentSummary(name, str(number), count, active) for number, name, count, active in rows if count]
 
     def experiment_name(self, experiment_id: str) -> str:
         if not experiment_id.strip().isdigit():

@@ -44,6 +44,9 @@ _NUMBER = "({v} GLOB '*[0-9]*' AND {v} NOT GLOB '*[^0-9.eE+-]*')"
 _SQL_OPS = {"=": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 
+_NOT_DELETED = "r.deleted_time IS NULL"
+
+
 class _Sql:
     def __init__(self) -> None:
         self.joins: list[str] = []
@@ -62,6 +65,8 @@ def select_ids(query: RunQuery) -> tuple[str, list[Any]]:
 def count(query: RunQuery) -> tuple[str, list[Any]]:
     """SELECT how many runs match `query`, whatever its page."""
     sql = _matching(query, sorting=False)
+    if not sql.joins and sql.where == [_NOT_DELETED]:  # every run: counted from indexes, not by reading each
+        return "SELECT (SELECT count(*) FROM runs) - (SELECT count(*) FROM runs WHERE deleted_time IS NOT NULL)", []
     return " ".join(["SELECT count(*) FROM runs r", *sql.joins, _where(sql)]), [*sql.join_args, *sql.args]
 
 
@@ -80,7 +85,7 @@ def _matching(query: RunQuery, *, sorting: bool) -> _Sql:
     if query.experiment is not None:
         _condition(sql, "e.name = ?", query.experiment)
     if query.deleted is not None:
-        sql.where.append(f"r.deleted_time IS {'NOT ' if query.deleted else ''}NULL")
+        sql.where.append("r.deleted_time IS NOT NULL" if query.deleted else _NOT_DELETED)
     if query.status is not None:
         _condition(sql, "r.status = ?", query.status.value)
     if query.sweep is not None:

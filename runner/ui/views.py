@@ -18,7 +18,7 @@ from runner.errors import ProjError, RunNotFoundError, TrackingError
 from runner.runmatch import run_tags
 from runner.runsearch import find_runs
 from runner.runview import run_view
-from runner.tracking.base import LOG_NAME, ExperimentSummary, RunRecord, RunStatus, TrackingStore
+from runner.tracking.base import LOG_NAME, RunRecord, RunStatus, TrackingStore
 from runner.ui.charts import ChartOptions, Series, line_chart, read_curves
 from runner.ui.queries import TableRequest
 
@@ -44,7 +44,6 @@ class RunsTable:
     tags: list[str] = field(default_factory=list)  # tag columns shown
     offered: dict[str, list[str]] = field(default_factory=dict)  # params/metrics/tags the column chooser offers
     total: int | None = None  # how many runs match, on every page (None: the store cannot count)
-    experiments: list[ExperimentSummary] | None = None  # every experiment with its run count
 
     @property
     def active(self) -> bool:
@@ -66,7 +65,7 @@ def runs_table(store: TrackingStore, request: TableRequest) -> RunsTable:
                "tags": list(dict.fromkeys([*seen_tags, *request.tags]))}
     has_next = page.remaining > 0 if page.remaining is not None else len(records) == request.page_size
     return RunsTable(records, has_next, params, metrics, [key for key in seen_metrics if key not in metrics], values,
-                     list(request.tags), offered, page.total, store.list_experiments())
+                     list(request.tags), offered, page.total)
 
 
 def last_values(store: TrackingStore, record: RunRecord) -> dict[str, float]:

@@ -64,8 +64,10 @@ def test_an_old_store_is_read_without_being_changed(old_store: Path) -> None:
 
 def test_the_first_write_upgrades_the_store_in_place(old_store: Path) -> None:
     run_proj("runs", "tag", RUNS["sweep-1"], "team=audio", "--tracking-uri", str(old_store), check_exit=0)
-    assert _version(old_store) == SCHEMA_VERSION == 2
+    assert _version(old_store) == SCHEMA_VERSION == 3
     with sqlite3.connect(old_store / "proj.db") as connection:
+        indexes = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert {"runs_by_sweep", "runs_deleted", "runs_running"} <= indexes
         assert sorted(connection.execute("SELECT run_id, sweep_id, deleted_time FROM runs").fetchall()) == sorted(
             [(RUNS["vision"], None, None), (RUNS["sweep-1"], SWEEP, None), (RUNS["sweep-2"], SWEEP, None),
              (RUNS["failed"], None, None)])
@@ -88,6 +90,6 @@ def test_writers_racing_on_an_old_store_upgrade_it_once(old_store: Path) -> None
                for name, run_id in RUNS.items()]
     results = [(w.wait(timeout=120), w.stderr.read().decode()) for w in writers]
     assert results == [(0, "")] * len(RUNS)
-    assert _version(old_store) == 2
+    assert _version(old_store) == SCHEMA_VERSION
     for name, run_id in RUNS.items():
         assert _listed(old_store, "--filter", f"tags.writer = '{name}'") == [run_id]

@@ -247,6 +247,13 @@ def test_run_page_shows_the_record(client, ui_store):
     assert "python_env.lock" in locked and "Lock:" in locked
 
 
+def test_an_empty_log_is_shown_as_empty(client, ui_store):
+    html = client.get(f"/runs/{ui_store.runs['links']}").text  # its command writes only files
+    assert '<p class="muted" id="log-empty">The log is empty: the run wrote no output.</p>' in html
+    assert 'class="log empty"' in html
+    assert 'id="log-empty"' not in client.get(f"/runs/{ui_store.runs['baseline']}").text
+
+
 # --- downloads ---------------------------------------------------------------------------------
 
 def artifact_url(ui_store, name: str, path: str) -> str:

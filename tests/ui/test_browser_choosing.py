@@ -67,6 +67,10 @@ def test_compare_fifteen_runs_chosen_in_the_table(tab, sweep_server, sweep_store
     page = tab.page
     page.goto(f"{sweep_server.url}/?sweep={sweep_store.sweep_id}")
     expect(page.locator("#runs tbody tr")).to_have_count(15)
+    # long sweep-point names stay on one line: every row is as high as one line of text
+    heights = {round(box["height"]) for box in page.locator("#runs tbody tr").evaluate_all(
+        "rows => rows.map(row => row.getBoundingClientRect().toJSON())")}
+    assert max(heights) <= 32, heights
     page.check("#select-all")
     page.click("#compare-button")
     page.wait_for_url("**/compare?run=*")
