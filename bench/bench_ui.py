@@ -137,10 +137,12 @@ def main() -> None:
     print(f"  {'request':<46} {args.baseline_runs:>9,} runs {args.runs:>9,} runs   ratio")
     for (title, _), low, high in zip(REQUESTS, small, large):
         print(f"  {title:<46} {low:>10.1f} ms {high:>10.1f} ms   {high / low:5.2f}x")
-    first, searched = large[0], large[[path for _, path in REQUESTS].index("/?" + FILTERED)]
+    paths = [path for _, path in REQUESTS]
+    first, five, searched = large[0], large[paths.index("/?" + FIVE_METRICS)], large[paths.index("/?" + FILTERED)]
     verdict = "meets" if searched <= 3 * first else "MISSES"
     print(f"at {args.runs:,} runs the filtered, metric-sorted page with five metric columns takes "
-          f"{searched / first:.2f}x the unfiltered first page: {verdict} the 3x target")
+          f"{searched / first:.2f}x the unfiltered first page ({searched / five:.2f}x the same page unfiltered): "
+          f"{verdict} the 3x target")
 
 
 if __name__ == "__main__":

@@ -11,14 +11,13 @@ from itertools import islice
 from starlette.requests import Request
 
 from runner.errors import UsageError
-from runner.runsearch import find_runs
 from runner.runview import run_view
 from runner.ui.comparison import compare_runs
 from runner.ui.jsonresponse import JSON
 from runner.ui.pages import store_of
 from runner.ui.queries import MAX_OFFSET, table_request, whole_number
 from runner.ui.selections import compared_runs
-from runner.ui.views import read_log
+from runner.ui.views import read_log, table_page
 from runner.verdict import judge, parse_tolerances
 
 MAX_METRIC_PAGE = 10_000  # metric points sent at once by /api/runs/ID/metrics
@@ -26,10 +25,9 @@ MAX_METRIC_PAGE = 10_000  # metric points sent at once by /api/runs/ID/metrics
 
 def runs(request: Request) -> JSON:
     wanted = table_request(request.query_params)
-    page = find_runs(store_of(request), wanted.query)
-    more = page.remaining > 0 if page.remaining is not None else len(page.records) == wanted.page_size
+    page = table_page(store_of(request), wanted.query)
     return JSON({"runs": [r.to_dict() for r in page.records], "offset": wanted.offset, "limit": wanted.page_size,
-                 "next_offset": wanted.offset + wanted.page_size if more else None, "total": page.total})
+                 "next_offset": wanted.offset + wanted.page_size if page.has_next else None, "total": page.total})
 
 
 def run(request: Request) -> JSON:

@@ -7,6 +7,7 @@ API and the command line never disagree.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass, field
@@ -16,9 +17,9 @@ from markupsafe import Markup
 
 from runner.errors import ProjError, RunNotFoundError, TrackingError
 from runner.runmatch import run_tags
-from runner.runsearch import find_runs
+from runner.runsearch import check_supported, resolve_sweep
 from runner.runview import run_view
-from runner.tracking.base import LOG_NAME, RunRecord, RunStatus, TrackingStore
+from runner.tracking.base import LOG_NAME, RunQuery, RunRecord, RunStatus, TrackingStore
 from runner.ui.charts import ChartOptions, Series, line_chart, read_curves
 from runner.ui.queries import TableRequest
 
@@ -43,7 +44,7 @@ class RunsTable:
     last_values: dict[str, dict[str, float]] = field(default_factory=dict)  # run id -> metric -> last
     tags: list[str] = field(default_factory=list)  # tag columns shown
     offered: dict[str, list[str]] = field(default_factory=dict)  # params/metrics/tags the column chooser offers
-    total: int | None = None  # how many runs match, on every page (None: the store cannot count)
+    total: int | None = None  # how many runs match, when this is the last page
 
     @property
     def active(self) -> bool:
@@ -51,8 +52,26 @@ class RunsTable:
         return any(not r.status.is_terminal for r in self.records)
 
 
+@dataclass(frozen=True)
+class TablePage:
+    records: list[RunRecord]
+    has_next: bool
+    total: int | None  # known on the last page only: counting every match would cost the table its speed
+
+
+def table_page(store: TrackingStore, query: RunQuery) -> TablePage:
+    """One page of runs, and whether there is another (one run more is asked for, not counted);
+    a sweep may be named by a unique prefix, as on the command line."""
+    check_supported(store, query)
+    if query.sweep is not None:
+        query = dataclasses.replace(query, sweep=resolve_sweep(store, query.sweep))
+    found = store.list_runs(dataclasses.replace(query, limit=query.limit + 1))
+    records, more = found[: query.limit], len(found) > query.limit
+    return TablePage(records, more, None if more else query.offset + len(records))
+
+
 def runs_table(store: TrackingStore, request: TableRequest) -> RunsTable:
-    page = find_runs(store, request.query)
+    page = table_page(store, request.query)
     records = page.records
     values = {r.run_id: last_values(store, r) for r in records}
     seen_params = list(dict.fromkeys(p.name for r in records for p in r.parameters))
@@ -63,9 +82,8 @@ def runs_table(store: TrackingStore, request: TableRequest) -> RunsTable:
     offered = {"params": list(dict.fromkeys([*seen_params, *params])),
                "metrics": list(dict.fromkeys([*seen_metrics, *metrics])),
                "tags": list(dict.fromkeys([*seen_tags, *request.tags]))}
-    has_next = page.remaining > 0 if page.remaining is not None else len(records) == request.page_size
-    return RunsTable(records, has_next, params, metrics, [key for key in seen_metrics if key not in metrics], values,
-                     list(request.tags), offered, page.total)
+    others = [key for key in seen_metrics if key not in metrics]
+    return RunsTable(records, page.has_next, params, metrics, others, values, list(request.tags), offered, page.total)
 
 
 def last_values(store: TrackingStore, record: RunRecord) -> dict[str, float]:
