@@ -249,16 +249,13 @@ def begin_run(store: TrackingStore, request: RunRequest, plan: RunPlan, prepared
     if request.run_id is None:
         experiment = experiment_name(store, request.experiment, request.experiment_id)
         record = _recordable(_redacted(_new_record(request, plan, prepared, experiment), secrets))
-        record = lifecycle.start(store, record)
-    else:
-        from runner.continuation import continued_record
+        return lifecycle.start(store, record, _inputs(plan.source, prepared, secrets))
+    from runner.continuation import continued_record
 
-        existing = _run_to_continue(store, request, plan)
-        fresh = _new_record(request, plan, prepared, existing.experiment)
-        record = _recordable(_redacted(continued_record(existing, fresh, request.run_name), secrets))
-        record = lifecycle.resume(store, record)
-    _attach_inputs(store, record, plan.source, prepared, secrets)
-    return record
+    existing = _run_to_continue(store, request, plan)
+    fresh = _new_record(request, plan, prepared, existing.experiment)
+    record = _recordable(_redacted(continued_record(existing, fresh, request.run_name), secrets))
+    return lifecycle.resume(store, record, _inputs(plan.source, prepared, secrets))
 
 
 def _run_to_continue(store: TrackingStore, request: RunRequest, plan: RunPlan) -> RunRecord:
@@ -342,14 +339,16 @@ def _redacted(record: RunRecord, secrets: list[str]) -> RunRecord:
     return RunRecord.from_dict(redact(record.to_dict(), secrets))
 
 
-def _attach_inputs(store: TrackingStore, record: RunRecord, source: ProjectSource, prepared: PreparedEnvironment,
-                   secrets: list[str]) -> None:
+def _inputs(source: ProjectSource, prepared: PreparedEnvironment, secrets: list[str]) -> dict[str, bytes]:
+    """The files kept with the run: its uncommitted changes, environment build log and lock."""
+    inputs = {}
     if source.diff:
-        store.attach(record.run_id, "diff.patch", source.diff)  # the code itself: kept exactly
+        inputs["diff.patch"] = source.diff  # the code itself: kept exactly
     if prepared.build_log:
-        store.attach(record.run_id, "build.log", redact_bytes(prepared.build_log, secrets))
+        inputs["build.log"] = redact_bytes(prepared.build_log, secrets)
     if prepared.lock and prepared.lock_name:
-        store.attach(record.run_id, prepared.lock_name, redact_bytes(prepared.lock, secrets))
+        inputs[prepared.lock_name] = redact_bytes(prepared.lock, secrets)
+    return inputs
 
 
 def _child_environment(store: TrackingStore, record: RunRecord) -> dict[str, str]:

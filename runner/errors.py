@@ -118,6 +118,34 @@ class BackendError(ProjError):
     exit_code = ExitCode.SETUP
 
 
+class StoreFullError(TrackingError):
+    """The disk that holds the tracking store has no room left for a write."""
+
+
+class RunNotRecordedError(TrackingError):
+    """A run ended, but its end could not be written to its store (the store was removed, or
+    its disk stayed full): the record still says RUNNING. Carries how the run ended."""
+
+    def __init__(self, message: str, *, run_id: str, status: str, run_exit_code: int | None,
+                 hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.run_id, self.status, self.run_exit_code = run_id, status, run_exit_code
+
+
+class CommandNotStartedError(BackendError):
+    """The command could not be started at all (the system refused to execute it)."""
+
+    def __init__(self, message: str, *, hint: str | None = None, not_found: bool = False) -> None:
+        super().__init__(message, hint=hint)
+        self.not_found = not_found  # no such program (or folder): a shell's 127 rather than 126
+
+
+class OutputError(ProjError):
+    """proj's standard output cannot be written (a full disk, a closed descriptor)."""
+
+    exit_code = ExitCode.SETUP
+
+
 class PluginError(ProjError):
     """An installed plugin is broken or clashes with another."""
 

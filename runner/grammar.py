@@ -37,6 +37,8 @@ def parse_typed(type_name: str, value: object) -> Scalar:
     Raises ValueError naming what was expected ("a float") when the value does not fit.
     `path` values are returned as text, unchanged: where they resolve depends on who gave them.
     """
+    if isinstance(value, str) and "\0" in value:  # from a default, a run card or the Python API
+        raise ValueError("a value without NUL bytes (no program can receive one)")
     kind = canonical_type(type_name)
     if kind == "float":
         return _float(value)

@@ -14,23 +14,36 @@ the project logged with its own MLflow client, runner.capture), then proj's own 
 is called with the store and the still RUNNING record before the final status is written. A
 settler that fails costs a warning, never the run's status. What proj exits with
 for a run, a sweep or a scheduled run is decided here too (`exit_code_for`, `sweep_exit_code`).
+
+Error paths keep the record whole. A run whose input files cannot be kept is removed again
+(nothing ran); a command that cannot be started ends FAILED with the shell's 126 and the reason
+in its log; a log the run replaced or removed is put back from the file proj kept open
+(runner.keptlog); and an end the store cannot take is a RunNotRecordedError that says how the
+run ended, never a traceback.
 """
 
 from __future__ import annotations
 
 import signal
 import time
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from runner.backends.base import JobResult, JobState, JobStatus, Scheduler
-from runner.errors import ExitCode, ProjError
+from runner.errors import CommandNotStartedError, ExitCode, ProjError, RunNotRecordedError, StoreFullError
+from runner.keptlog import KeptLog
 from runner.tracking.base import JobRecord, RunRecord, RunStatus, TrackingStore, launcher_alive
 
 SCHEDULER_LOG = "scheduler.log"  # the scheduler's own messages, kept with the run once it ended
 FORGOTTEN = "the scheduler no longer knows the job"
 LAUNCHER_GONE = "launcher gone"
+# What a shell reports for a command it could not execute, or could not find.
+CANNOT_EXECUTE, NOT_FOUND = 126, 127
+
+# The logs of the runs this process started, kept open until they end (runner.keptlog).
+_KEPT_LOGS: dict[str, KeptLog] = {}
 
 
 @dataclass(frozen=True)
@@ -81,48 +94,115 @@ class Settlement:
 # --- transitions ---------------------------------------------------------------------------
 
 
-def start(store: TrackingStore, record: RunRecord) -> RunRecord:
-    """Record a new run, RUNNING; returns it with its id."""
-    return store.start_run(replace(record, status=RunStatus.RUNNING, end_time=None, exit_code=None))
+def start(store: TrackingStore, record: RunRecord, inputs: Mapping[str, bytes] | None = None) -> RunRecord:
+    """Record a new run, RUNNING, with the files that went into it (`inputs`: its diff, build
+    log and lock); returns it with its id. A run whose files cannot all be kept is removed
+    again: nothing ran, and nothing is left half-recorded."""
+    started = store.start_run(replace(record, status=RunStatus.RUNNING, end_time=None, exit_code=None))
+    try:
+        for name, data in (inputs or {}).items():
+            store.attach(started.run_id, name, data)
+    except BaseException:
+        with suppress(ProjError, OSError):
+            store.discard_run(started.run_id)
+        raise
+    _keep_log(store, started.run_id)
+    return started
 
 
-def resume(store: TrackingStore, record: RunRecord) -> RunRecord:
-    """An existing run RUNNING again, for another execution (`proj run --run-id`, runner.continuation)."""
-    return store.continue_run(replace(record, status=RunStatus.RUNNING, end_time=None, exit_code=None))
+def resume(store: TrackingStore, record: RunRecord, inputs: Mapping[str, bytes] | None = None) -> RunRecord:
+    """An existing run RUNNING again, for another execution (`proj run --run-id`,
+    runner.continuation), with this execution's files; if they cannot be kept, it ends at once."""
+    continued = store.continue_run(replace(record, status=RunStatus.RUNNING, end_time=None, exit_code=None))
+    _keep_log(store, continued.run_id)
+    try:
+        for name, data in (inputs or {}).items():
+            store.attach(continued.run_id, name, data)
+    except BaseException as err:
+        _note(continued.run_id, f"the run could not start: {err}")
+        end(store, continued, _ending_for(err))
+        raise
+    return continued
 
 
-def end(store: TrackingStore, record: RunRecord, ending: Ending) -> Settlement:
-    """End the run: the settlers, then the final status. A run that has ended already keeps its end."""
+def end(store: TrackingStore, record: RunRecord, ending: Ending, first: Sequence[Settler] = ()) -> Settlement:
+    """End the run: its log put back if the run took it away, the settlers (`first`, then
+    SETTLERS and the metrics summary), then the final status. A run that has ended already
+    keeps its end. RunNotRecordedError when the store cannot take the end."""
+    kept = _KEPT_LOGS.pop(record.run_id, None)
     if record.status.is_terminal:
+        if kept is not None:
+            kept.close()
         return Settlement(record, exit_code_of(record))
     warnings: list[str] = []
     try:
-        for settler in [*SETTLERS, FINAL_METRICS]:
+        if kept is not None:
+            restored = kept.restore()
+            kept.close()
+            warnings += [f"run {record.run_id}: {restored}"] if restored else []
+        for settler in [*first, *SETTLERS, FINAL_METRICS]:
             try:
                 settler.step(store, record)
             except (ProjError, OSError, ValueError) as err:
                 warnings.append(f"run {record.run_id}: could not {settler.purpose}: {err}")
     finally:  # even on Ctrl-C during the settlers, the run gets its status
-        final = store.end_run(record.run_id, ending.status, ending.exit_code, ending.end_time)
+        final = _record_end(store, record, ending)
     return Settlement(final, exit_code_for(ending.status, ending.exit_code, ending.interrupted_by),
                       ending.interrupted_by, tuple(warnings))
+
+
+def _record_end(store: TrackingStore, record: RunRecord, ending: Ending) -> RunRecord:
+    try:
+        return store.end_run(record.run_id, ending.status, ending.exit_code, ending.end_time)
+    except ProjError as err:
+        code = "no exit code" if ending.exit_code is None else f"exit code {ending.exit_code}"
+        hint = err.hint or ""
+        if isinstance(err, StoreFullError) or not hint:  # the record is there, RUNNING
+            hint += ("; then " if hint else "") + "`proj runs refresh` records the run LOST"
+        raise RunNotRecordedError(
+            f"Run {record.run_id} ended {ending.status.value} ({code}), but its end could not be "
+            f"recorded: {err.message}", hint=hint,
+            run_id=record.run_id, status=ending.status.value, run_exit_code=ending.exit_code) from None
 
 
 def run_attached(store: TrackingStore, record: RunRecord, run: Callable[[], JobResult]) -> Settlement:
     """Run the job while proj waits; whatever happens, the run ends with a status that says so.
 
     Ctrl-C (KeyboardInterrupt) ends it KILLED and is not raised further; any other error ends
-    it FAILED and is raised once the run is recorded."""
-    ending = Ending(RunStatus.FAILED, None, 0.0)
-    log_error = None
+    it FAILED (with the shell's 126 if the command could not be started), its reason added to
+    the run's log, and is raised once the run is recorded."""
     try:
         result = run()
-        ending, log_error = ending_of(result), result.log_error
-    except KeyboardInterrupt:
-        ending = Ending(RunStatus.KILLED, None, 0.0, signal.SIGINT)
-    finally:
-        settled = end(store, record, replace(ending, end_time=time.time()))
-    return replace(settled, log_error=log_error)
+    except KeyboardInterrupt as err:
+        return end(store, record, _ending_for(err))
+    except BaseException as err:
+        _note(record.run_id, f"error: {err}")
+        end(store, record, _ending_for(err))
+        raise
+    return replace(end(store, record, ending_of(result)), log_error=result.log_error)
+
+
+def _ending_for(error: BaseException) -> Ending:
+    """How a run ends when `error` stopped it: KILLED on Ctrl-C, else FAILED."""
+    if isinstance(error, KeyboardInterrupt):
+        return Ending(RunStatus.KILLED, None, time.time(), signal.SIGINT)
+    code = None
+    if isinstance(error, CommandNotStartedError):
+        code = NOT_FOUND if error.not_found else CANNOT_EXECUTE
+    return Ending(RunStatus.FAILED, code, time.time())
+
+
+def _keep_log(store: TrackingStore, run_id: str) -> None:
+    kept = KeptLog.open(store.log_path(run_id))
+    if kept is not None:
+        _KEPT_LOGS[run_id] = kept
+
+
+def _note(run_id: str, text: str) -> None:
+    """proj's own line in the log of a run this process started."""
+    kept = _KEPT_LOGS.get(run_id)
+    if kept is not None:
+        kept.note(text)
 
 
 def ending_of(result: JobResult) -> Ending:
@@ -139,6 +219,7 @@ def end_unsubmitted(store: TrackingStore, records: Sequence[RunRecord], error: B
     ending = Ending(RunStatus.KILLED if interrupted else RunStatus.FAILED, None, time.time(),
                     signal.SIGINT if interrupted else None)
     for record in records:
+        _note(record.run_id, f"the job was not submitted: {error}")
         end(store, record, ending)
 
 
@@ -153,13 +234,14 @@ def settle_job(store: TrackingStore, scheduler: Scheduler, record: RunRecord, st
             return record
         return record_job(store, record, replace(job, state=status.scheduler_state, reason=status.reason))
     messages = scheduler.fetch_log(job.id)
-    if messages.strip():
-        store.attach(record.run_id, SCHEDULER_LOG, messages)
+    keep_messages = Settler("keep the scheduler's messages with it",
+                            lambda store, record: store.attach(record.run_id, SCHEDULER_LOG, messages))
     reason = status.reason or (FORGOTTEN if status.state is JobState.UNKNOWN else "")
     record = record_job(store, record, replace(job, state=status.scheduler_state or status.state.value, reason=reason))
     # Slurm reports whole seconds: a job that ended within its first second must not end before it began.
     ended = max(status.end_time, record.start_time) if status.end_time else time.time()
-    final = end(store, record, Ending(_JOB_OUTCOMES[status.state], status.exit_code, ended)).record
+    ending = Ending(_JOB_OUTCOMES[status.state], status.exit_code, ended)
+    final = end(store, record, ending, [keep_messages] if messages.strip() else []).record
     scheduler.release(job.id)
     if job.checkout:
         from runner.sources import release_kept_checkout

@@ -104,6 +104,7 @@ def resolve_parameters(
                     f"Invalid parameter name {name!r}: an undeclared parameter is passed as "
                     f"`--{name} VALUE`, so its name may only use letters, digits, '_', '.' and '-'"
                 )
+            _resolve(name, "string", value, cwd, True)  # refuses what no program can receive (a NUL byte)
             extra.append(ResolvedParameter(name, "string", value, value, value, declared=False))
     return ResolvedParams(tuple(declared), tuple(extra))
 

@@ -29,7 +29,8 @@ CHUNK = 64 * 1024
 # After the command exits, how long to keep reading output that its leftover children write.
 DRAIN_SECONDS = 1.0
 
-__all__ = ["DEFAULT_GRACE_SECONDS", "CommandResult", "ToolError", "ToolResult", "run_command", "run_tool"]
+__all__ = ["DEFAULT_GRACE_SECONDS", "CommandResult", "ToolError", "ToolResult", "run_command", "run_tool",
+           "write_fully"]
 
 
 class ToolError(Exception):
@@ -173,10 +174,7 @@ class _GuardedLog:
 
     def write(self, data: bytes) -> None:
         if self.error is None:
-            try:
-                self.log.write(data)
-            except OSError as err:
-                self.error = err.strerror or str(err)
+            self.error = write_fully(self.log, data)
 
     def flush(self) -> None:
         self.write(b"")
@@ -185,6 +183,21 @@ class _GuardedLog:
                 self.log.flush()
             except OSError as err:
                 self.error = err.strerror or str(err)
+
+
+def write_fully(sink: BinaryIO, data: bytes) -> str | None:
+    """Write all of `data` to an unbuffered file, which may take less than it is given (the
+    last bytes a full disk has room for); why it could not, if it could not."""
+    view = memoryview(data)
+    try:
+        while view:
+            written = sink.write(view)
+            if not written:
+                return "no room left"
+            view = view[written:]
+    except OSError as err:
+        return err.strerror or str(err)
+    return None
 
 
 def _pump(command: supervisor.SupervisedCommand, terminal: BinaryIO, log: _GuardedLog, stop: StopSignals) -> str | None:

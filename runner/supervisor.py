@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import _socket  # not `socket`: its import costs more than all the rest of this module's (start-up budget)
 import atexit
+import errno
 import os
 import sys
 import threading
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from runner.errors import BackendError
+from runner.errors import BackendError, CommandNotStartedError
 from runner.supervision import encode_request, send_with_fds
 
 _PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
@@ -154,7 +155,9 @@ class SupervisedCommand:
         elif verb == "exit":
             self.returncode = int(rest)
         elif verb == "error":
-            raise BackendError(f"Could not start the command: {rest.partition(' ')[2]}")
+            number, _, reason = rest.partition(" ")
+            raise CommandNotStartedError(f"Could not start the command: {reason}",
+                                         not_found=number == str(errno.ENOENT))
 
     def wait_started(self) -> int:
         while self.pid is None and not self.gone:
@@ -188,11 +191,12 @@ class SupervisedCommand:
 
 def spawn(argv: Sequence[str], env: Mapping[str, str], cwd: Path) -> SupervisedCommand:
     """Start `argv` under a keeper (runner/supervision.py): its stdout and stderr go to one pipe,
-    its stdin is /dev/null. Raises BackendError if it cannot start."""
+    its stdin is /dev/null. Raises CommandNotStartedError if it cannot start."""
     for value in (*argv, *env.keys(), *env.values(), str(cwd)):
         if "\0" in value:
-            raise BackendError("The command or its environment holds a NUL byte, which no program can receive",
-                               hint=f"check the value starting {value.split(chr(0))[0][:40]!r}")
+            raise CommandNotStartedError(
+                "The command or its environment holds a NUL byte, which no program can receive",
+                hint=f"check the value starting {value.split(chr(0))[0][:40]!r}")
     request = encode_request(argv, env, str(cwd))
     output, output_write = os.pipe()
     ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)

@@ -15,13 +15,13 @@ import sqlite3
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from conftest import require, run_proj
+from conftest import run_proj
 from helpers.exitcodes import SETUP
+from helpers.filesystems import fill, mounted
 from helpers.gitrepo import GitRepo
 from helpers.processes import alive, wait_for_file
 
@@ -128,24 +128,6 @@ def test_launcher_killed_repeatedly_leaves_no_orphan_and_lost_runs(project):
     record_figure("launcher_sigkill", {"runs": 3, "recorded_lost": 3, "processes_left": left})
 
 
-@contextmanager
-def mounted(kind: str, target: Path, source: Path | None = None, size: str = "256k"):
-    require("root", os.geteuid() == 0, "mounting a test file system needs root")
-    target.mkdir(parents=True, exist_ok=True)
-    if kind == "tmpfs":
-        command = ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(target)]
-    else:
-        command = ["mount", "--bind", str(source), str(target)]
-    if subprocess.run(command, capture_output=True).returncode != 0:
-        require("root", False, "this machine does not allow mounts")
-    try:
-        if kind == "readonly":
-            subprocess.run(["mount", "-o", "remount,bind,ro", str(target)], check=True)
-        yield target
-    finally:
-        subprocess.run(["umount", "-l", str(target)], check=False)
-
-
 def test_read_only_store_is_refused_before_anything_runs(project, tmp_path):
     store = tmp_path / "store"
     run_proj("run", ".", "--tracking-uri", str(store), cwd=project, check_exit=0)
@@ -158,16 +140,11 @@ def test_read_only_store_is_refused_before_anything_runs(project, tmp_path):
 
 
 def test_full_store_is_refused_and_nothing_half_written(project, tmp_path):
-    with mounted("tmpfs", tmp_path / "full", size="1m") as full:
+    with mounted("tmpfs", tmp_path / "full", size="4m") as full:  # room for a run and its reserve
         store = full / "store"
         run_proj("run", ".", "--tracking-uri", str(store), cwd=project, check_exit=0)
         ballast = full / "ballast"
-        with open(ballast, "wb", buffering=0) as handle:  # fill the file system to the last byte
-            try:
-                while True:
-                    handle.write(b"\0" * 512)
-            except OSError:
-                pass
+        fill(ballast)  # the file system full to the last byte
         runs_before = sorted(p.name for p in (store / "runs").iterdir())
         result = run_proj("run", ".", "-P", "word=never", "--tracking-uri", str(store), cwd=project)
         assert result.returncode == SETUP, result.stdout + result.stderr

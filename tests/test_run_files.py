@@ -109,8 +109,15 @@ def test_links_at_any_depth_are_neither_listed_copied_nor_read(project, outside,
         assert result.returncode == USAGE and SECRET not in result.stdout, path
 
 
-def test_a_run_that_swaps_its_log_for_a_link_is_refused_not_followed(project, outside):
-    run_id, view, _ = finished_run(project, "-e", "swap_log", "-P", f"outside={outside}")
+def test_a_run_that_swaps_its_log_for_a_link_gets_it_back_and_no_link_is_followed(project, outside):
+    run_id, view, stderr = finished_run(project, "-e", "swap_log", "-P", f"outside={outside}")
+    log = project / ".proj" / "runs" / run_id / "output.log"
+    assert f"the run replaced its log {log} with a symbolic link; proj put back the log it kept (4 bytes)" in stderr
+    assert not log.is_symlink() and log.read_text() == "ran\n"
+    assert run_proj("runs", "logs", run_id, cwd=project, check_exit=0).stdout == "ran\n"
+    # A link put there once proj has let go of the log (as a detached job could) is refused, not followed.
+    log.unlink()
+    log.symlink_to(outside / "secret.txt")
     logs = run_proj("runs", "logs", run_id, cwd=project)
     assert logs.returncode == SETUP and SECRET not in logs.stdout
     assert f"Cannot read output.log of run {run_id}: it is a symlink" in logs.stderr

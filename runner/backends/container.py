@@ -20,6 +20,7 @@ from runner.backends.base import JobResult
 from runner.environments.docker_daemon import connect, explain
 from runner.errors import BackendError
 from runner.invocation import ContainerInvocation
+from runner.process import write_fully
 from runner.stopping import DEFAULT_GRACE_SECONDS, StopSignals
 from runner.supervisor import arm_cleanup, disarm_cleanup
 
@@ -106,11 +107,9 @@ def _copy_output(stream: Any, terminal: BinaryIO, log: BinaryIO, log_errors: lis
                 terminal.flush()
             except (BrokenPipeError, ValueError):
                 pass  # the terminal went away (`proj run ... | head`); the log still gets everything
-            if not log_errors:
-                try:
-                    log.write(chunk)
-                except OSError as err:  # a full disk stops the log, never the run
-                    log_errors.append(err.strerror or str(err))
+            failed = None if log_errors else write_fully(log, chunk)
+            if failed:  # a full disk stops the log, never the run
+                log_errors.append(failed)
     except (OSError, ValueError):
         pass  # the stream was closed under us: the run is over
     finally:

@@ -37,6 +37,9 @@ _RUNS_SUBCOMMANDS = {
 
 
 def main() -> None:
+    from runner.cli import streams
+
+    streams.install()  # first: before any file is opened, a closed 0, 1 or 2 gets /dev/null
     from runner.cli.app import Settings, app
     from runner.cli.output import show_error
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 import os
 import sys
 from enum import Enum
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from runner.cli.app import Settings
 from runner.cli.output import emit_json
+from runner.cli.streams import CommandOutput
 
 if TYPE_CHECKING:
     from runner.api import RunOutcome
@@ -35,9 +36,9 @@ def use_format(output_format: OutputFormat) -> None:
     Settings.output_format = output_format.value
 
 
-def program_terminal(output_format: OutputFormat) -> BinaryIO:
+def program_output(output_format: OutputFormat) -> CommandOutput:
     """Where the program's own output goes live: stderr when stdout carries the JSON document."""
-    return sys.stderr.buffer if output_format is OutputFormat.json else sys.stdout.buffer
+    return CommandOutput(2 if output_format is OutputFormat.json else 1)
 
 
 def run_result(outcome: RunOutcome, tracking_uri: str | None, proj_exit_code: int) -> dict[str, Any]:

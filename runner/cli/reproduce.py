@@ -11,7 +11,7 @@ import typer
 from runner.cli import completion
 from runner.cli.app import app, runs_app
 from runner.cli.compare import TOLERANCE_HELP, Compared, compared, lock_of, show_verdict, store_for, verdict_of
-from runner.cli.formats import FORMAT_HELP, OutputFormat, program_terminal, report_outcome, use_format
+from runner.cli.formats import FORMAT_HELP, OutputFormat, program_output, report_outcome, use_format
 from runner.cli.kind_options import with_kind_options
 from runner.cli.output import note, warn
 from runner.cli.run_report import Reporter, report_finished, report_started
@@ -80,9 +80,10 @@ def rerun(
                            environment=EnvironmentSettings(flags=kind_flags or {}, verbose=verbose),
                            clone=clone, run_checkout=run_checkout)
     _announce(card, clone, run_checkout and not version)
-    outcome = rerun_card(card, options, Reporter(), terminal=program_terminal(output_format),
+    output = program_output(output_format)
+    outcome = rerun_card(card, options, Reporter(), terminal=output.terminal,
                          on_started=report_started)
-    report_finished(outcome, tracking_uri)
+    report_finished(outcome, tracking_uri, output)
     code, extra = outcome.exit_code, dict[str, Any](reproduces=card.run_id)
     if check:
         asked = _asked_for(overrides, version, run_checkout)

@@ -9,7 +9,7 @@ import typer
 
 from runner.cli import completion
 from runner.cli.app import app
-from runner.cli.formats import FORMAT_HELP, OutputFormat, program_terminal, report_outcome, use_format
+from runner.cli.formats import FORMAT_HELP, OutputFormat, program_output, report_outcome, use_format
 from runner.cli.kind_options import manager_help, with_kind_options
 from runner.cli.output import emit
 from runner.cli.run_report import Reporter, describe_plan, report_continued, report_finished, report_started
@@ -126,7 +126,8 @@ def run(
         with check_dry_run(request, Reporter()) as plan:
             emit(describe_plan(plan))
         return
-    outcome = run_project(request, Reporter(), terminal=program_terminal(output_format),
+    output = program_output(output_format)
+    outcome = run_project(request, Reporter(), terminal=output.terminal,
                           on_started=report_continued if run_id else report_started)
     if detach:
         from runner.cli.runs_control import report_detached
@@ -134,7 +135,7 @@ def run(
         report_detached(outcome.record, tracking_uri)
         report_outcome(outcome, output_format, tracking_uri, "run", 0)
         raise typer.Exit(0)
-    report_finished(outcome, tracking_uri)
+    report_finished(outcome, tracking_uri, output)
     report_outcome(outcome, output_format, tracking_uri, "run", outcome.exit_code)
     raise typer.Exit(outcome.exit_code)
 

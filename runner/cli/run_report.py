@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Optional
 
 from runner.cli.output import note, warn
+from runner.cli.streams import CommandOutput
 
 if TYPE_CHECKING:
     from runner.api import RunOutcome, RunPlan
@@ -32,10 +33,20 @@ def report_continued(record: RunRecord, store: TrackingStore) -> None:
     note(f"command: {record.command.rstrip()}")
 
 
-def report_finished(outcome: RunOutcome, tracking_uri: Optional[str]) -> None:
+def report_lost_output(output: CommandOutput, logs: str) -> None:
+    """A warning when the command's output stopped reaching stdout (a full disk): `logs` says
+    where all of it is."""
+    if output.error:
+        warn(f"the command's output could not all be written to {output.name} ({output.error}); {logs}")
+
+
+def report_finished(outcome: RunOutcome, tracking_uri: Optional[str], output: CommandOutput | None = None) -> None:
     from runner.runview import exit_code_text  # here: `proj --help` loads this module (runview: the records)
 
     record = outcome.record
+    if output is not None:
+        report_lost_output(output, f"its log has all of it: proj runs logs {record.run_id[:12]}"
+                           + store_hint(tracking_uri))
     duration = f"{record.duration:.1f} s" if record.duration is not None else "?"
     note(f"run {record.run_id} {record.status.value}{exit_code_text(record.exit_code)} in {duration}; "
          f"record: proj runs show {record.run_id[:12]}" + store_hint(tracking_uri))

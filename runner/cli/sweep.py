@@ -3,14 +3,14 @@ sweep id, a counter as points start and end, and a table of the points at the en
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NoReturn, Optional
 
 import typer
 
 from runner.cli.output import emit, note, table, warn
-from runner.cli.run_report import Reporter, describe_plan, store_hint
+from runner.cli.run_report import Reporter, describe_plan, report_lost_output, store_hint
+from runner.cli.streams import CommandOutput
 from runner.errors import UsageError
 from runner.runview import exit_code_text
 from runner.words import plural
@@ -49,8 +49,10 @@ def run_sweep_command(request: RunRequest, options: SweepOptions, *, dry_run: bo
                  + "\n\n".join(describe_plan(plan) for plan in plans))
         raise typer.Exit(0)
     progress = _Progress(space)
-    outcome = run_sweep(request, space, Reporter(), terminal=sys.stdout.buffer, jobs=jobs,
+    output = CommandOutput()
+    outcome = run_sweep(request, space, Reporter(), terminal=output.terminal, jobs=jobs,
                         max_parallel=options.max_parallel, on_started=progress.started, on_finished=progress.finished)
+    report_lost_output(output, "each run's log has all of its output")
     hint = store_hint(request.tracking_uri)
     if request.detach:
         note(f"sweep {outcome.sweep_id}: {plural(len(outcome.records), 'run')} submitted; "

@@ -289,6 +289,13 @@ class TrackingStore(ABC):
         """Record the run's final status, exit code and end time, unless it has them already (the
         first ending wins); returns the record as stored."""
 
+    def discard_run(self, run_id: str) -> None:
+        """Take back a run just started whose inputs could not all be kept (nothing ran). Stores
+        that cannot remove a run end it FAILED instead."""
+        import time
+
+        self.end_run(run_id, RunStatus.FAILED, None, time.time())
+
     @abstractmethod
     def get_run(self, ref: str) -> RunRecord:
         """The run whose id is `ref` or starts with it; RunNotFoundError otherwise."""

@@ -5,9 +5,11 @@
     .proj/runs/<run id>/outputs/    $PROJ_OUTPUT_DIR: the run's artifacts and metrics.jsonl
     .proj/runs/<run id>/mlflow/     what the project logs with MLflow (runner.capture)
     .proj/runs/<run id>/<file>      files kept with the run (diff.patch, build.log, locks)
+    .proj/reserved/<run id>         room set aside to record the run's end on a full disk (reserve.py)
 
 Many `proj run` processes may share one store: every write is one short IMMEDIATE transaction
-and readers never block writers (WAL). Everything is created readable by its owner only.
+and readers never block writers (WAL). Everything is created readable by its owner only. A
+database removed or replaced while proj uses it is noticed at the next write, never written to.
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, TypeVar
 
 from runner.atomicfile import write_atomically
 from runner.capture.store import CAPTURE, CapturingStore
-from runner.errors import RunNotFoundError, TrackingError, UsageError
+from runner.errors import RunNotFoundError, StoreFullError, TrackingError, UsageError
 from runner.runfiles import RunFileError, RunFolder
 from runner.runmatch import run_tags
 from runner.tracking.base import (
@@ -41,6 +43,8 @@ from runner.tracking.base import (
     is_attachment_name,
 )
 from runner.tracking.local_schema import SCHEMA_VERSION, create_or_upgrade, read_as_current, save_tags, schema_version
+from runner.tracking.reserve import FOLDER as RESERVED
+from runner.tracking.reserve import SpaceReserve
 
 if TYPE_CHECKING:
     from runner.capture.settled import Settled
@@ -51,6 +55,9 @@ OUTPUTS = "outputs"
 _RUN_REF = re.compile(r"^[0-9a-f]{1,32}$")
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 _BUSY_TIMEOUT_MS = 60_000
+_SQLITE_FULL = 13  # SQLite's primary result code for a write that found no room
+T = TypeVar("T")
+
 
 class LocalStore(CapturingStore):
     supports_detached_runs = True
@@ -61,6 +68,9 @@ class LocalStore(CapturingStore):
         self.uri = str(self.root)
         self._connection: sqlite3.Connection | None = None  # reads and writes, once this store has written
         self._reader: sqlite3.Connection | None = None  # read-only, for a store that has only been read
+        self._identity: tuple[int, int] | None = None  # (device, inode) of the database the writer opened
+        self._vanished: TrackingError | None = None  # why this store can no longer be written, once it cannot
+        self._reserve = SpaceReserve(self.root / RESERVED)
         # Metrics of runs this process ended: read once at the end, no longer written to.
         self._final_metrics: dict[str, MetricsReading] = {}
 
@@ -92,6 +102,8 @@ class LocalStore(CapturingStore):
     def _db(self, *, create: bool) -> sqlite3.Connection:
         """The writing connection (`create`, or once this store has written), else a read-only
         one: a reader cannot change the database, not even by SQLite's own checkpointing."""
+        if self._vanished is not None:
+            raise self._vanished
         if self._connection is not None:
             return self._connection
         if not create and self._reader is not None:
@@ -118,7 +130,7 @@ class LocalStore(CapturingStore):
                 raise TrackingError(f"Cannot open the tracking store {database}: {err}") from None
             raise
         if create:
-            self._connection = connection
+            self._connection, self._identity = connection, _identity(database)
         else:
             self._reader = connection
         return connection
@@ -129,6 +141,7 @@ class LocalStore(CapturingStore):
             if connection is not None:
                 connection.close()
         self._connection = self._reader = None
+        self._identity = None
 
     def _has_run_folders(self) -> bool:
         try:
@@ -180,18 +193,56 @@ class LocalStore(CapturingStore):
         """One IMMEDIATE transaction: writers queue on the busy timeout instead of failing."""
         try:
             connection = self._db(create=True)
+            self._check_same_database()
             connection.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as err:
-            raise TrackingError(f"Cannot write to the tracking store {self.root}: {err}") from None
+            raise self._write_error(err) from None
         try:
             yield connection
             connection.execute("COMMIT")
-        except sqlite3.Error as err:
-            connection.execute("ROLLBACK")
-            raise TrackingError(f"Cannot write to the tracking store {self.root}: {err}") from None
-        except BaseException:
-            connection.execute("ROLLBACK")
+        except BaseException as err:
+            # SQLite has already rolled back a transaction whose COMMIT found the disk full.
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            if isinstance(err, sqlite3.Error):
+                raise self._write_error(err) from None
             raise
+
+    def _writing(self, operation: Callable[[sqlite3.Connection], T], *, room_for: str | None = None,
+                 last: bool = False) -> T:
+        """`operation` in one transaction; on a full disk, once more with room from the reserve
+        of the run `room_for` (half of it, or all of it for the `last` write of the run)."""
+        try:
+            with self._write() as db:
+                return operation(db)
+        except StoreFullError:
+            if room_for is None or not self._reserve.give_back(room_for, everything=last):
+                raise
+        with self._write() as db:
+            return operation(db)
+
+    def _write_error(self, err: sqlite3.Error) -> TrackingError:
+        if _is_full(err):
+            return StoreFullError(f"Cannot write to the tracking store {self.root}: the disk it is on is full",
+                                  hint="free some space there")
+        return TrackingError(f"Cannot write to the tracking store {self.root}: {err}")
+
+    def _check_same_database(self) -> None:
+        """The database this store opened is still the one at its path: writing to a file
+        someone removed (or replaced) would report success and keep nothing, and opening the
+        path again would make a new, empty store. Once it is gone, this store writes no more."""
+        database = self.root / DATABASE
+        try:
+            current: tuple[int, int] | None = _identity(database)
+        except OSError:
+            current = None
+        if current != self._identity:
+            self.close()
+            happened = "removed" if current is None else "replaced by another file"
+            self._vanished = TrackingError(
+                f"The tracking store's database {database} was {happened} while proj was using it",
+                hint="a store must not be removed or moved while runs use it")
+            raise self._vanished
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -205,6 +256,7 @@ class LocalStore(CapturingStore):
             (run_dir / OUTPUTS).mkdir(mode=0o700)
             self.create_capture(record)
             os.close(os.open(run_dir / LOG_NAME, os.O_CREAT | os.O_WRONLY, 0o600))
+            self._reserve.set_aside(record.run_id)
             with self._write() as db:
                 experiment_id = _experiment_id(db, record.experiment)
                 db.execute(
@@ -220,22 +272,32 @@ class LocalStore(CapturingStore):
                 )
         except BaseException as err:
             shutil.rmtree(run_dir, ignore_errors=True)  # never leave half a run behind
+            self._reserve.drop(record.run_id)
             if isinstance(err, OSError):
                 raise TrackingError(f"Cannot record the run in {self.root}: {err.strerror}") from None
             raise
         return record
 
     def continue_run(self, record: RunRecord) -> RunRecord:
-        with self._write() as db:
-            before = _load_record(db, record.run_id)
-            record.attachments = before.attachments
-            record.log = before.log
-            db.execute("UPDATE runs SET status = ?, end_time = NULL, exit_code = NULL, record = ? WHERE run_id = ?",
-                       (RunStatus.RUNNING.value, json.dumps(record.to_dict()), record.run_id))
-            db.executemany("INSERT OR IGNORE INTO params (run_id, name, value) VALUES (?, ?, ?)",
-                           [(record.run_id, name, str(value)) for name, value in record.parameter_values().items()])
-            save_tags(db, record.run_id, run_tags(record))
-            continued = _load_record(db, record.run_id)
+        try:
+            self._reserve.set_aside(record.run_id)
+        except OSError as err:
+            raise TrackingError(f"Cannot record the run in {self.root}: {err.strerror}") from None
+        try:
+            with self._write() as db:
+                before = _load_record(db, record.run_id)
+                record.attachments = before.attachments
+                record.log = before.log
+                db.execute("UPDATE runs SET status = ?, end_time = NULL, exit_code = NULL, record = ? "
+                           "WHERE run_id = ?", (RunStatus.RUNNING.value, json.dumps(record.to_dict()), record.run_id))
+                db.executemany("INSERT OR IGNORE INTO params (run_id, name, value) VALUES (?, ?, ?)",
+                               [(record.run_id, name, str(value))
+                                for name, value in record.parameter_values().items()])
+                save_tags(db, record.run_id, run_tags(record))
+                continued = _load_record(db, record.run_id)
+        except BaseException:
+            self._reserve.drop(record.run_id)
+            raise
         if not os.path.lexists(self._run_dir(record.run_id) / CAPTURE):  # recorded before proj captured
             self.create_capture(record)
         return continued
@@ -277,19 +339,23 @@ class LocalStore(CapturingStore):
 
     def attach(self, run_id: str, name: str, data: bytes) -> None:
         path = self._attachment_path(run_id, name)
+
+        def listed(db: sqlite3.Connection) -> None:
+            record = _load_record(db, run_id)
+            if name not in record.attachments:
+                record.attachments.append(name)
+                db.execute("UPDATE runs SET record = ? WHERE run_id = ?", (json.dumps(record.to_dict()), run_id))
+
         try:
             write_atomically(path, data, mode=0o600)
-            with self._write() as db:
-                record = _load_record(db, run_id)
-                if name not in record.attachments:
-                    record.attachments.append(name)
-                    db.execute("UPDATE runs SET record = ? WHERE run_id = ?", (json.dumps(record.to_dict()), run_id))
         except OSError as err:
             raise TrackingError(f"Cannot save {name} with run {run_id}: {err.strerror}") from None
+        self._writing(listed)
 
     def save_metrics(self, run_id: str, metrics: MetricsReading) -> None:
         self._final_metrics[run_id] = metrics
-        with self._write() as db:
+
+        def saved(db: sqlite3.Connection) -> None:
             # The skipped lines are kept with the summaries: a finished run is shown without
             # reading its metrics file again.
             db.execute("UPDATE runs SET record = json_set(record, '$.metric_problems', json(?)) WHERE run_id = ?",
@@ -300,11 +366,21 @@ class LocalStore(CapturingStore):
                  for s in metrics.summaries().values()],
             )
 
+        self._writing(saved, room_for=run_id)
+
     def end_run(self, run_id: str, status: RunStatus, exit_code: int | None, end_time: float) -> RunRecord:
-        with self._write() as db:
+        def ended(db: sqlite3.Connection) -> RunRecord:
             db.execute("UPDATE runs SET status = ?, exit_code = ?, end_time = ? WHERE run_id = ? AND status = ?",
                        (status.value, exit_code, end_time, run_id, RunStatus.RUNNING.value))
             return _load_record(db, run_id)
+
+        record = self._writing(ended, room_for=run_id, last=True)
+        self._reserve.drop(run_id)
+        return record
+
+    def discard_run(self, run_id: str) -> None:
+        self._reserve.drop(run_id)  # first: on a full disk, its room is what removing the run needs
+        self.purge_run(run_id)
 
     def output_dir(self, run_id: str) -> Path:
         return self._run_dir(run_id) / OUTPUTS
@@ -323,7 +399,7 @@ class LocalStore(CapturingStore):
     def save_settled(self, record: RunRecord, settled: Settled) -> None:
         from runner.capture.settled import direct_children
 
-        with self._write() as db:
+        def saved(db: sqlite3.Connection) -> None:
             experiment_id = _experiment_id(db, record.experiment)
             for child in settled.children:
                 self._save_child(db, experiment_id, child.record, child.metrics)
@@ -332,6 +408,8 @@ class LocalStore(CapturingStore):
             db.execute("UPDATE runs SET record = ? WHERE run_id = ?", (json.dumps(stored.to_dict()), record.run_id))
             _save_logged_params(db, record.run_id, settled.data.params)
             save_tags(db, record.run_id, run_tags(stored))
+
+        self._writing(saved, room_for=record.run_id)
 
     def _save_child(self, db: sqlite3.Connection, experiment_id: int, record: RunRecord,
                     metrics: dict[str, MetricSummary]) -> None:
@@ -544,6 +622,16 @@ def _stored(value: float) -> float | str:
 
 def _number(value: Any) -> Any:
     return math.nan if value == _NAN else value
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    info = path.stat()
+    return info.st_dev, info.st_ino
+
+
+def _is_full(err: sqlite3.Error) -> bool:
+    code = getattr(err, "sqlite_errorcode", None)  # Python 3.11 and later
+    return code & 0xFF == _SQLITE_FULL if isinstance(code, int) else "database or disk is full" in str(err)
 
 
 def _is_empty(database: Path) -> bool:

@@ -228,6 +228,9 @@ class MlflowStore(TrackingStore):
         relative = f"{mapping.PROJ_FOLDER}/{name}"
         self._deliver(run_id, [_upload(run, relative), _log_batch(run_id, tags)], {relative: data})
 
+    def discard_run(self, run_id: str) -> None:
+        self._abandon(self._run(run_id))  # the server keeps it, FAILED, as MLflow keeps every run
+
     def child_environment(self, record: RunRecord) -> dict[str, str]:
         # `mlflow.start_run()` in the project resumes the run these three name.
         env = super().child_environment(record)

@@ -23,6 +23,7 @@ entry_points:
   swap_log:
     parameters: {outside: path}
     command: |
+      echo ran
       echo "{{\\"key\\": \\"kept\\", \\"value\\": 1}}" > "$PROJ_OUTPUT_DIR/metrics.jsonl"
       ln -s {outside}/secret.txt "$PROJ_OUTPUT_DIR/leak.txt"
       echo real > "$PROJ_OUTPUT_DIR/real.txt"
@@ -62,9 +63,9 @@ def run_on(server: MlflowServer, project: Path, outside: Path, entry: str) -> tu
     return run_id, done.stderr
 
 
-def test_a_log_replaced_by_a_link_is_not_uploaded(server, project):
+def test_a_log_replaced_by_a_link_is_put_back_and_the_link_not_uploaded(server, project):
     run_id, stderr = run_on(server, *project, "swap_log")
-    assert "the run replaced its log" in stderr and "with a symlink; the log was not uploaded" in stderr
+    assert "the run replaced its log" in stderr and "with a symbolic link; proj put back the log it kept" in stderr
     shown = json.loads(run_proj("runs", "show", run_id, "--format", "json", "--tracking-uri", server.url,
                                 check_exit=0).stdout)
     assert [a["path"] for a in shown["artifacts"]] == ["metrics.jsonl", "real.txt"]  # not the link
@@ -72,6 +73,7 @@ def test_a_log_replaced_by_a_link_is_not_uploaded(server, project):
     assert server.artifact(run_id, "real.txt") == b"real\n"
     logs = run_proj("runs", "logs", run_id, "--tracking-uri", server.url)
     assert SECRET not in logs.stdout and "Traceback" not in logs.stderr
+    assert server.artifact(run_id, "proj/output.log") == b"ran\n" and "ran" in logs.stdout
 
 
 def test_an_output_folder_replaced_by_a_link_uploads_nothing_from_it(server, project):

@@ -54,6 +54,12 @@ def hostile(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     for entry in ("swap_outputs", "swap_log", "zero_metrics"):
         extra = [] if entry == "zero_metrics" else ["-P", f"outside={outside}"]
         runs[entry] = run_id_of(run_proj("run", ".", "-e", entry, *extra, cwd=project, check_exit=0))
+    # proj puts back a log the run swapped while it ran; a link put there afterwards (as a
+    # detached job could) stays, and is what the UI must not follow.
+    log = project / ".proj" / "runs" / runs["swap_log"] / "output.log"
+    assert log.read_text() == "ran\n"
+    log.unlink()
+    log.symlink_to(outside / "secret.txt")
     return project / ".proj", runs
 
 
