@@ -90,7 +90,10 @@ class LocalStore(CapturingStore):
 
     def preflight(self) -> None:
         if (self.root / DATABASE).exists():
-            self._db(create=False)  # a store of a newer proj is refused here
+            try:
+                self._db(create=False)  # a store of a newer proj is refused here
+            except RunNotFoundError:
+                pass  # no schema yet: another proj is creating this store at this moment
             for path in (self.root / DATABASE, self.root / "runs"):
                 if not os.access(path, os.W_OK):
                     raise TrackingError(f"Cannot record runs in {self.root}: {path} is not writable")
