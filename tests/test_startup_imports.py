@@ -24,7 +24,7 @@ import pytest
 # What `proj --help` needs: the command line, and each built-in environment kind's options.
 HELP = {
     "runner", "runner.errors", "runner.cli", "runner.cli.app", "runner.cli.output", "runner.secrets",
-    "runner.cli.completion", "runner.words", "runner.cli.project", "runner.cli.run", "runner.cli.run_report", "runner.cli.kind_options",
+    "runner.cli.completion", "runner.words", "runner.cli.streams", "runner.cli.project", "runner.cli.run", "runner.cli.run_report", "runner.cli.kind_options",
     "runner.cli.reproduce", "runner.cli.runs", "runner.cli.runs_control", "runner.cli.env", "runner.cli.ui",
     "runner.cli.init", "runner.cli.formats", "runner.cli.compare", "runner.cli.gc", "runner.cli.runs_list",
     "runner.cli.runs_manage",
@@ -42,7 +42,7 @@ HELP = {
 RUN = {
     "runner", "runner.errors", "runner.cli", "runner.cli.app", "runner.cli.output", "runner.secrets",
     "runner.cli.run", "runner.cli.run_report", "runner.cli.kind_options", "runner.cli.formats",
-    "runner.cli.completion", "runner.words",
+    "runner.cli.completion", "runner.words", "runner.cli.streams", "runner.keptlog", "runner.tracking.reserve",
     "runner.environments", "runner.environments.base", "runner.environments.kind", "runner.environments.registry",
     "runner.environments.local", "runner.environments.virtualenv_kind", "runner.environments.conda_kind",
     "runner.environments.docker_kind",
