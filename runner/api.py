@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping, Protocol, Sequence
 
-from runner import __version__, lifecycle, supervisor
+from runner import lifecycle, supervisor
 from runner.backends import AnyBackend, AttachedBackend, Job, Scheduler, get_backend
 from runner.command import render_command
 from runner.environments import PreparedEnvironment, registry
@@ -38,6 +38,7 @@ from runner.tracking.base import (
     TrackingStore,
     launcher_token,
 )
+from runner.version import __version__
 
 
 class Reporter(Protocol):

@@ -71,8 +71,11 @@ class FileStoreRun:
     def set_tag(self, key: str, value: str) -> None:
         path = self.folder / "tags" / key
         path.parent.mkdir(parents=True, exist_ok=True)
-        # Written aside, then renamed: a reader sees the old value or the new one, never half.
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tag-")
+        # Written aside, then renamed: a reader sees the old value or the new one, never half. The
+        # temporary file lies in the run's folder, not in tags/, where a leftover one (a process
+        # killed between the two steps) would be read back as a tag; proj and MLflow read only
+        # meta.yaml and the four named folders there.
+        fd, temporary = tempfile.mkstemp(dir=self.folder, prefix=".proj-tag-")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(value)

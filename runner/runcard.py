@@ -18,12 +18,12 @@ from typing import Any
 
 import yaml
 
-from runner import __version__
 from runner.errors import SpecError
 from runner.params import is_downloadable
 from runner.problems import Problem, Severity
 from runner.sources import is_git_url, split_subdirectory
 from runner.tracking.base import RunRecord, TrackingStore
+from runner.version import __version__
 
 CARD_VERSION = 2  # 2: a clone's remote as the source; ran_in, parameter_values, environment.python
 CARD_VERSIONS = (1, 2)  # what load_card reads

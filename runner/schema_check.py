@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runner import __version__
 from runner.errors import SpecError
 from runner.locations import cache_dir
 from runner.problems import Problem, Severity
 from runner.resources import load_schema, schema_bytes
+from runner.version import __version__
 from runner.words import plural
 from runner.yamldoc import JsonPath, YamlDocument, describe_path, read_yaml
 

@@ -71,7 +71,7 @@ def test_the_readme_snippet_names_the_repository_and_the_release_tag():
     assert snippet, "the README's pre-commit snippet"
     entry = yaml.safe_load(snippet.group(1))[0]
     assert entry["repo"] == PYPROJECT["project"]["urls"]["Repository"]
-    assert entry["rev"] == f"v{__version__}"  # releases are tagged v + the version in runner/__init__.py
+    assert entry["rev"] == f"v{__version__}"  # releases are tagged v + the version in runner/version.py
     hooks = {hook["id"] for hook in yaml.safe_load((REPO_ROOT / ".pre-commit-hooks.yaml").read_text())}
     assert {hook["id"] for hook in entry["hooks"]} <= hooks
 

@@ -23,8 +23,9 @@ import pytest
 
 # What `proj --help` needs: the command line, and each built-in environment kind's options.
 HELP = {
-    "runner", "runner.errors", "runner.cli", "runner.cli.app", "runner.cli.output", "runner.secrets",
-    "runner.cli.completion", "runner.words", "runner.cli.streams", "runner.cli.project", "runner.cli.run", "runner.cli.run_report", "runner.cli.kind_options",
+    "runner", "runner.version", "runner.errors", "runner.cli", "runner.cli.app", "runner.cli.output", "runner.secrets",
+    "runner.cli.completion", "runner.words", "runner.cli.streams", "runner.cli.project", "runner.cli.run",
+    "runner.cli.run_report", "runner.cli.kind_options",
     "runner.cli.reproduce", "runner.cli.runs", "runner.cli.runs_control", "runner.cli.env", "runner.cli.ui",
     "runner.cli.init", "runner.cli.formats", "runner.cli.compare", "runner.cli.gc", "runner.cli.runs_list",
     "runner.cli.runs_manage",
@@ -40,7 +41,7 @@ HELP = {
 # .filestore: a run that logged nothing with MLflow has nothing to read), schema checking
 # beyond the cached verdict, and the other kinds' section readers.
 RUN = {
-    "runner", "runner.errors", "runner.cli", "runner.cli.app", "runner.cli.output", "runner.secrets",
+    "runner", "runner.version", "runner.errors", "runner.cli", "runner.cli.app", "runner.cli.output", "runner.secrets",
     "runner.cli.run", "runner.cli.run_report", "runner.cli.kind_options", "runner.cli.formats",
     "runner.cli.completion", "runner.words", "runner.cli.streams", "runner.keptlog", "runner.tracking.reserve",
     "runner.environments", "runner.environments.base", "runner.environments.kind", "runner.environments.registry",

@@ -17,10 +17,10 @@ import re
 import shlex
 from typing import Mapping, Sequence
 
-from runner import __version__
 from runner.backends.base import Job
 from runner.errors import BackendError
 from runner.invocation import HostInvocation
+from runner.version import __version__
 
 # Exit code of the script itself when it cannot set the run up on the compute node.
 SETUP_FAILED = 111

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from runner import __version__
+from runner.version import __version__
 
 app = typer.Typer(
     name="proj",

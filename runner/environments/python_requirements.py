@@ -12,11 +12,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner import __version__
 from runner.environments.conda_section import CondaEnv
 from runner.environments.python_section import PythonEnv, referenced_files
 from runner.errors import EnvironmentSetupError
 from runner.project import Project
+from runner.version import __version__
 
 LOCK_NAME = "python_env.lock"
 # Options that say where packages come from; a lock must keep them to be installable.
