@@ -324,6 +324,11 @@ class MlflowStore(TrackingStore):
             raise ValueError(f"invalid attachment name {name!r}")
         return self.reader.read_attachment(run_id, name, _staging_dir(run_id))
 
+    def open_attachment(self, run_id: str, name: str) -> BinaryIO:
+        if not is_attachment_name(name):
+            raise ValueError(f"invalid attachment name {name!r}")
+        return self.reader.open_attachment(run_id, name, _staging_dir(run_id))
+
     def read_metrics(self, run_id: str, *, complete: bool = True) -> MetricsReading:
         started = self._started.get(run_id)
         if started is not None and started.final_metrics is not None:

@@ -9,13 +9,15 @@ itself with `mlflow.log_artifact`. Artifacts asked for by path are downloaded in
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import BinaryIO, ParamSpec, TypeVar
 
-from runner.errors import RunNotFoundError
+from runner.errors import RunNotFoundError, TrackingError
 from runner.locations import proj_home
 from runner.outputs import Artifact, MetricPoint, artifact_path, summarise
+from runner.runfiles import RunFileError, is_regular_file, open_without_links
 from runner.runmatch import matches
 from runner.tracking import mlflow_query as queries
 from runner.tracking import mlflow_record as mapping
@@ -123,22 +125,41 @@ class MlflowReader:
     # --- what runs left --------------------------------------------------------------------
 
     def read_attachment(self, run_id: str, name: str, staging: Path) -> bytes:
+        with self.open_attachment(run_id, name, staging) as handle:
+            return handle.read()
+
+    def open_attachment(self, run_id: str, name: str, staging: Path) -> BinaryIO:
+        """A kept file opened for reading, never held whole in memory (a log may be gigabytes): the
+        copy on this machine, else the server's, downloaded into an unnamed temporary file."""
         relative = f"{mapping.PROJ_FOLDER}/{name}"
         for candidate in [staging / name] + [e.files / relative for e in self.spool.entries(run_id=run_id)]:
-            if candidate.is_file():  # kept on this machine, or waiting in the spool
-                return candidate.read_bytes()
+            if is_regular_file(candidate):  # kept on this machine, or waiting in the spool; never a link
+                try:
+                    return open_without_links(candidate)
+                except RunFileError as err:  # replaced by a link since: the run's code is at work
+                    raise TrackingError(f"Cannot read {name} of run {run_id}: it {err.reason}",
+                                        hint="the run's own code replaced a file proj keeps with it") from None
         root = mapping.artifact_root(self.raw_run(run_id)["info"])
         if root is None:
             raise RunNotFoundError(f"Run {run_id} has no file {name!r} on this machine, and its artifacts are "
                                    f"not served by {self.uri}")
         try:
-            return self.client.get_artifact(f"{root}/{relative}")
+            return self._downloaded(f"{root}/{relative}")
         except MlflowApiError as err:
             if err.status == 404:
                 raise RunNotFoundError(f"Run {run_id} has no file {name!r}") from None
             raise as_tracking_error(self.uri, f"read {name}", err) from None
         except ServerUnreachable as err:
             raise as_tracking_error(self.uri, f"read {name}", err) from None
+
+    def _downloaded(self, remote: str) -> BinaryIO:
+        """`remote` streamed to a temporary file, returned open; the file's name is gone already."""
+        spare = proj_home() / "mlflow"
+        spare.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with tempfile.TemporaryDirectory(dir=spare, prefix="download-") as folder:
+            target = Path(folder) / "file"
+            self.client.download_artifact(remote, target)
+            return target.open("rb")
 
     def metric_points(self, run_id: str, run: JsonObject | None = None) -> list[MetricPoint]:
         """Every value of every metric of the run, as logged (by proj or by the project's code)."""

@@ -3,14 +3,18 @@ a log replaced by a link, links among its outputs, or an output folder that is i
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
 import pytest
 
 from conftest import require, run_id_of, run_proj
+from helpers.figures import measured_proj, record_figure
 from helpers.mlflow_server import MlflowServer
 from helpers.processes import processes_of_run
 
@@ -32,6 +36,9 @@ entry_points:
   swap_outputs:
     parameters: {outside: path}
     command: 'rm -rf "$PROJ_OUTPUT_DIR"; ln -s {outside} "$PROJ_OUTPUT_DIR"'
+  loud:
+    parameters: {outside: path, megabytes: int}
+    command: "head -c {megabytes}000000 /dev/zero | tr '\\\\0' 'y' | fold -w 99"
 """
 
 
@@ -55,8 +62,8 @@ def project(tmp_path) -> tuple[Path, Path]:
     return folder, outside
 
 
-def run_on(server: MlflowServer, project: Path, outside: Path, entry: str) -> tuple[str, str]:
-    done = run_proj("run", str(project), "-e", entry, "-P", f"outside={outside}", "--tracking-uri", server.url,
+def run_on(server: MlflowServer, project: Path, outside: Path, entry: str, *extra: str) -> tuple[str, str]:
+    done = run_proj("run", str(project), "-e", entry, "-P", f"outside={outside}", *extra, "--tracking-uri", server.url,
                     "--experiment-name", f"hostile-{uuid.uuid4().hex[:8]}", check_exit=0)
     run_id = run_id_of(done)
     assert server.run(run_id)["info"]["status"] == "FINISHED" and processes_of_run(run_id) == []
@@ -80,3 +87,20 @@ def test_an_output_folder_replaced_by_a_link_uploads_nothing_from_it(server, pro
     run_id, _ = run_on(server, *project, "swap_outputs")
     listing = run_proj("runs", "artifacts", run_id, "--tracking-uri", server.url, check_exit=0)
     assert listing.stdout.strip() == "no artifacts" and SECRET not in listing.stdout
+
+
+def test_runs_logs_streams_a_large_log_from_the_server(server, project, tmp_path):
+    run_id, _ = run_on(server, *project, "loud", "-P", "megabytes=100")
+    measured = measured_proj("runs", "logs", run_id, "--tracking-uri", server.url, cwd=tmp_path)
+    assert measured["code"] == 0 and "Traceback" not in measured["stderr"], measured
+    assert measured["peak_mib"] < 60, measured  # reading the 101 MB whole took 126 MiB
+    record_figure("mlflow_runs_logs_100mb", {"peak_rss_mib": round(measured["peak_mib"]),
+                                             "seconds": round(measured["seconds"], 1)})
+    shown = subprocess.run(f"{sys.executable} -m runner runs logs {run_id} --tracking-uri {server.url} | sha256sum",
+                           shell=True, capture_output=True, text=True, timeout=300)
+    written = ("y" * 99 + "\n") * 1_010_101 + "y"  # 100 MB of y, a newline after every 99
+    assert shown.stdout.split()[0] == hashlib.sha256(written.encode()).hexdigest(), shown.stderr
+    assert list((Path(os.environ["PROJ_HOME"]) / "mlflow").glob("download-*")) == []  # the copy is gone
+    head = subprocess.run(f"{sys.executable} -m runner runs logs {run_id} --tracking-uri {server.url} | head -c 5",
+                          shell=True, capture_output=True, text=True, timeout=300)
+    assert head.stdout == "yyyyy" and "Traceback" not in head.stderr
