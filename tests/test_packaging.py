@@ -5,6 +5,7 @@ README tells people to add it."""
 from __future__ import annotations
 
 import email
+import json
 import re
 import subprocess
 import sys
@@ -65,11 +66,16 @@ def test_the_sdist_holds_what_builds_and_tests_proj_and_nothing_else(dists):
     assert not [n for n in names if "__pycache__" in n or n.startswith((".proj/", "test-artifacts/", ".git/"))]
 
 
-def test_the_readme_snippet_names_the_repository_and_the_release_tag():
+def readme_pre_commit_config() -> str:
+    """The `.pre-commit-config.yaml` the README tells people to write, as it stands there."""
     readme = (REPO_ROOT / "README.md").read_text()
-    snippet = re.search(r"```yaml\n(- repo: .*?)```", readme, re.DOTALL)
+    snippet = re.search(r"```yaml\n(repos:\n.*?)```", readme, re.DOTALL)
     assert snippet, "the README's pre-commit snippet"
-    entry = yaml.safe_load(snippet.group(1))[0]
+    return snippet.group(1)
+
+
+def test_the_readme_snippet_names_the_repository_and_the_release_tag():
+    (entry,) = yaml.safe_load(readme_pre_commit_config())["repos"]
     assert entry["repo"] == PYPROJECT["project"]["urls"]["Repository"]
     assert entry["rev"] == f"v{__version__}"  # releases are tagged v + the version in runner/version.py
     hooks = {hook["id"] for hook in yaml.safe_load((REPO_ROOT / ".pre-commit-hooks.yaml").read_text())}
@@ -106,6 +112,9 @@ def test_the_light_install_validates_runs_with_uv_and_names_missing_extras(dists
     assert proj(project, "validate", "--strict").returncode == 0
     ran = proj(project, "run", ".", "--env-manager", "uv")
     assert ran.returncode == 0 and str(tmp_path / "home") in ran.stdout, ran.stderr  # its own environment
+    local = proj(project, "run", ".", "--env-manager", "local", "--format", "json")
+    assert local.returncode == 0 and json.loads(local.stdout)["status"] == "FINISHED", local.stderr
+    assert str(bin_folder.parent) in local.stderr  # the program ran with proj's own python: no environment built
     (project / "conda.yaml").write_text("name: light\ndependencies: [python=3.11]\n")
     kinds = {"conda": "conda_env: conda.yaml", "docker": "docker_env: {image: 'busybox:latest'}", "ui": ""}
     for extra, section in kinds.items():
@@ -125,8 +134,9 @@ def test_the_pre_commit_hook_installs_the_light_proj_and_checks_mlproject_files(
     project.mkdir()
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@e"]
     subprocess.run([*git, "init", "--quiet"], cwd=project, check=True)
-    (project / ".pre-commit-config.yaml").write_text(
-        f"repos:\n- repo: {clone}\n  rev: v{__version__}\n  hooks:\n    - id: proj-validate\n")
+    config = readme_pre_commit_config()  # the README's snippet, its repository this clone of proj
+    (project / ".pre-commit-config.yaml").write_text(config.replace(PYPROJECT["project"]["urls"]["Repository"],
+                                                                     str(clone)))
     (project / "MLproject").write_text("entry_points:\n  main:\n    command: 'echo {missing}'\n")
     subprocess.run([*git, "add", "-A"], cwd=project, check=True)
     env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(tmp_path),
@@ -139,8 +149,10 @@ def test_the_pre_commit_hook_installs_the_light_proj_and_checks_mlproject_files(
     installed = subprocess.run([str(hook_python), "-m", "pip", "list", "--format", "freeze"], check=True,
                                capture_output=True, text=True).stdout.lower()
     assert "proj-runner==" in installed and not {line.split("==")[0] for line in installed.split()} & HEAVY
+    started = time.perf_counter()
     bad = subprocess.run([sys.executable, "-m", "pre_commit", "run", "--all-files"], cwd=project, env=env,
                          capture_output=True, text=True, timeout=300)
+    record_figure("pre_commit_run", {"seconds": round(time.perf_counter() - started, 2)})  # each commit's cost
     assert bad.returncode == 1 and "placeholder '{missing}' names no parameter" in bad.stdout
     (project / "MLproject").write_text("entry_points:\n  main:\n    command: 'echo hi'\n")
     good = subprocess.run([sys.executable, "-m", "pre_commit", "run", "--all-files"], cwd=project, env=env,
