@@ -54,6 +54,7 @@ RUN = {
     "runner.pathvalues", "runner.sources", "runner.spec", "runner.problems", "runner.yamldoc",
     "runner.schema_check", "runner.locations", "runner.projectconfig", "runner.runfiles", "runner.atomicfile",
     "runner.tracking", "runner.tracking.base", "runner.tracking.local", "runner.tracking.local_schema",
+    "runner.tracking.local_db", "runner.tracking.local_rows",
     "runner.resources", "runner.archives", "runner.runmatch", "runner.runview",
     "runner.capture", "runner.capture.store", "runner.capture.location", "runner.capture.settled", "runner.outputs",
 }

@@ -162,6 +162,6 @@ def test_purging_removes_the_record_and_the_folder(tmp_path: Path) -> None:
     store.purge_run(run.run_id)
     assert not (tmp_path / ".proj" / "runs" / run.run_id).exists()
     assert [r.run_id for r in store.list_runs(RunQuery(deleted=None))] == [child.run_id]
-    database = store._db(create=False)
+    database = store._database.connection(create=False)
     for table in ("runs", "params", "tags", "metric_summaries"):
         assert database.execute(f"SELECT count(*) FROM {table} WHERE run_id = ?", (run.run_id,)).fetchone() == (0,)

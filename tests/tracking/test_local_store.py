@@ -79,7 +79,7 @@ def test_reading_an_orphaned_run_changes_nothing(store):
     assert reader.list_runs(RunQuery(status=RunStatus.LOST)) == []
     assert reader.read_attachment(run_id, "diff.patch") == b"x"
     with pytest.raises(sqlite3.OperationalError, match="readonly"):  # a reader cannot write, by construction
-        reader._db(create=False).execute("DELETE FROM runs")
+        reader._database.connection(create=False).execute("DELETE FROM runs")
     reader.close()
 
     assert files_of(store.root) == before
