@@ -14,6 +14,7 @@ import pytest
 from conftest import run_id_of, run_proj
 from helpers.exitcodes import SETUP, USAGE
 from helpers.gitrepo import GitRepo
+from helpers.processes import processes_of_run
 
 pytestmark = [pytest.mark.git, pytest.mark.usefixtures("git_available")]
 
@@ -59,6 +60,9 @@ def test_a_rerun_takes_the_secret_from_the_variable_that_held_it(original, tmp_p
     token = again["parameters"][0]
     assert (token["given"], token["secret_from"]) == ("***", "API_TOKEN")
     assert again["reproduction"]["deliberate"] == [] and SECRET not in json.dumps(again)
+    assert (again["status"], again["exit_code"]) == ("FINISHED", 0) and again["end_time"]
+    log = run_proj("runs", "logs", again["run_id"], cwd=tmp_path, check_exit=0).stdout
+    assert log == f"digest {DIGEST} count 1\n" and processes_of_run(again["run_id"]) == []
 
 
 def test_a_rerun_without_the_secret_is_refused_before_it_runs(original, tmp_path):
