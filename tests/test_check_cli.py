@@ -86,6 +86,24 @@ def test_rerun_check_of_a_run_reproduces_and_an_override_that_moves_a_metric_doe
     run_proj("rerun", original, "--check", "-P", "shift=0.1", "--tolerance", "rmse=0.2", cwd=project, check_exit=0)
 
 
+def test_rerun_check_format_github_logs_the_table_and_annotates_the_metric(project, tmp_path):
+    original = run(project)
+    files = {name: tmp_path / name.lower() for name in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY")}
+    for path in files.values():
+        path.write_text("")
+    moved = run_proj("rerun", original, "--check", "-P", "shift=0.1", "--format", "github", cwd=project,
+                     env={name: str(path) for name, path in files.items()}, check_exit=DIFFERS)
+    lines = moved.stdout.splitlines()
+    table = [line for line in lines if line.startswith(("CHECK", "metric ", "NOT reproduced"))]
+    assert table[0].startswith("CHECK") and table[-1].endswith("in metric rmse"), moved.stdout  # in the job's log
+    (annotation,) = [line for line in lines if line.startswith("::error ")]
+    assert annotation.startswith("::error title=proj check%3A metric rmse differs::metric rmse: 0.5 in run ")
+    assert lines.index(annotation) > lines.index(table[-1])
+    assert re.search(r"^run-id=[0-9a-f]{32}$", files["GITHUB_OUTPUT"].read_text(), re.M)
+    assert "reproduced=false" in files["GITHUB_OUTPUT"].read_text()
+    assert "| metric rmse | 0.5 | 0.6 | 0 | **differs** |" in files["GITHUB_STEP_SUMMARY"].read_text()
+
+
 def test_a_failed_rerun_passes_its_own_code_through_check(project):
     original = run(project)
     run_proj("rerun", original, "--check", "-P", "code=5", cwd=project, check_exit=5)

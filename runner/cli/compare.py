@@ -98,13 +98,14 @@ def verdict_of(a: Compared, b: Compared, tolerances: Tolerances, asked_for: dict
 
 
 def show_verdict(verdict: Verdict, original: Compared, output_format: str) -> None:
-    """The check table on stdout (text), or annotations and the job summary (github)."""
+    """The check table on stdout (text; github too, for the job's log, with the annotations and the
+    job summary after it)."""
     from runner.verdict import describe_verdict
 
+    if output_format in ("text", "github"):
+        emit(describe_verdict(verdict))
     if output_format == "github":
         report_verdict_github(verdict, original.card_file, original.lines or {})
-    elif output_format == "text":
-        emit(describe_verdict(verdict))
 
 
 @runs_app.command("diff")
