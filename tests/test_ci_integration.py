@@ -164,6 +164,25 @@ def test_exact_runs_the_recorded_commit_from_the_clone(story, tmp_path):
 
 @pytest.mark.uv
 @pytest.mark.git
+def test_a_card_with_uncommitted_changes_says_the_checkout_runs_without_them(story, tmp_path):
+    work = story.root / "work"
+    (work / "train.py").write_text(TRAIN.replace("0.25", "0.5"))  # r2 moves; never committed
+    ran = run_proj("run", ".", "--env-manager", "uv", "--format", "json", cwd=work, check_exit=0)
+    card = tmp_path / "dirty.yaml"
+    run_proj("runs", "export", json.loads(ran.stdout)["run_id"], "-o", str(card), cwd=work, check_exit=0)
+    clone = story.fresh_clone("dirty")
+    (clone / "dirty.yaml").write_text(card.read_text())
+    env = ci_environment(tmp_path / "dirty-home")
+    checkout = proj_in_ci(clone, env, "rerun", "dirty.yaml", "--check")
+    assert checkout.returncode == DIFFERS and "metric r2" in checkout.stdout, checkout.stdout + checkout.stderr
+    assert "the card's uncommitted changes are not applied; --exact runs the recorded commit with them" in (
+        checkout.stderr)
+    exact = proj_in_ci(clone, env, "rerun", "dirty.yaml", "--check", "--exact")
+    assert exact.returncode == 0, exact.stdout + exact.stderr
+
+
+@pytest.mark.uv
+@pytest.mark.git
 def test_a_shallow_clone_without_the_recorded_commit_runs_its_checkout(story, tmp_path):
     clone = tmp_path / "shallow"  # what actions/checkout makes by default: the pushed commit only
     subprocess.run(["git", "clone", "--quiet", "--depth", "1", story.remote.as_uri(), str(clone)], check=True)

@@ -130,7 +130,8 @@ def _announce(card: RunCard, clone: Clone | None, run_checkout: bool) -> None:
          + (f", backend {card.backend.name}" if card.backend.name not in (None, "local") else "") + ")")
     if clone is not None and run_checkout:
         note(f"using the checkout {clone.describe(commit)} instead of fetching {card.source.location}; "
-             "--exact runs the recorded commit")
+             + ("the card's uncommitted changes are not applied; --exact runs the recorded commit with them"
+                if card.source.diff else "--exact runs the recorded commit"))
     elif clone is not None and clone.holds_commit and card.source.location != str(clone.top):
         note(f"taking commit {commit[:12]} from the clone {clone.top} instead of fetching {card.source.location}")
 
