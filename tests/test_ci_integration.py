@@ -219,6 +219,15 @@ def run_action_step(step: dict, inputs: dict[str, str], env: dict[str, str], cwd
                           check=False)
 
 
+def test_the_actions_shell_runs_on_macos_bash_3():
+    """A bash before 4.4 (macOS's /bin/bash is 3.2) takes "${args[@]}" of an empty array (no args,
+    no tolerances) as unbound under `set -u`; bash 5 here does not, so the steps' options are checked."""
+    for step in action_steps():
+        if "run" in step:
+            assert not re.search(r"set -\w*u|nounset", step["run"]), step["name"]
+            assert step["run"].lstrip().startswith("set -eo pipefail"), step["name"]
+
+
 def fresh_venv(where: Path) -> Path:
     """A job's python: a new virtual environment (the system's packages visible, as on a runner
     image with its tools; proj itself is installed by the step under test)."""
