@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from runner.version import __version__
+
+if TYPE_CHECKING:
+    from runner.tracking.base import TrackingStore
 
 app = typer.Typer(
     name="proj",
@@ -60,3 +63,10 @@ def _global_options(
 
     Settings.debug = debug
     Colour.mode = color.value
+
+
+def store_for(tracking_uri: Optional[str]) -> TrackingStore:
+    """The store a command's --tracking-uri names, else the one found from the current folder."""
+    from runner.tracking import open_store, resolve_tracking_uri  # here: `proj --help` loads no store
+
+    return open_store(resolve_tracking_uri(tracking_uri))

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, List, Optional
 import typer
 
 from runner.cli import completion
-from runner.cli.app import runs_app
+from runner.cli.app import runs_app, store_for
 from runner.cli.formats import report_verdict_github
 from runner.cli.output import emit, emit_json
 
@@ -38,11 +38,6 @@ class Compared:
     card_file: str | None = None  # the card's path, when it is one
     lines: dict[str, int] | None = None  # where each metric sits in the card ("metric rmse" -> line)
 
-
-def store_for(tracking_uri: Optional[str]) -> TrackingStore:
-    from runner.tracking import open_store, resolve_tracking_uri
-
-    return open_store(resolve_tracking_uri(tracking_uri))
 
 
 def compared(reference: str, tracking_uri: Optional[str]) -> Compared:

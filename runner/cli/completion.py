@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from runner.cli.app import store_for
 from runner.words import plural
 
 if TYPE_CHECKING:
@@ -101,13 +102,11 @@ def parameters(ctx: typer.Context, incomplete: str) -> Completions:
 def _store(ctx: typer.Context) -> TrackingStore:
     import os
 
-    from runner.tracking import open_store, resolve_tracking_uri
-
     # This process answers the shell once and exits: a server that does not answer at once is
     # not waited for (no retries, a short timeout), unless the user's settings say otherwise.
     os.environ.setdefault("PROJ_MLFLOW_RETRIES", "0")
     os.environ.setdefault("PROJ_MLFLOW_TIMEOUT", "2")
-    return open_store(resolve_tracking_uri(ctx.params.get("tracking_uri")))
+    return store_for(ctx.params.get("tracking_uri"))
 
 
 def _local_project(ctx: typer.Context) -> Project | None:

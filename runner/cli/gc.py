@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from runner.cli.app import app
+from runner.cli.app import app, store_for
 from runner.cli.output import emit, note, table, warn
 
 
@@ -24,9 +24,7 @@ def collect(
     environments no run of the store uses. Example: proj gc --dry-run"""
     from runner import cleanup
     from runner.runview import size  # here, not at the top: `proj --help` loads this module
-    from runner.tracking import open_store, resolve_tracking_uri
-
-    store = open_store(resolve_tracking_uri(tracking_uri))
+    store = store_for(tracking_uri)
     found = cleanup.plan(store, older_than_days=older_than, env_idle_days=env_idle)
     for text in found.notes:
         note(text)

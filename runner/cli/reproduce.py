@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any, List, Optional
 import typer
 
 from runner.cli import completion
-from runner.cli.app import app, runs_app
-from runner.cli.compare import TOLERANCE_HELP, Compared, compared, lock_of, show_verdict, store_for, verdict_of
+from runner.cli.app import app, runs_app, store_for
+from runner.cli.compare import TOLERANCE_HELP, Compared, compared, lock_of, show_verdict, verdict_of
 from runner.cli.formats import FORMAT_HELP, OutputFormat, program_output, report_outcome, use_format
 from runner.cli.kind_options import with_kind_options
 from runner.cli.output import note, warn

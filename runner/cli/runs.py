@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Optional
 import typer
 
 from runner.cli import completion
-from runner.cli.app import runs_app
+from runner.cli.app import runs_app, store_for
 from runner.cli.output import copy_to_stdout, emit, emit_json
 from runner.errors import TrackingError
 
 if TYPE_CHECKING:
-    from runner.tracking.base import TrackingStore
+    pass
 
 _TRACKING_URI = typer.Option(None, "--tracking-uri",
                              help="The store [default: $PROJ_TRACKING_URI, else the .proj here or above].")
@@ -24,11 +24,6 @@ class ShowFormat(str, Enum):
     text = "text"
     json = "json"
 
-
-def _store(tracking_uri: Optional[str]) -> TrackingStore:
-    from runner.tracking import open_store, resolve_tracking_uri
-
-    return open_store(resolve_tracking_uri(tracking_uri))
 
 
 @runs_app.command("show")
@@ -43,7 +38,7 @@ def show_run(
 
     Example: proj runs show 3f2a (a unique prefix of the run id is enough; --format json for scripts)
     """
-    store = _store(tracking_uri)
+    store = store_for(tracking_uri)
     from runner.runview import describe_run, run_view  # here, not at the top: `proj --help` loads this module
 
     view = run_view(store, store.get_run(run_id))
@@ -62,7 +57,7 @@ def show_logs(
     """Print a run's output (stdout and stderr, in the order they were written)."""
     from runner.tracking.base import LOG_NAME
 
-    store = _store(tracking_uri)
+    store = store_for(tracking_uri)
     record = store.get_run(run_id)
     with store.open_attachment(record.run_id, LOG_NAME) as handle:
         copy_to_stdout(handle)
@@ -115,7 +110,7 @@ def artifacts(
     """
     from runner.cli.artifacts import copy_artifacts, list_artifacts, write_artifact
 
-    store = _store(tracking_uri)
+    store = store_for(tracking_uri)
     record = store.get_run(run_id)
     if output is None:
         list_artifacts(store, record.run_id, path)

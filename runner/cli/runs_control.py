@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, List, Optional
 import typer
 
 from runner.cli import completion
-from runner.cli.app import runs_app
+from runner.cli.app import runs_app, store_for
 from runner.cli.output import emit, note, warn
 
 if TYPE_CHECKING:
@@ -24,11 +24,6 @@ if TYPE_CHECKING:
 _TRACKING_URI = typer.Option(None, "--tracking-uri",
                              help="The store [default: $PROJ_TRACKING_URI, else the .proj here or above].")
 
-
-def _store(tracking_uri: Optional[str]) -> TrackingStore:
-    from runner.tracking import open_store, resolve_tracking_uri
-
-    return open_store(resolve_tracking_uri(tracking_uri))
 
 
 def _fresh_run(store: TrackingStore, run_id: str) -> RunRecord:
@@ -66,7 +61,7 @@ def wait_for_run(
     from runner.lifecycle import exit_code_of, timed_out_exit_code
     from runner.refresh import wait_for_runs
 
-    store = _store(tracking_uri)
+    store = store_for(tracking_uri)
     record = _fresh_run(store, run_id)
     tail = LogTail(store.log_path(record.run_id), sys.stdout.buffer) if follow else None
 
@@ -98,7 +93,7 @@ def cancel_run(
     """Cancel a run's scheduler job; the run is recorded KILLED once the scheduler confirms."""
     from runner.refresh import cancel_run as cancel
 
-    store = _store(tracking_uri)
+    store = store_for(tracking_uri)
     record = _fresh_run(store, run_id)
     if record.status.is_terminal:
         note(f"run {record.run_id} has already ended: {_ended(record)}")
@@ -121,7 +116,7 @@ def refresh(
     """Record what happened to RUNNING runs: jobs their scheduler ended, runs whose proj is gone (LOST)."""
     from runner.refresh import refresh_runs, running_runs
 
-    store = _store(tracking_uri)
+    store = store_for(tracking_uri)
     records = [store.get_run(ref) for ref in run_ids] if run_ids else running_runs(store)
     refreshed = refresh_runs(store, records)
     for record in refreshed.changed:

@@ -11,23 +11,17 @@ from typing import TYPE_CHECKING, List, Optional
 import typer
 
 from runner.cli import completion
-from runner.cli.app import runs_app
+from runner.cli.app import runs_app, store_for
 from runner.cli.output import emit, note
 
 if TYPE_CHECKING:
     from runner.runmanage import Change
-    from runner.tracking.base import TrackingStore
 
 _TRACKING_URI = typer.Option(None, "--tracking-uri",
                              help="The store [default: $PROJ_TRACKING_URI, else the .proj here or above].")
 _RUN_IDS = typer.Argument(..., metavar="RUN_ID...", help="Run ids, or unique prefixes of them.",
                          autocompletion=completion.run_ids)
 
-
-def _store(tracking_uri: Optional[str]) -> TrackingStore:
-    from runner.tracking import open_store, resolve_tracking_uri
-
-    return open_store(resolve_tracking_uri(tracking_uri))
 
 
 @runs_app.command("delete")
@@ -36,7 +30,7 @@ def delete(run_ids: List[str] = _RUN_IDS, tracking_uri: Optional[str] = _TRACKIN
     them back until `proj gc` removes them for good. RUNNING runs are refused."""
     from runner.runmanage import delete_runs
 
-    changes = delete_runs(_store(tracking_uri), run_ids)
+    changes = delete_runs(store_for(tracking_uri), run_ids)
     _report(changes, "deleted", "was already deleted")
     if any(c.changed for c in changes):
         note("`proj runs list --deleted` lists deleted runs; `proj gc` removes them and their files")
@@ -47,7 +41,7 @@ def restore(run_ids: List[str] = _RUN_IDS, tracking_uri: Optional[str] = _TRACKI
     """Bring deleted runs back (with the runs the project started inside them)."""
     from runner.runmanage import restore_runs
 
-    _report(restore_runs(_store(tracking_uri), run_ids), "restored", "was not deleted")
+    _report(restore_runs(store_for(tracking_uri), run_ids), "restored", "was not deleted")
 
 
 @runs_app.command("tag")
@@ -68,7 +62,7 @@ def tag(
 
     if not tags and not remove:
         raise UsageError("Give tags to set (KEY=VALUE) or to remove (--remove KEY)")
-    change = tag_run(_store(tracking_uri), run_id, parse_tags(tags or []), remove)
+    change = tag_run(store_for(tracking_uri), run_id, parse_tags(tags or []), remove)
     record = change.record
     emit(f"run {record.run_id} tags: {tags_text(record.tags, width=None) or '(none)'}")
     if not change.changed:
@@ -90,7 +84,7 @@ def rename(
     """
     from runner.runmanage import rename_run
 
-    change = rename_run(_store(tracking_uri), run_id, name, description)
+    change = rename_run(store_for(tracking_uri), run_id, name, description)
     record = change.record
     emit(f"run {record.run_id} is named {record.run_name!r}"
          + (f", described as {record.description!r}" if record.description else ""))
