@@ -1,5 +1,6 @@
-"""runner/ type-checks under mypy's strict mode (configured in pyproject.toml), so the README's
-test command fails on a type error just as it fails on a broken test."""
+"""runner/ type-checks under mypy's strict mode and the code lints clean under ruff (both configured
+in pyproject.toml), so the README's test command fails on a type error or a lint finding just as it
+fails on a broken test."""
 
 from __future__ import annotations
 
@@ -21,6 +22,15 @@ def test_mypy_reports_no_errors_in_runner() -> None:
     report = checked.stdout + checked.stderr
     assert checked.returncode == 0, f"mypy found type errors in runner/:\n{report}"
     assert "Success: no issues found" in report
+
+
+def test_ruff_reports_nothing_in_the_code_tests_and_benchmarks() -> None:
+    if importlib.util.find_spec("ruff") is None:
+        pytest.fail("ruff is not installed: install the test extra (pip install -e '.[test]')")
+    checked = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "runner", "tests", "bench"],
+                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert checked.returncode == 0, f"ruff found problems:\n{checked.stdout}{checked.stderr}"
+    assert "All checks passed!" in checked.stdout
 
 
 def test_no_module_is_exempt_from_the_type_check() -> None:
