@@ -17,6 +17,7 @@ runs unrecorded.
 
 from __future__ import annotations
 
+import io
 import shutil
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
@@ -120,7 +121,7 @@ class MlflowStore(TrackingStore):
         record.experiment_id = run.experiment_id
         staging = _staging_dir(record.run_id)
         staging.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.log_path(record.run_id).write_bytes(self._earlier_output(record.run_id))  # the log keeps it all
+        self._keep_earlier_output(record.run_id)  # the log keeps it all
         tags = {**mapping.mlflow_tags(record), **mapping.proj_tags(record)}
         tags.pop("mlflow.user")  # who started the run stays its user
         tags[mapping.STATUS_TAG] = RunStatus.RUNNING.value  # no longer LOST, if it was
@@ -185,11 +186,19 @@ class MlflowStore(TrackingStore):
                                   "--run-id to start a new run")
         return record
 
-    def _earlier_output(self, run_id: str) -> bytes:
+    def _keep_earlier_output(self, run_id: str) -> None:
+        """The run's log so far, copied into the log this execution appends to; streamed, as a
+        log may be gigabytes. A log staged here already is that log (not sent yet)."""
+        target = self.log_path(run_id)
+        if is_regular_file(target):
+            return
+        target.unlink(missing_ok=True)  # anything else there is never written through
         try:
-            return self.reader.read_attachment(run_id, LOG_NAME, _staging_dir(run_id))
+            earlier = self.reader.open_attachment(run_id, LOG_NAME, _staging_dir(run_id))  # before `target` exists
         except RunNotFoundError:
-            return b""  # a run started by something else than proj has no log yet
+            earlier = io.BytesIO()  # a run started by something else than proj has no log yet
+        with earlier, target.open("wb") as kept:
+            shutil.copyfileobj(earlier, kept, 1024 * 1024)
 
     def experiment_name(self, experiment_id: str) -> str:
         try:

@@ -39,6 +39,9 @@ entry_points:
   loud:
     parameters: {outside: path, megabytes: int}
     command: "head -c {megabytes}000000 /dev/zero | tr '\\\\0' 'y' | fold -w 99"
+  more:
+    parameters: {outside: path}
+    command: "echo; echo more"
 """
 
 
@@ -104,3 +107,13 @@ def test_runs_logs_streams_a_large_log_from_the_server(server, project, tmp_path
     head = subprocess.run(f"{sys.executable} -m runner runs logs {run_id} --tracking-uri {server.url} | head -c 5",
                           shell=True, capture_output=True, text=True, timeout=300)
     assert head.stdout == "yyyyy" and "Traceback" not in head.stderr
+    folder, outside = project
+    continued = measured_proj("run", str(folder), "-e", "more", "-P", f"outside={outside}", "--run-id", run_id,
+                              "--tracking-uri", server.url, cwd=tmp_path)  # the earlier log is copied, streamed
+    assert continued["code"] == 0 and f"run {run_id} continued" in continued["stderr"], continued
+    assert continued["peak_mib"] < 60, continued  # it took 126 MiB when the earlier log was read whole
+    assert server.run(run_id)["info"]["status"] == "FINISHED" and processes_of_run(run_id) == []
+    written += "\nmore\n"
+    assert hashlib.sha256(server.artifact(run_id, "proj/output.log")).hexdigest() == \
+        hashlib.sha256(written.encode()).hexdigest()
+    record_figure("mlflow_continue_after_100mb_log", {"peak_rss_mib": round(continued["peak_mib"])})
