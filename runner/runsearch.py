@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from runner.errors import RunNotFoundError, UsageError
-from runner.runfilter import OrderKey, RunFilter, as_number, parse_filter, parse_order_by
+from runner.runfilter import Comparison, OrderKey, RunFilter, as_number, parse_filter, parse_order_by
 from runner.runmatch import lookup, matches
 from runner.tracking.base import RUN_SORT_COLUMNS, RunQuery, RunRecord, TrackingStore
 
@@ -41,6 +41,7 @@ def find_runs(store: TrackingStore, query: RunQuery) -> RunPage:
     check_supported(store, query)
     if query.sweep is not None:
         query = dataclasses.replace(query, sweep=resolve_sweep(store, query.sweep))
+    query = _without_nested(store, query)
     records = store.list_runs(query)
     if len(records) < query.limit and (records or query.offset == 0):
         return RunPage(records, query.offset, query.offset + len(records))  # the last page: nothing to count
@@ -55,6 +56,24 @@ def check_supported(store: TrackingStore, query: RunQuery) -> None:
     if asked and not store.supports_search:
         raise UsageError(f"The tracking store {store.uri} cannot {' or '.join(asked)}",
                          hint="its plugin does not implement searches (docs/plugins.md)")
+
+
+# The tag MLflow sets on a run started with `nested=True`: the id of the run it was started in.
+PARENT_TAG = "mlflow.parentRunId"
+
+
+def _without_nested(store: TrackingStore, query: RunQuery) -> RunQuery:
+    """`nested=False` as a filter comparison every searching store applies: no parent tag. A
+    filter that names that tag itself asks for nested runs, so it is left as it is; a store that
+    cannot search lists every run."""
+    if query.nested or not store.supports_search:
+        return query
+    comparisons = query.filter.comparisons if query.filter else ()
+    if any(c.kind == "tag" and c.key == PARENT_TAG for c in comparisons):
+        return query
+    top_level = Comparison("tag", PARENT_TAG, "IS NULL", None)
+    run_filter = RunFilter(query.filter.text if query.filter else "", (*comparisons, top_level))
+    return dataclasses.replace(query, filter=run_filter)
 
 
 def resolve_sweep(store: TrackingStore, prefix: str) -> str:

@@ -251,5 +251,4 @@ def test_dry_run_makes_the_checks_a_run_makes(tmp_path, args, code, message):
     for dry in (["--dry-run"], []):
         done = run_proj("run", "p", *args, *dry, cwd=tmp_path, check_exit=code)
         assert message in done.stderr and done.stdout == "" and "Traceback" not in done.stderr
-        if dry:
-            assert not (tmp_path / ".proj").exists()  # a dry run creates no store
+        assert not (tmp_path / ".proj").exists()  # a refused run, dry or not, creates no store

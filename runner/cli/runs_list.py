@@ -7,6 +7,7 @@ named ones); then the parameters and tags in short, unless they have columns of 
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from collections.abc import Callable
@@ -57,6 +58,10 @@ def list_runs(
     sweep: Optional[str] = typer.Option(None, "--sweep",
                                         help="Only the runs of this sweep (its id, or a unique prefix)."),
     deleted: bool = typer.Option(False, "--deleted", help="Only deleted runs (proj runs restore brings them back)."),
+    nested: bool = typer.Option(
+        False, "--nested",
+        help="Also the runs a project started inside its run (MLflow's nested runs), each with its parent "
+             "[default: hidden; a NESTED column counts them]."),
     metric: List[str] = typer.Option([], "--metric", "-m",
                                      help="A metric column (repeatable); without --sort, sorted by the first."),
     columns: Optional[str] = typer.Option(
@@ -87,13 +92,17 @@ def list_runs(
     from runner.tracking import choose_store, open_store
 
     query = _query(experiment, status, param, run_filter, sweep, deleted, metric, sort, descending, limit, offset)
+    query = dataclasses.replace(query, nested=nested)
     choice = choose_store(tracking_uri)
     page = find_runs(open_store(choice.uri), query)
-    _show(page, _columns(page.records, metric, columns, deleted, utc), output_format)
+    _show(page, _columns(page.records, metric, columns, deleted, utc, nested), output_format)
     if not page.records:
         note(_nothing(query, page, choice.explain()))
     elif page.remaining:
         note(f"{page.remaining} more; use --limit/--offset to see them (--offset {offset + len(page.records)})")
+    hidden = 0 if nested else sum(len(r.child_runs) for r in page.records)
+    if hidden and output_format is ListFormat.table:
+        note(f"{plural(hidden, 'nested run')} not listed (started inside the runs above); --nested lists them")
 
 
 def _nothing(query: RunQuery, page: RunPage, explained: str) -> str:
@@ -137,7 +146,7 @@ def _assignments(pairs: list[str]) -> tuple[tuple[str, str], ...]:
 
 
 def _columns(records: list[RunRecord], metrics: list[str], chosen: str | None, deleted: bool,
-             utc: bool) -> list[Column]:
+             utc: bool, nested: bool) -> list[Column]:
     # Here, not at the top: `proj --help` loads this module, and runview loads the run records' model.
     from runner.runview import duration, parameters_text, status_text, tags_text, when
 
@@ -149,6 +158,7 @@ def _columns(records: list[RunRecord], metrics: list[str], chosen: str | None, d
         Column("EXPERIMENT", lambda r: r.experiment, lambda r: r.experiment),
         Column("ENTRY", lambda r: r.entry_point, lambda r: r.entry_point),
     ]
+    columns += _nesting_column(records, nested)
     if deleted:
         columns.append(Column("DELETED", lambda r: when(r.deleted_time, utc=utc) if r.deleted_time else "yes",
                               lambda r: _iso(r.deleted_time, utc) if r.deleted_time else "yes"))
@@ -160,6 +170,16 @@ def _columns(records: list[RunRecord], metrics: list[str], chosen: str | None, d
     if "tag" not in groups and any(r.tags for r in records):
         columns.append(Column("TAGS", lambda r: tags_text(r.tags), lambda r: json.dumps(r.tags) if r.tags else None))
     return columns
+
+
+def _nesting_column(records: list[RunRecord], nested: bool) -> list[Column]:
+    """With --nested, each nested run's parent; without, how many nested runs each run started."""
+    if nested and any(r.parent_run_id for r in records):
+        return [Column("PARENT", lambda r: (r.parent_run_id or "-")[:12], lambda r: r.parent_run_id)]
+    if not nested and any(r.child_runs for r in records):
+        return [Column("NESTED", lambda r: str(len(r.child_runs)) if r.child_runs else "-",
+                       lambda r: len(r.child_runs))]
+    return []
 
 
 def _chosen(text: str | None) -> list[tuple[str, str | None]]:

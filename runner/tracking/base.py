@@ -245,6 +245,7 @@ class RunQuery:
     sort_tag: str | None = None  # order by this tag's value, as a parameter's
     filter: RunFilter | None = None  # MLflow's search syntax, parsed (runner.runfilter)
     deleted: bool | None = False  # False: runs not deleted; True: deleted runs only; None: both
+    nested: bool = True  # False: leave out the runs a project started inside another (MLflow's nested runs)
 
 
 # Record fields a store can order runs by (RunQuery.sort_by); without one, newest first.

@@ -102,14 +102,38 @@ def test_the_nested_run_is_a_child_run_linked_to_its_parent(classic):
     assert child["parameters"] == [] and child["source"] == parent["source"]
 
 
+def cell(table: str, row: str, header: str) -> str:
+    """The value in `row` of `table`'s column `header` (columns are aligned under their headers)."""
+    start = table.splitlines()[0].index(header)
+    return row[start:].split()[0]
+
+
 def test_runs_list_sorts_by_a_metric_the_project_logged_with_mlflow(classic):
     listed = run_proj("runs", "list", "--metric", "loss", "--tracking-uri", str(classic.store), env=classic.env,
                       check_exit=0).stdout
     [row] = [line for line in listed.splitlines() if line.startswith(classic.run_id[:12])]
-    assert row.split()[7] == "0.2"  # RUN, STARTED (2), STATUS, TIME, EXPERIMENT, ENTRY, LOSS
-    child = json.loads(run_proj("runs", "list", "--format", "json", "-P", "fold=1", "--tracking-uri",
+    assert cell(listed, row, "LOSS") == "0.2"
+    child = json.loads(run_proj("runs", "list", "--format", "json", "-P", "fold=1", "--nested", "--tracking-uri",
                                 str(classic.store), env=classic.env, check_exit=0).stdout)
     assert [r["parent_run_id"] for r in child] == [classic.run_id]  # parameters the project logged filter too
+
+
+def test_runs_list_hides_nested_runs_unless_asked_and_counts_them(classic):
+    uri = ("--tracking-uri", str(classic.store))
+    [child_id] = classic.show()["child_runs"]
+    listed = run_proj("runs", "list", *uri, env=classic.env, check_exit=0)
+    assert child_id[:12] not in listed.stdout
+    row = next(line for line in listed.stdout.splitlines() if line.startswith(classic.run_id[:12]))
+    assert cell(listed.stdout, row, "NESTED") == "1"
+    assert "1 nested run not listed (started inside the runs above); --nested lists them" in listed.stderr
+    both = run_proj("runs", "list", "--nested", *uri, env=classic.env, check_exit=0).stdout
+    rows = {line.split()[0]: line for line in both.splitlines()[1:]}
+    assert cell(both, rows[child_id[:12]], "PARENT") == classic.run_id[:12]
+    assert cell(both, rows[classic.run_id[:12]], "PARENT") == "-"
+    # A filter on the parent tag asks for nested runs: it finds them without --nested.
+    found = run_proj("runs", "list", "--format", "json", "--filter", f"tags.mlflow.parentRunId = '{classic.run_id}'",
+                     *uri, env=classic.env, check_exit=0).stdout
+    assert [r["run_id"] for r in json.loads(found)] == [child_id]
 
 
 def test_autolog_lands_in_the_run(capture_home, tmp_path):

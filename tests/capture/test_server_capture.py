@@ -3,6 +3,7 @@ and nothing proj records makes it fail, whichever way the script logs its parame
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import uuid
@@ -67,6 +68,10 @@ def test_everything_the_script_logs_is_on_the_server_and_in_runs_show(server, pr
     run_proj("runs", "artifacts", run_id, "model", "-o", str(tmp_path / "model"), *uri, check_exit=0)
     assert "sklearn" in (tmp_path / "model" / "MLmodel").read_text()
     assert show_run(child["info"]["run_id"], tmp_path, *uri)["parent_run_id"] == run_id
+    in_experiment = ("runs", "list", "--experiment", shown["experiment"], "--format", "json", *uri)
+    assert [r["run_id"] for r in json.loads(run_proj(*in_experiment, check_exit=0).stdout)] == [run_id]
+    both = json.loads(run_proj(*in_experiment, "--nested", check_exit=0).stdout)
+    assert sorted(r["run_id"] for r in both) == sorted([run_id, child["info"]["run_id"]])
 
 
 def test_a_script_logging_the_raw_argument_finishes_too(server, project, capture_home):
