@@ -136,6 +136,16 @@ def test_a_card_rerun_in_a_fresh_store_suggests_a_diff_that_works(project, tmp_p
     run_proj(*command, cwd=elsewhere, check_exit=0)
 
 
+def test_a_mistyped_card_path_is_named_as_a_card_not_a_run_id(project, tmp_path):
+    first = run(project)
+    for args in (["rerun", "cards/baseline.yaml", "--check"], ["runs", "diff", first, "baseline.yml", "--exit-code"],
+                 ["rerun", str(tmp_path), "--check"]):
+        refused = run_proj(*args, cwd=project, check_exit=USAGE)
+        assert f"run card '{args[-2]}'" in refused.stderr, refused.stderr  # the path before the flag
+        assert "not a run id" not in refused.stderr and "hint: give the path of a card" in refused.stderr
+    assert "a folder" in refused.stderr
+
+
 def test_a_version_1_card_is_still_read_rerun_and_checked(project, tmp_path):
     original = run(project, "-P", "shift=0.25")
     card = tmp_path / "card.yaml"

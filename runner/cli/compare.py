@@ -40,13 +40,31 @@ class Compared:
 
 
 
+CARD_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def names_card(reference: str) -> bool:
+    """Whether A/B or RUN is a run card file (else a run id); a path that names no file is refused
+    here, so that a mistyped card is not reported as 'not a run id'."""
+    path = Path(reference)
+    if path.is_file():
+        return True
+    if path.exists() or "/" in reference or path.suffix.lower() in CARD_SUFFIXES:
+        from runner.errors import RunNotFoundError
+
+        what = "a folder" if path.is_dir() else "no such file"
+        raise RunNotFoundError(f"run card {reference!r}: {what}",
+                               hint="give the path of a card `proj runs export` wrote, or a run id")
+    return False
+
+
 def compared(reference: str, tracking_uri: Optional[str]) -> Compared:
     """A card file when `reference` names one, else a run of the store (an id or a unique prefix)."""
     from runner.runcard import card_view, load_card
     from runner.runview import run_view
 
     path = Path(reference)
-    if path.is_file():
+    if names_card(reference):
         card = load_card(path)
         return Compared(card_view(card), card.environment.lock, str(path), _metric_lines(path))
     store = store_for(tracking_uri)

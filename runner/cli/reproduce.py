@@ -10,7 +10,7 @@ import typer
 
 from runner.cli import completion
 from runner.cli.app import app, runs_app, store_for
-from runner.cli.compare import TOLERANCE_HELP, Compared, compared, lock_of, show_verdict, verdict_of
+from runner.cli.compare import TOLERANCE_HELP, Compared, compared, lock_of, names_card, show_verdict, verdict_of
 from runner.cli.formats import FORMAT_HELP, OutputFormat, program_output, report_outcome, use_format
 from runner.cli.kind_options import with_kind_options
 from runner.cli.output import note, warn
@@ -114,7 +114,7 @@ def _card(reference: str, tracking_uri: Optional[str]) -> tuple[RunCard, Compare
     """The card to re-run and the original as the check compares it: a card file, or a run."""
     from runner.runcard import card_from_run, load_card
 
-    if Path(reference).is_file():
+    if names_card(reference):
         return load_card(Path(reference)), compared(reference, tracking_uri)
     store = store_for(tracking_uri)
     record = store.get_run(reference)
