@@ -129,7 +129,7 @@ def judge(diff: RunDiff, original: dict[str, Any], now: dict[str, Any], toleranc
 
 
 def _input_row(section: str, name: str, a: Any, b: Any, asked_for: Mapping[str, str]) -> CheckRow:
-    what = f"{section}: {name}"
+    what = section if name == section else f"{section}: {name}"  # "command", not "command: command"
     return CheckRow(what, a, b, asked_for.get(what) or asked_for.get(section) or "differs")
 
 

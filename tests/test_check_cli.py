@@ -123,6 +123,20 @@ def test_runs_diff_takes_cards_and_exits_124_when_asked(project, tmp_path):
     run_proj("runs", "diff", first, second, cwd=project, check_exit=0)  # without --exit-code: just the diff
 
 
+def test_a_metric_the_run_did_not_log_is_annotated_as_missing(project, tmp_path):
+    first = run(project)
+    card = tmp_path / "card.yaml"
+    run_proj("runs", "export", first, "-o", str(card), cwd=project, check_exit=0)
+    data = yaml.safe_load(card.read_text())
+    data["outcome"]["metrics"]["loss"] = {**data["outcome"]["metrics"]["rmse"], "last": 1.5}
+    card.write_text(yaml.safe_dump(data))
+    differs = run_proj("runs", "diff", str(card), first, "--format", "github", "--exit-code", cwd=project,
+                       check_exit=DIFFERS)
+    (annotation,) = [line for line in differs.stdout.splitlines() if line.startswith("::error ")]
+    assert "title=proj check%3A metric loss is missing::" in annotation
+    assert annotation.endswith(f"metric loss: 1.5 in run {first[:12]}, not logged in run {first[:12]}")
+
+
 def test_a_card_rerun_in_a_fresh_store_suggests_a_diff_that_works(project, tmp_path):
     original = run(project)
     card = tmp_path / "card.yaml"

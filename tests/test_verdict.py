@@ -64,6 +64,12 @@ def test_inputs_that_differ_fail_unless_asked_for():
         "source: commit": "the checkout", "parameters: alpha": "asked for (-P)"}
 
 
+def test_a_changed_command_is_one_row_named_command():
+    a, b = view("a", {"m": 1.0}), {**view("b", {"m": 1.0}), "command": "python train.py --fast"}
+    assert [row.what for row in verdict(a, b).failures] == ["command"]
+    assert verdict(a, b, asked_for={"command": "the checkout"}).reproduced
+
+
 def test_the_table_names_what_failed_on_its_last_line():
     text = describe_verdict(verdict(view("a1234567890123", {"rmse": 1.0}), view("b1234567890123", {"rmse": 2.0})))
     lines = text.splitlines()

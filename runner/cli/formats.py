@@ -103,8 +103,9 @@ def report_verdict_github(verdict: Verdict, card: str | None, lines: dict[str, i
     set_step_output("reproduced", "true" if verdict.reproduced else "false")
     for row in verdict.failures:
         title = f"proj check: {row.what} {'is missing' if row.result == 'missing' else 'differs'}"
-        detail = (f"{row.what}: {row.original} in run {verdict.original[:12]}, {row.now} in run {verdict.now[:12]}"
-                  + (f" (tolerance {row.tolerance})" if row.tolerance else ""))
+        now = "not logged" if row.result == "missing" else row.now
+        detail = (f"{row.what}: {row.original} in run {verdict.original[:12]}, {now} in run {verdict.now[:12]}"
+                  + (f" (tolerance {row.tolerance})" if row.tolerance and row.result != "missing" else ""))
         emit_annotation("error", title, detail, file=card, line=lines.get(row.what) if card else None)
     add_job_summary(verdict_markdown(verdict))
 
