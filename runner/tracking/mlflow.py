@@ -99,10 +99,7 @@ class MlflowStore(TrackingStore):
         _staging_dir(record.run_id).mkdir(parents=True, mode=0o700)
         self.log_path(record.run_id).touch(mode=0o600)
         tags = mapping.proj_tags(record)
-        if run.artifact_root is None:
-            record.log = tags["proj.log"] = str(self.log_path(record.run_id))
-        else:
-            record.log = mapping.artifact_location(info, f"{mapping.PROJ_FOLDER}/{LOG_NAME}")
+        record.log = self._log_location(run, info, tags)
         self._started[record.run_id] = run
         try:
             # Parameters wait for the run's end: the project may log them itself (runner.tracking.mlflow_params).
@@ -112,6 +109,14 @@ class MlflowStore(TrackingStore):
             self._abandon(run)
             raise as_tracking_error(self.uri, "record the run's parameters and tags", err) from None
         return record
+
+    def _log_location(self, run: _StartedRun, info: JsonObject, tags: dict[str, str]) -> str | None:
+        """Where the run's log is kept: among its artifacts when the server has an artifact store,
+        else on this machine, named by a tag so that other machines know where it is."""
+        if run.artifact_root is None:
+            tags["proj.log"] = str(self.log_path(run.record.run_id))
+            return tags["proj.log"]
+        return mapping.artifact_location(info, f"{mapping.PROJ_FOLDER}/{LOG_NAME}")
 
     def continue_run(self, record: RunRecord) -> RunRecord:
         """As `mlflow.start_run(run_id=...)` resumes a run: RUNNING again, its end time kept until
@@ -125,10 +130,7 @@ class MlflowStore(TrackingStore):
         tags = {**mapping.mlflow_tags(record), **mapping.proj_tags(record)}
         tags.pop("mlflow.user")  # who started the run stays its user
         tags[mapping.STATUS_TAG] = RunStatus.RUNNING.value  # no longer LOST, if it was
-        if run.artifact_root is None:
-            record.log = tags["proj.log"] = str(self.log_path(record.run_id))
-        else:
-            record.log = mapping.artifact_location(info, f"{mapping.PROJ_FOLDER}/{LOG_NAME}")
+        record.log = self._log_location(run, info, tags)
         self._started[record.run_id] = run
         try:
             # Parameters it lacks are logged when it ends, as for a new run (runner.tracking.mlflow_params).
