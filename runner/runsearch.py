@@ -21,7 +21,7 @@ from typing import Any
 from runner.errors import RunNotFoundError, UsageError
 from runner.runfilter import Comparison, OrderKey, RunFilter, as_number, parse_filter, parse_order_by
 from runner.runmatch import lookup, matches
-from runner.tracking.base import RUN_SORT_COLUMNS, RunQuery, RunRecord, TrackingStore
+from runner.tracking.base import PARENT_TAG, RUN_SORT_COLUMNS, RunQuery, RunRecord, TrackingStore
 
 
 @dataclass(frozen=True)
@@ -56,10 +56,6 @@ def check_supported(store: TrackingStore, query: RunQuery) -> None:
     if asked and not store.supports_search:
         raise UsageError(f"The tracking store {store.uri} cannot {' or '.join(asked)}",
                          hint="its plugin does not implement searches (docs/plugins.md)")
-
-
-# The tag MLflow sets on a run started with `nested=True`: the id of the run it was started in.
-PARENT_TAG = "mlflow.parentRunId"
 
 
 def _without_nested(store: TrackingStore, query: RunQuery) -> RunQuery:

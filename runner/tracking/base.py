@@ -248,6 +248,9 @@ class RunQuery:
     nested: bool = True  # False: leave out the runs a project started inside another (MLflow's nested runs)
 
 
+# The tag MLflow sets on a run started with `nested=True`: the id of the run it was started in.
+PARENT_TAG = "mlflow.parentRunId"
+
 # Record fields a store can order runs by (RunQuery.sort_by); without one, newest first.
 RUN_SORT_COLUMNS = ("start_time", "duration", "status", "experiment", "run_name", "entry_point", "source",
                     "commit", "exit_code")

@@ -13,7 +13,7 @@ from typing import Any
 
 from runner.errors import UsageError
 from runner.runfilter import NUMERIC_ATTRIBUTES, Comparison, RunFilter
-from runner.tracking.base import RunQuery
+from runner.tracking.base import PARENT_TAG, RunQuery
 
 # What RunQuery.sort_by orders by; fields that only the JSON record holds are read from it.
 SORT_EXPRESSIONS = {
@@ -45,6 +45,7 @@ _SQL_OPS = {"=": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 
 _NOT_DELETED = "r.deleted_time IS NULL"
+_UNTAGGED = "r.run_id NOT IN (SELECT run_id FROM tags WHERE key = ?)"  # a tag IS NULL
 
 
 class _Sql:
@@ -65,8 +66,13 @@ def select_ids(query: RunQuery) -> tuple[str, list[Any]]:
 def count(query: RunQuery) -> tuple[str, list[Any]]:
     """SELECT how many runs match `query`, whatever its page."""
     sql = _matching(query, sorting=False)
-    if not sql.joins and sql.where == [_NOT_DELETED]:  # every run: counted from indexes, not by reading each
-        return "SELECT (SELECT count(*) FROM runs) - (SELECT count(*) FROM runs WHERE deleted_time IS NOT NULL)", []
+    # Every run, or every run but the nested ones: counted from indexes, not by reading each run.
+    every = "SELECT (SELECT count(*) FROM runs) - (SELECT count(*) FROM runs WHERE deleted_time IS NOT NULL)"
+    if not sql.joins and sql.where == [_NOT_DELETED]:
+        return every, []
+    if not sql.joins and sql.where == [_NOT_DELETED, _UNTAGGED] and sql.args == [PARENT_TAG]:
+        return (f"{every} - (SELECT count(*) FROM tags t JOIN runs r ON r.run_id = t.run_id "
+                "WHERE t.key = ? AND r.deleted_time IS NULL)"), [PARENT_TAG]
     return " ".join(["SELECT count(*) FROM runs r", *sql.joins, _where(sql)]), [*sql.join_args, *sql.args]
 
 

@@ -165,3 +165,23 @@ def test_purging_removes_the_record_and_the_folder(tmp_path: Path) -> None:
     database = store._database.connection(create=False)
     for table in ("runs", "params", "tags", "metric_summaries"):
         assert database.execute(f"SELECT count(*) FROM {table} WHERE run_id = ?", (run.run_id,)).fetchone() == (0,)
+
+
+def test_nested_runs_are_left_out_when_asked_and_counted_alike(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / ".proj")
+    parents = [_finished(store, start_time=1_700_000_000.0 + i) for i in range(3)]
+    children = [new_record(run_id=uuid.uuid4().hex, parent_run_id=parents[0].run_id, status=RunStatus.FINISHED,
+                           end_time=parents[0].end_time, exit_code=None, start_time=parents[0].start_time + 1,
+                           mlflow=MlflowData(tags={"mlflow.parentRunId": parents[0].run_id})) for _ in range(3)]
+    store.save_settled(parents[0], Settled(MlflowData(), [CapturedChild(child, {}) for child in children]))
+    store.set_deleted(children[2].run_id, True)
+    store.set_deleted(parents[2].run_id, True)
+    for nested, expected in ((False, [parents[1], parents[0]]), (True, [children[1], children[0], parents[1],
+                                                                          parents[0]])):
+        whole = find_runs(store, RunQuery(limit=50, nested=nested))  # the last page: its own length
+        assert sorted(r.run_id for r in whole.records) == sorted(r.run_id for r in expected)
+        first = find_runs(store, RunQuery(limit=1, nested=nested))  # counted by the store
+        assert (first.total, first.remaining) == (len(expected), len(expected) - 1)
+    # The same count through the general query (a filter beside), so both ways agree.
+    filtered = find_runs(store, RunQuery(limit=1, nested=False, filter=parse_filter("status = 'FINISHED'")))
+    assert filtered.total == 2
