@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from conftest import DATA, run_proj
 from helpers.exitcodes import SETUP, USAGE
+from helpers.plugins import install_plugin
 
 SPEC = """\
 name: niceness
@@ -30,13 +28,7 @@ entry_points:
 @pytest.fixture(scope="module")
 def plugin_site(tmp_path_factory) -> Path:
     """The example plugin, built with hatchling (a test dependency) and installed into a folder."""
-    work = tmp_path_factory.mktemp("backend-plugin")
-    source = shutil.copytree(DATA / "plugin-backend", work / "source")  # build outside the repository
-    site = work / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
-                    "--no-build-isolation", "--no-index", "--target", str(site), str(source)],
-                   check=True, capture_output=True)
-    return site
+    return install_plugin(DATA / "plugin-backend", tmp_path_factory.mktemp("backend-plugin"))
 
 
 @pytest.fixture

@@ -14,8 +14,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +21,7 @@ import yaml
 
 from conftest import DATA, diff_of, run_id_of, run_proj, show_run
 from helpers.exitcodes import SETUP, USAGE
+from helpers.plugins import install_plugin
 
 SPEC = """\
 name: toolbox-demo
@@ -39,13 +38,7 @@ entry_points:
 @pytest.fixture(scope="module")
 def plugin_site(tmp_path_factory) -> Path:
     """The example plugin, built with hatchling (a test dependency) and installed into a folder."""
-    work = tmp_path_factory.mktemp("kind-plugin")
-    source = shutil.copytree(DATA / "plugin-environment", work / "source")  # build outside the repository
-    site = work / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
-                    "--no-build-isolation", "--no-index", "--target", str(site), str(source)],
-                   check=True, capture_output=True)
-    return site
+    return install_plugin(DATA / "plugin-environment", tmp_path_factory.mktemp("kind-plugin"))
 
 
 @pytest.fixture

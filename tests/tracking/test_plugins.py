@@ -9,15 +9,13 @@ plugins are bare installed-distribution metadata, which is all that entry-point 
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from conftest import DATA, run_proj
 from helpers.exitcodes import SETUP
+from helpers.plugins import install_plugin
 
 PLUGIN_SOURCE = DATA / "plugin-store"
 PROJECT = DATA / "mlflow-store" / "basic"
@@ -26,13 +24,7 @@ PROJECT = DATA / "mlflow-store" / "basic"
 @pytest.fixture(scope="session")
 def plugin_site(tmp_path_factory) -> Path:
     """The example plugin, built with hatchling (a test dependency) and installed into a folder."""
-    work = tmp_path_factory.mktemp("plugin")
-    source = shutil.copytree(PLUGIN_SOURCE, work / "source")  # build outside the repository
-    site = work / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
-                    "--no-build-isolation", "--no-index", "--target", str(site), str(source)],
-                   check=True, capture_output=True)
-    return site
+    return install_plugin(PLUGIN_SOURCE, tmp_path_factory.mktemp("plugin"))
 
 
 def _fake_distribution(folder: Path, name: str, entry_points: str) -> Path:
