@@ -1,4 +1,4 @@
-"""`proj ui`: serve the read-only web app over a local store (runner/ui/)."""
+"""`proj ui`: serve the web app over a local store (runner/ui/)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def ui(
     allow_remote: bool = typer.Option(
         False, "--allow-remote", help="Allow a --host other than this machine's loopback (there is no login)."),
 ) -> None:
-    """Look at and compare the runs of a local store in a browser (read-only).
+    """Find, compare and choose runs of a local store in a browser; tag, rename, delete and restore them.
 
     Example: proj ui --port 0 (any free port; the address is printed)
     """
@@ -101,7 +101,9 @@ def _serve(uri: str, listener: socket.socket, loopback_host: Optional[str]) -> N
     allowed = None if loopback_host is None else (*LOOPBACK_NAMES, loopback_host.strip("[]").lower(), host)
     web_app = create_app(uri, allowed_hosts=allowed)
     shown = f"[{host}]" if ":" in host else host
-    note(f"showing the runs of {uri} at http://{shown}:{port}/ (read-only; Ctrl-C to stop)")
+    # Changes are offered on a loopback address only (runner.ui.actions); say which this server is.
+    changes = "tags, names and deletions can be changed" if loopback_host is not None else "read-only"
+    note(f"showing the runs of {uri} at http://{shown}:{port}/ ({changes}; Ctrl-C to stop)")
     config = uvicorn.Config(web_app, log_level="warning", access_log=False, lifespan="off")
     try:
         uvicorn.Server(config).run(sockets=[listener])

@@ -82,6 +82,7 @@ def _templates() -> Environment:
                                shown=_shown, last_part=_last_part, rounded=rounded, exact=exact)
     environment.tests["number"] = is_number  # `value is number`: an int or float, not a bool
     environment.tests["numeric_text"] = lambda text: as_number(str(text)) is not None  # a CSV cell
+    environment.tests["startswith"] = lambda text, prefix: str(text).startswith(prefix)  # `is startswith("mlflow.")`
     environment.globals["needs_refresh"] = needs_refresh  # shown, never written: the UI only reads
     return environment
 

@@ -25,10 +25,12 @@ from runner.ui.previews import preview
 from runner.ui.queries import DEFAULT_SORT, chart_options, table_request
 from runner.ui.views import run_details, runs_table, signature_columns
 
-# The runs table's fixed columns: (title, sort key or None when the column cannot be sorted).
-COLUMNS = [("Run", "run_name"), ("Experiment", "experiment"), ("Status", "status"), ("Started", "start_time"),
-           ("Duration", "duration"), ("Entry point", "entry_point"), ("Source", "source"), ("Commit", "commit")]
-assert all(key in RUN_SORT_COLUMNS for _, key in COLUMNS)
+# The runs table's fixed columns: (title, sort key). The chosen metric, parameter and tag columns
+# come between the leading and the trailing ones, so a page as wide as a laptop's shows them.
+LEADING_COLUMNS = [("Run", "run_name"), ("Experiment", "experiment"), ("Status", "status")]
+TRAILING_COLUMNS = [("Started", "start_time"), ("Duration", "duration"), ("Entry point", "entry_point"),
+                    ("Source", "source"), ("Commit", "commit")]
+assert all(key in RUN_SORT_COLUMNS for _, key in LEADING_COLUMNS + TRAILING_COLUMNS)
 
 
 def store_of(request: Request) -> TrackingStore:
@@ -50,7 +52,8 @@ def runs_page(request: Request) -> HTMLResponse:
     filters = request.query_params.getlist("param")
     store = store_of(request)
     link = _linker(request)
-    context: dict[str, Any] = dict(arguments=arguments, filters=filters, columns=COLUMNS, link=link,
+    context: dict[str, Any] = dict(arguments=arguments, filters=filters, link=link,
+                                   leading=LEADING_COLUMNS, trailing=TRAILING_COLUMNS,
                                    filter_link=_filter_linker(link, filters), default_sort=DEFAULT_SORT,
                                    query=request.query_params.multi_items(), run_tags=run_tags,
                                    with_filter=lambda kind, key, value: added_filter(arguments.get("filter", ""),

@@ -247,6 +247,14 @@ def test_run_page_shows_the_record(client, ui_store):
     assert "python_env.lock" in locked and "Lock:" in locked
 
 
+def test_a_run_that_never_used_mlflow_has_no_mlflow_section(client, ui_store):
+    """Every run gets an MLflow capture; a project that logged nothing into it (a shell command
+    here) shows no empty "Logged with MLflow" section claiming its MLflow run ended RUNNING."""
+    assert json.loads(ui_store.proj("runs", "show", ui_store.runs["baseline"], "--format", "json").stdout)["mlflow"]
+    html = client.get(f"/runs/{ui_store.runs['baseline']}").text
+    assert 'id="mlflow"' not in html and "ended RUNNING" not in html
+
+
 def test_an_empty_log_is_shown_as_empty(client, ui_store):
     html = client.get(f"/runs/{ui_store.runs['links']}").text  # its command writes only files
     assert '<p class="muted" id="log-empty">The log is empty: the run wrote no output.</p>' in html

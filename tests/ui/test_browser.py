@@ -2,7 +2,7 @@
 started as a subprocess on a store filled by real `proj run`s.
 
 Screenshots of the three pages go to $PROJ_TEST_ARTIFACTS (default: a temporary folder) so CI
-can keep them; docs/ui-*.png are copies of them.
+can keep them; docs/ui-run.png and docs/ui-compare.png are copies of them.
 """
 
 from __future__ import annotations

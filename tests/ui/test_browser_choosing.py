@@ -2,8 +2,8 @@
 started as a subprocess: the sweep view's charts, a comparison of 15 runs, metric chart settings,
 the column chooser, the runs table following active runs, and a preview of each kind of artifact.
 
-The README's screenshot (docs/ui-sweep.png) is taken here from a real sweep of the
-linear-regression example project.
+The README's screenshot (docs/ui-sweep.png) and docs/ui-runs.png (ui-runs-sweep.png) are taken
+here from a real sweep of the linear-regression example project.
 """
 
 from __future__ import annotations
@@ -226,5 +226,28 @@ def test_the_readme_screenshot_is_a_real_sweep_of_an_example(tab, tmp_path, ui_s
         expect(page.locator("#parallel polyline.run")).to_have_count(12)
         assert "Best by rmse (lowest)" in page.inner_text("#best")
         page.screenshot(path=str(screenshots / "ui-sweep.png"), full_page=True)
+        page.goto(f"{server.url}/?experiment=housing")
+        page.screenshot(path=str(screenshots / "ui-runs-sweep.png"))
+        assert_the_metrics_and_the_sweep_are_in_sight(page, sweep_id)
     finally:
         assert server.stop() == 0
+
+
+def in_sight(page, locator) -> bool:
+    """Whether what the user sees at the element's centre, without scrolling, is the element."""
+    return locator.evaluate("e => { const r = e.getBoundingClientRect();"
+                            " return document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2) === e; }")
+
+
+def assert_the_metrics_and_the_sweep_are_in_sight(page, sweep_id: str) -> None:
+    """At a laptop's width, the metric columns come before the run's details (not beyond the
+    page's right edge), and a sweep point's long name is cut before its sweep link, not the link."""
+    headers = [title.rstrip(" ▲▼") for title in page.locator("#runs thead th").all_inner_texts()]
+    assert headers.index("rmse") < headers.index("alpha") < headers.index("Started"), headers
+    assert in_sight(page, page.locator("#runs thead th a.sort[href*='sort=metric%3Armse']"))
+    name = page.locator("#runs tbody tr a.run-link").first
+    assert name.evaluate("e => e.scrollWidth > e.clientWidth"), "a name long enough to be cut"
+    link = page.locator("#runs tbody tr a.sweep-link").first
+    assert in_sight(page, link)
+    link.click()
+    page.wait_for_url(f"**/sweeps/{sweep_id}")

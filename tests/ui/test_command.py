@@ -37,6 +37,7 @@ def test_another_host_with_the_flag_serves_with_a_warning(tmp_path):
     try:
         port = wait_for(lambda: re.search(r"http://0\.0\.0\.0:(\d+)/", log.read_text()), what="the address").group(1)
         assert "warning: serving on 0.0.0.0 without authentication" in log.read_text()
+        assert re.search(r"http://0\.0\.0\.0:\d+/ \(read-only; Ctrl-C to stop\)", log.read_text())
         # Any host name is accepted here: the user chose to serve other machines.
         request = urllib.request.Request(f"http://127.0.0.1:{port}/api/runs", headers={"Host": "example.org"})
         with DIRECT.open(request, timeout=10) as answer:
@@ -77,7 +78,8 @@ def test_serves_until_ctrl_c_and_then_exits_0(ui_store, tmp_path):
     try:
         with DIRECT.open(server.url + "/", timeout=10) as answer:
             assert answer.status == 200 and b"<h1>Runs</h1>" in answer.read()
-        announced = f"showing the runs of {ui_store.root} at {server.url}/ (read-only; Ctrl-C to stop)"
+        announced = (f"showing the runs of {ui_store.root} at {server.url}/ "
+                     "(tags, names and deletions can be changed; Ctrl-C to stop)")
         assert announced in server.log.read_text()
     finally:
         assert server.stop() == 0
