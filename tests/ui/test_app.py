@@ -255,6 +255,19 @@ def test_a_run_that_never_used_mlflow_has_no_mlflow_section(client, ui_store):
     assert 'id="mlflow"' not in html and "ended RUNNING" not in html
 
 
+def test_the_time_axis_of_metrics_written_without_timestamps_says_so(client, ui_store):
+    """ui-runs writes its metrics file without timestamps: on the time axis nothing can be drawn,
+    and the page says why and keeps the settings, instead of dropping the charts and the form."""
+    html = client.get(f"/runs/{ui_store.runs['baseline']}?xaxis=time").text
+    assert "Written without timestamps, so not on the time axis: grad_norm, loss, rmse." in html
+    assert '<select name="xaxis"' in html and 'data-metric="loss"' not in html
+    runs = f"run={ui_store.runs['baseline']}&run={ui_store.runs['faster']}"
+    compared = client.get(f"/compare?{runs}&xaxis=time").text
+    assert "No metric of these runs was written with a timestamp" in compared and '<select name="xaxis"' in compared
+    assert "None of these runs recorded metrics" not in compared
+    assert 'data-metric="loss"' in client.get(f"/compare?{runs}").text
+
+
 def test_an_empty_log_is_shown_as_empty(client, ui_store):
     html = client.get(f"/runs/{ui_store.runs['links']}").text  # its command writes only files
     assert '<p class="muted" id="log-empty">The log is empty: the run wrote no output.</p>' in html
