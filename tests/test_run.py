@@ -255,6 +255,18 @@ def test_runs_list_filters_and_show_by_prefix(probe):
     assert f"run          {run_id}" in text and "FAILED (exit code 1)" in text
 
 
+def test_show_and_logs_without_a_run_id_take_the_latest_run(probe):
+    nothing = run_proj("runs", "show", cwd=probe, check_exit=USAGE)
+    assert "No runs recorded in" in nothing.stderr and "Traceback" not in nothing.stderr
+    assert not (probe / ".proj").exists()  # looking created no store
+    run_proj("run", ".", "-P", "word=first", cwd=probe, check_exit=0)
+    latest = run_id_of(run_proj("run", ".", "-P", "word=second", cwd=probe, check_exit=0))
+    shown = run_proj("runs", "show", "--format", "json", cwd=probe, check_exit=0)
+    assert json.loads(shown.stdout)["run_id"] == latest
+    assert f"the latest run: {latest}" in shown.stderr  # said on stderr: stdout stays the record alone
+    assert run_proj("runs", "logs", cwd=probe, check_exit=0).stdout.startswith("out: second")
+
+
 def test_unknown_and_malformed_run_ids(probe):
     run_proj("run", ".", cwd=probe, check_exit=0)
     for ref, message in (("ffffffff", "No run 'ffffffff'"), ("../etc", "not a run id"), ("%", "not a run id")):

@@ -10,11 +10,11 @@ import typer
 
 from runner.cli import completion
 from runner.cli.app import runs_app, store_for
-from runner.cli.output import copy_to_stdout, emit, emit_json
-from runner.errors import TrackingError
+from runner.cli.output import copy_to_stdout, emit, emit_json, note
+from runner.errors import RunNotFoundError, TrackingError
 
 if TYPE_CHECKING:
-    pass
+    from runner.tracking.base import RunRecord, TrackingStore
 
 _TRACKING_URI = typer.Option(None, "--tracking-uri",
                              help="The store [default: $PROJ_TRACKING_URI, else the .proj here or above].")
@@ -25,23 +25,41 @@ class ShowFormat(str, Enum):
     json = "json"
 
 
+_RUN_OR_LATEST = "A run id, or a unique prefix of one [default: the latest run started]."
+
+
+def _run_or_latest(store: TrackingStore, run_id: Optional[str]) -> RunRecord:
+    """The run `run_id` names; without one, the run started last (nested MLflow runs aside), so
+    that `proj run ... && proj runs show` shows the run just made."""
+    if run_id is not None:
+        return store.get_run(run_id)
+    from runner.tracking.base import RunQuery
+
+    latest = store.list_runs(RunQuery(limit=1, nested=False))
+    if not latest:
+        raise RunNotFoundError(f"No runs recorded in {store.uri}",
+                               hint="give the store with --tracking-uri, or run a project first (proj run .)")
+    note(f"the latest run: {latest[0].run_id}")
+    return store.get_run(latest[0].run_id)
+
 
 @runs_app.command("show")
 def show_run(
-    run_id: str = typer.Argument(..., metavar="RUN_ID", help="A run id, or a unique prefix of one.",
-                                autocompletion=completion.run_ids),
+    run_id: Optional[str] = typer.Argument(None, metavar="[RUN_ID]", help=_RUN_OR_LATEST,
+                                          autocompletion=completion.run_ids),
     tracking_uri: Optional[str] = _TRACKING_URI,
     output_format: ShowFormat = typer.Option(ShowFormat.text, "--format", help="text or json."),
     utc: bool = typer.Option(False, "--utc", help="Times in UTC [default: the local time zone]."),
 ) -> None:
     """Show everything recorded about a run, with its metrics and artifacts.
 
-    Example: proj runs show 3f2a (a unique prefix of the run id is enough; --format json for scripts)
+    Examples: proj runs show 3f2a (a unique prefix of the run id is enough; --format json for
+    scripts); proj runs show (the latest run)
     """
     store = store_for(tracking_uri)
     from runner.runview import describe_run, run_view  # here, not at the top: `proj --help` loads this module
 
-    view = run_view(store, store.get_run(run_id))
+    view = run_view(store, _run_or_latest(store, run_id))
     if output_format is ShowFormat.json:
         emit_json(view)
     else:
@@ -50,15 +68,15 @@ def show_run(
 
 @runs_app.command("logs")
 def show_logs(
-    run_id: str = typer.Argument(..., metavar="RUN_ID", help="A run id, or a unique prefix of one.",
-                                autocompletion=completion.run_ids),
+    run_id: Optional[str] = typer.Argument(None, metavar="[RUN_ID]", help=_RUN_OR_LATEST,
+                                          autocompletion=completion.run_ids),
     tracking_uri: Optional[str] = _TRACKING_URI,
 ) -> None:
     """Print a run's output (stdout and stderr, in the order they were written)."""
     from runner.tracking.base import LOG_NAME
 
     store = store_for(tracking_uri)
-    record = store.get_run(run_id)
+    record = _run_or_latest(store, run_id)
     with store.open_attachment(record.run_id, LOG_NAME) as handle:
         copy_to_stdout(handle)
 

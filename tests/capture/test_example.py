@@ -15,14 +15,16 @@ pytestmark = [pytest.mark.pypi, pytest.mark.uv, pytest.mark.slow]
 
 def test_the_readme_starts_with_this_command():
     readme = (REPO_ROOT / "README.md").read_text()
-    assert "proj " + " ".join(EXAMPLE_COMMAND) in readme.split("## ", 2)[1]  # in the first section
+    # In the first section, as one line that ends by showing the run it made.
+    assert "proj " + " ".join(EXAMPLE_COMMAND) + " && proj runs show\n" in readme.split("## ", 2)[1]
 
 
 def test_the_examples_mlflow_logging_is_in_runs_show(mlflow_example):
     assert "Elasticnet model (alpha=0.001000, l1_ratio=0.500000)" in mlflow_example.stdout
     assert "warning" not in mlflow_example.stderr
-    text = run_proj("runs", "show", mlflow_example.run_id[:12], cwd=mlflow_example.work, env=mlflow_example.env,
-                    check_exit=0).stdout
+    shown_latest = run_proj("runs", "show", cwd=mlflow_example.work, env=mlflow_example.env, check_exit=0)
+    assert f"the latest run: {mlflow_example.run_id}" in shown_latest.stderr  # the README's `proj runs show`
+    text = shown_latest.stdout
     for line in ("param alpha = '0.001'", "curve_rmse = ", "rmse = ", "r2 = ", "model  (python_function, sklearn"):
         assert line in text
 
