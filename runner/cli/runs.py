@@ -90,7 +90,7 @@ def sync_runs(
     from collections import Counter
 
     from runner.cli.output import note
-    from runner.tracking.mlflow import send_spooled
+    from runner.tracking.mlflow_delivery import send_spooled
 
     sent, waiting = send_spooled(tracking_uri)
     if not sent and not waiting:

@@ -10,8 +10,8 @@ are uploaded (the log and proj's own files under `proj/` among the artifacts, th
 as the run's artifacts, metrics.jsonl as MLflow metrics) and the local copies removed.
 
 Once the command runs, a server that stops answering must not cost the run: what cannot be
-sent goes to the local spool (runner.tracking.spool) and `proj runs sync` sends it later, in
-order. Before the command runs, a server that does not answer is an error (exit 126), so nothing
+sent goes to the local spool and `proj runs sync` sends it later, in order
+(runner.tracking.mlflow_delivery). Before the command runs, a server that does not answer is an error (exit 126), so nothing
 runs unrecorded.
 """
 
@@ -25,14 +25,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO, ParamSpec, TypeVar
 
-from runner.capture.conflicts import conflict_warning
 from runner.errors import RunNotFoundError, TrackingError, UsageError
 from runner.locations import proj_home
 from runner.outputs import METRICS_FILE, Artifact, MetricsReading
 from runner.runfiles import NotAFileError, is_regular_file
 from runner.tracking import mlflow_record as mapping
 from runner.tracking.base import LOG_NAME, RunQuery, RunRecord, RunStatus, TrackingStore, is_attachment_name
-from runner.tracking.mlflow_params import parameter_update
+from runner.tracking.mlflow_delivery import ACTIVE, Delivery, Files, tags_op, terminate_op, upload_op
 from runner.tracking.mlflow_read import RUN_REF, MlflowReader
 from runner.tracking.mlflow_rest import (
     JsonObject,
@@ -40,19 +39,12 @@ from runner.tracking.mlflow_rest import (
     MlflowRestClient,
     ServerUnreachable,
     as_tracking_error,
-    json_object,
     json_text,
 )
-from runner.tracking.spool import Spool, SpoolEntry
+from runner.tracking.spool import Spool
 
 P = ParamSpec("P")
 T = TypeVar("T")
-
-STORE_KIND = "mlflow"
-_ACTIVE = ("RUNNING", "SCHEDULED")
-
-Files = dict[str, "Path | bytes"]  # what uploads send, by path among the run's artifacts
-
 
 @dataclass
 class _StartedRun:
@@ -79,6 +71,7 @@ class MlflowStore(TrackingStore):
         self.reader = MlflowReader(self.uri, self.client, self.spool)
         self._started: dict[str, _StartedRun] = {}
         self._warnings: list[str] = []
+        self.delivery = Delivery(self.uri, self.client, self.spool, self._warnings)
 
     # --- before the run --------------------------------------------------------------------
 
@@ -234,10 +227,10 @@ class MlflowStore(TrackingStore):
         tags = {"proj.attachments": ",".join(run.attachments)}
         if run.artifact_root is None:
             (_staging_dir(run_id) / name).write_bytes(data)
-            self._deliver(run_id, [_log_batch(run_id, tags)], {})
+            self.delivery.deliver(run_id, [tags_op(run_id, tags)], {})
             return
         relative = f"{mapping.PROJ_FOLDER}/{name}"
-        self._deliver(run_id, [_upload(run, relative), _log_batch(run_id, tags)], {relative: data})
+        self.delivery.deliver(run_id, [upload_op(run.artifact_root, relative), tags_op(run_id, tags)], {relative: data})
 
     def discard_run(self, run_id: str) -> None:
         self._abandon(self._run(run_id))  # the server keeps it, FAILED, as MLflow keeps every run
@@ -270,10 +263,10 @@ class MlflowStore(TrackingStore):
         operations = [parameters, *uploads]
         operations += self._metric_operations(run, end_time)
         if exit_code is not None:
-            operations.append(_log_batch(run_id, {"proj.exit_code": str(exit_code)}))
-        operations.append(_terminate_op(run_id, status, end_time))
-        server_info = self._deliver(run_id, operations, files)
-        if server_info is not None and server_info.get("status") not in _ACTIVE:
+            operations.append(tags_op(run_id, {"proj.exit_code": str(exit_code)}))
+        operations.append(terminate_op(run_id, status, end_time))
+        server_info = self.delivery.deliver(run_id, operations, files)
+        if server_info is not None and server_info.get("status") not in ACTIVE:
             # What the server holds: the first ending wins, which may be one the project's own code
             # wrote (`mlflow.end_run("KILLED")`).
             record.status = mapping.record_from_run({"info": server_info}, record.experiment).status
@@ -287,7 +280,7 @@ class MlflowStore(TrackingStore):
 
     def _end_elsewhere(self, run_id: str, status: RunStatus, end_time: float) -> RunRecord:
         """End a run another proj started (one that died: LOST); updates it left in the spool go first."""
-        self._deliver(run_id, [_terminate_op(run_id, status, end_time)], {})
+        self.delivery.deliver(run_id, [terminate_op(run_id, status, end_time)], {})
         return self.reader.get_run(run_id)
 
     def _metric_operations(self, run: _StartedRun, end_time: float) -> list[JsonObject]:
@@ -316,10 +309,11 @@ class MlflowStore(TrackingStore):
         outputs = _outputs_dir(run.record.run_id)
         for artifact in super().list_artifacts(run.record.run_id) if outputs.is_dir() else []:
             files[artifact.path] = outputs / artifact.path
-        return [_upload(run, relative) for relative in files], files
+        return [upload_op(run.artifact_root, relative) for relative in files], files
 
     def take_warnings(self) -> list[str]:
-        warnings, self._warnings = self._warnings, []
+        warnings = list(self._warnings)
+        self._warnings.clear()  # in place: the delivery appends to this same list
         return warnings
 
     # --- reading ---------------------------------------------------------------------------
@@ -360,92 +354,6 @@ class MlflowStore(TrackingStore):
         if path.is_dir():
             raise NotAFileError(relative, "a folder")
         return path.open("rb")
-
-    # --- delivery, and the spool -----------------------------------------------------------
-
-    def send_entry(self, entry: SpoolEntry) -> None:
-        """Send one spooled batch; raises TrackingError (and keeps it) when that fails."""
-        files: Files = {p.relative_to(entry.files).as_posix(): p for p in entry.files.rglob("*") if p.is_file()}
-        try:
-            for operation in entry.operations:
-                self._send(operation, files)
-        except (ServerUnreachable, MlflowApiError) as err:
-            raise as_tracking_error(self.uri, f"send the pending updates of run {entry.run_id}", err) from None
-        self.spool.remove(entry)
-
-    def _deliver(self, run_id: str, operations: list[JsonObject], files: Files) -> JsonObject | None:
-        """Send in order; spool the rest at the first failure. Returns the server's final run info."""
-        if not self._flush_spooled(run_id):
-            self._keep(run_id, operations, files, "earlier updates of this run are still waiting")
-            return None
-        result = None
-        for index, operation in enumerate(operations):
-            try:
-                result = self._send(operation, files)
-            except (ServerUnreachable, MlflowApiError) as err:
-                self._keep(run_id, operations[index:], files, str(err))
-                return None
-            except KeyboardInterrupt:  # Ctrl-C while waiting for the server: keep the rest for later
-                self._keep(run_id, operations[index:], files, "interrupted")
-                return None
-        return result
-
-    def _send(self, operation: JsonObject, files: Files) -> JsonObject | None:
-        kind = operation["op"]
-        if kind == "log_batch":
-            self.client.post("runs/log-batch", operation["body"])
-        elif kind == "upload":
-            self.client.put_artifact(operation["artifact"], files[operation["file"]])
-        elif kind == "log_params":
-            self._log_parameters(operation)
-        elif kind == "terminate":
-            return self._terminate(operation)
-        else:
-            raise TrackingError(f"Unknown spooled operation {kind!r}", hint="it was written by a newer proj")
-        return None
-
-    def _log_parameters(self, operation: JsonObject) -> None:
-        """proj's parameters the project did not log itself; its own values stand (mlflow_params)."""
-        run_id = operation["run_id"]
-        data = self.client.get("runs/get", run_id=run_id)["run"].get("data", {})
-        update = parameter_update(operation["parameters"], {p["key"]: p["value"] for p in data.get("params", [])})
-        for batch in mapping.batches(update.params, update.tags):
-            self.client.post("runs/log-batch", {"run_id": run_id, **batch})
-        self._warnings += [conflict_warning(run_id, conflict, f"the tag {mapping.CONFLICT_TAG}{conflict.name}")
-                           for conflict in update.conflicts]
-
-    def _terminate(self, operation: JsonObject) -> JsonObject:
-        """The final status and end time, unless the run already has them (MLflow's own rule).
-        MLflow has no LOST: such a run is FAILED there, with the tag proj.status=LOST."""
-        run_id = operation["run_id"]
-        info = json_object(self.client.get("runs/get", run_id=run_id), "run", "info")
-        if info.get("status") in _ACTIVE:
-            status, tags = mapping.mlflow_status(RunStatus(operation["status"]))
-            body = {"run_id": run_id, "status": status, "end_time": operation["end_time"]}
-            info = json_object(self.client.post("runs/update", body), "run_info")
-            if tags:
-                self.client.post("runs/log-batch", {"run_id": run_id, "tags": mapping.tag_items(tags)})
-        return info
-
-    def _flush_spooled(self, run_id: str) -> bool:
-        """Send what this run already has in the spool; True when nothing is left there."""
-        if not self.spool.has_run(run_id):
-            return True
-        with self.spool.sending():
-            for entry in self.spool.entries(uri=self.uri, run_id=run_id):
-                try:
-                    self.send_entry(entry)
-                except TrackingError:
-                    return False
-        return True
-
-    def _keep(self, run_id: str, operations: list[JsonObject], files: Files, reason: str) -> None:
-        names = {op["file"] for op in operations if op["op"] == "upload"}
-        entry = self.spool.add(store=STORE_KIND, uri=self.uri, run_id=run_id, operations=operations,
-                               files={name: files[name] for name in names})
-        self._warnings.append(
-            f"the MLflow server at {self.uri} did not take updates of run {run_id} ({reason}); "
-            f"they are kept in {entry.path.parent} — send them with `proj runs sync`")
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -490,45 +398,6 @@ class MlflowStore(TrackingStore):
             return call(*args, **kwargs)
         except (ServerUnreachable, MlflowApiError) as err:
             raise as_tracking_error(self.uri, doing, err) from None
-
-
-def send_spooled(uri: str | None = None) -> tuple[list[SpoolEntry], list[tuple[SpoolEntry, str]]]:
-    """Send everything waiting in the spool (or only what is meant for `uri`), oldest first.
-
-    Returns the entries sent and those still waiting with the reason. After the first failure
-    for a server, its later entries wait too, so a run's updates always arrive in order.
-    """
-    spool = Spool()
-    sent: list[SpoolEntry] = []
-    waiting: list[tuple[SpoolEntry, str]] = []
-    stores: dict[str, MlflowStore] = {}
-    failed: dict[str, str] = {}
-    with spool.sending():
-        for entry in spool.entries(uri=uri.rstrip("/") if uri else None):
-            if entry.store != STORE_KIND:
-                waiting.append((entry, f"written by a {entry.store!r} store, which this proj cannot send"))
-            elif entry.uri in failed:
-                waiting.append((entry, failed[entry.uri]))
-            else:
-                try:
-                    stores.setdefault(entry.uri, MlflowStore(entry.uri, spool=spool)).send_entry(entry)
-                    sent.append(entry)
-                except TrackingError as err:
-                    failed[entry.uri] = err.message
-                    waiting.append((entry, err.message))
-    return sent, waiting
-
-
-def _upload(run: _StartedRun, relative: str) -> JsonObject:
-    return {"op": "upload", "artifact": f"{run.artifact_root}/{relative}", "file": relative}
-
-
-def _terminate_op(run_id: str, status: RunStatus, end_time: float) -> JsonObject:
-    return {"op": "terminate", "run_id": run_id, "status": status.value, "end_time": _ms(end_time)}
-
-
-def _log_batch(run_id: str, tags: dict[str, str]) -> JsonObject:
-    return {"op": "log_batch", "body": {"run_id": run_id, "tags": mapping.tag_items(tags)}}
 
 
 def _staging_dir(run_id: str) -> Path:
