@@ -87,17 +87,21 @@ def _record(i: int, start: float) -> RunRecord:
         platform="Linux", python_version="3.11", proj_version="bench", launcher=launcher_token(), start_time=start)
 
 
-def median_ms(url: str, repeat: int) -> float:
-    for _ in range(3):
-        DIRECT.open(url, timeout=60).read()
-    samples = []
+def medians_ms(urls: list[str], repeat: int) -> list[float]:
+    """Each URL's median time. The requests take turns (one of each, `repeat` times), so that a
+    busy spell of the machine slows every one of them alike and their ratios stay meaningful."""
+    for url in urls:
+        for _ in range(3):
+            DIRECT.open(url, timeout=60).read()
+    samples: list[list[float]] = [[] for _ in urls]
     for _ in range(repeat):
-        begin = time.perf_counter()
-        with DIRECT.open(url, timeout=60) as answer:
-            answer.read()
-            assert answer.status == 200, url
-        samples.append(time.perf_counter() - begin)
-    return statistics.median(samples) * 1000
+        for url, kept in zip(urls, samples):
+            begin = time.perf_counter()
+            with DIRECT.open(url, timeout=60) as answer:
+                answer.read()
+                assert answer.status == 200, url
+            kept.append(time.perf_counter() - begin)
+    return [statistics.median(kept) * 1000 for kept in samples]
 
 
 def measure(root: Path, count: int, repeat: int, env: dict) -> list[float]:
@@ -114,7 +118,7 @@ def measure(root: Path, count: int, repeat: int, env: dict) -> list[float]:
             time.sleep(0.05)
         base = found.group(0)
         fields = {"last": max(0, count - 50), "some_run": some_run}
-        return [median_ms(base + path.format(**fields), repeat) for _, path in REQUESTS]
+        return medians_ms([base + path.format(**fields) for _, path in REQUESTS], repeat)
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=15)
@@ -132,7 +136,7 @@ def main() -> None:
         small = measure(Path(scratch) / "small" / "store", args.baseline_runs, args.repeat, env)
         large = measure(Path(scratch) / "large" / "store", args.runs, args.repeat, env)
         filled = time.perf_counter() - begin
-    print(f"median of {args.repeat} requests each, over HTTP to a real `proj ui` (50 runs a page); "
+    print(f"median of {args.repeat} requests each (taking turns), over HTTP to a real `proj ui` (50 runs a page); "
           f"stores filled and measured in {filled:.0f} s")
     print(f"  {'request':<46} {args.baseline_runs:>9,} runs {args.runs:>9,} runs   ratio")
     for (title, _), low, high in zip(REQUESTS, small, large):

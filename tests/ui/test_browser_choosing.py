@@ -84,6 +84,13 @@ def test_compare_fifteen_runs_chosen_in_the_table(tab, sweep_server, sweep_store
     assert page.locator("#differences tbody tr[data-section]").count() > differing
     cell = page.locator("tr[data-section=metrics][data-name=loss] td.value span.num").first
     assert float(cell.get_attribute("title")) == pytest.approx(float(cell.inner_text()), rel=1e-3)
+    # 15 runs are wider than the page: scrolled to the last run, the row names stay in sight
+    row_name = page.locator("tr[data-section=metrics][data-name=loss] th.row-name")
+    row_name.evaluate("e => window.scrollTo(0, e.getBoundingClientRect().top + window.scrollY - 300)")
+    page.locator("#differences").evaluate("table => table.parentElement.scrollLeft = table.scrollWidth")
+    assert page.locator("#differences").evaluate("table => table.parentElement.scrollLeft") > 0
+    assert page.locator("#differences th.run-head").last.evaluate("e => e.getBoundingClientRect().right") <= 1440
+    assert in_sight(page, row_name)
     page.screenshot(path=str(screenshots / "ui-compare-15.png"), full_page=True)
 
 
