@@ -7,10 +7,13 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
+from runner.cli.output import Settings
 from runner.version import __version__
 
 if TYPE_CHECKING:
     from runner.tracking.base import TrackingStore
+
+__all__ = ["ColorMode", "Settings", "app", "env_app", "runs_app", "store_for"]
 
 app = typer.Typer(
     name="proj",
@@ -32,13 +35,6 @@ class ColorMode(str, Enum):
     auto = "auto"
     always = "always"
     never = "never"
-
-
-class Settings:
-    """Options given before the command, read by the error boundary."""
-
-    debug = False
-    output_format = "text"  # a command's --format, so that errors are reported in it too
 
 
 def _show_version(value: bool) -> None:

@@ -10,10 +10,7 @@ import sys
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-import typer
-
-from runner.cli.app import Settings
-from runner.cli.output import emit_json
+from runner.cli.output import Settings, echo, emit_json
 from runner.cli.streams import CommandOutput
 
 if TYPE_CHECKING:
@@ -69,7 +66,7 @@ def annotation(level: str, title: str, message: str, *, file: str | None = None,
 
 
 def emit_annotation(level: str, title: str, message: str, **where: Any) -> None:
-    typer.echo(annotation(level, title, message, **where))
+    echo(annotation(level, title, message, **where))
     sys.stdout.flush()
 
 

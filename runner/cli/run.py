@@ -1,4 +1,4 @@
-"""`proj run`: the main job."""
+"""`proj run`: the main job (its options; what it does with them is runner/cli/run_command.py)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,9 @@ import typer
 
 from runner.cli import completion
 from runner.cli.app import app
-from runner.cli.formats import FORMAT_HELP, OutputFormat, program_output, report_outcome, use_format
+from runner.cli.formats import FORMAT_HELP, OutputFormat
 from runner.cli.kind_options import manager_help, with_kind_options
-from runner.cli.output import emit
-from runner.cli.run_report import Reporter, describe_plan, report_continued, report_finished, report_started
-from runner.errors import UsageError
+from runner.cli.run_command import run_command
 
 
 @app.command(context_settings={"allow_interspersed_args": True})
@@ -86,63 +84,7 @@ def run(
       proj run . --sweep alpha=0.1,0.5 --sweep 'lr=loguniform(1e-4,1e-1)' --trials 20 --objective rmse
       proj run . -b slurm -c '{"partition": "gpu"}' --detach
     """
-    import os
-
-    use_format(output_format)
-
-    from runner.api import RunRequest, run_project
-    from runner.api import dry_run as check_dry_run
-    from runner.backends.config import read_backend_config
-    from runner.environments.kind import EnvironmentSettings
-    from runner.experiments import choose_experiment
-    from runner.params import parse_assignments
-    from runner.projectconfig import project_config
-
-    settings = project_config()  # proj.toml or [tool.proj]: defaults below options and variables
-    environment = EnvironmentSettings(flags=kind_flags or {}, config=read_backend_config(env_config, "--env-config"),
-                                      frozen=frozen, lock_file=lock, verbose=verbose)
-    # A continued run stays in its experiment: only options given here are checked against it.
-    experiment = choose_experiment(experiment_name, experiment_id, {} if run_id else os.environ,
-                                   None if run_id else settings)
-    request = RunRequest(
-        uri=uri, entry_point=entry_point, version=version, parameters=parse_assignments(param),
-        experiment=experiment.name, experiment_id=experiment.id, run_id=run_id, run_name=run_name,
-        storage_dir=storage_dir, tags=_tags(tag), description=description,
-        env_manager=env_manager or settings.env_manager,
-        tracking_uri=tracking_uri, backend=backend, strict=strict, environment=environment,
-        backend_config=read_backend_config(backend_config), detach=detach,
-    )
-    if sweep or any(option is not None for option in (trials, seed, objective, jobs, max_parallel)):
-        from runner.cli.sweep import SweepOptions, run_sweep_command
-
-        if output_format is not OutputFormat.text:
-            raise UsageError(f"--format {output_format.value} reports one run; a sweep prints its table",
-                             hint="leave out --format, or read the sweep's runs with `proj runs list --sweep ID "
-                                  "--format json`")
-
-        options = SweepOptions(sweep, trials, seed, objective, jobs, max_parallel)
-        run_sweep_command(request, options, dry_run=dry_run)  # exits
-    if dry_run:
-        with check_dry_run(request, Reporter()) as plan:
-            emit(describe_plan(plan))
-        return
-    output = program_output(output_format)
-    outcome = run_project(request, Reporter(), terminal=output.terminal,
-                          on_started=report_continued if run_id else report_started)
-    if detach:
-        from runner.cli.runs_control import report_detached
-
-        report_detached(outcome.record, tracking_uri)
-        report_outcome(outcome, output_format, tracking_uri, "run", 0)
-        raise typer.Exit(0)
-    report_finished(outcome, tracking_uri, output)
-    report_outcome(outcome, output_format, tracking_uri, "run", outcome.exit_code)
-    raise typer.Exit(outcome.exit_code)
-
-
-def _tags(pairs: List[str]) -> dict[str, str]:
-    if not pairs:
-        return {}  # runmanage (the rules for changing recorded runs) only for --tag: start-up budget
-    from runner.runmanage import parse_tags
-
-    return parse_tags(pairs)
+    raise typer.Exit(run_command(
+        uri, entry_point, version, param, experiment_name, experiment_id, run_id, storage_dir, run_name, tag,
+        description, env_manager, tracking_uri, backend, strict, frozen, lock, env_config, verbose, dry_run,
+        backend_config, detach, sweep, trials, seed, objective, jobs, max_parallel, output_format, kind_flags))
