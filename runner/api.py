@@ -49,6 +49,8 @@ class Reporter(Protocol):
 
 @dataclass(frozen=True)
 class RunRequest:
+    """What to run and how: the options of `proj run` (and of runner.run)."""
+
     uri: str
     entry_point: str = "main"
     version: str | None = None
@@ -75,6 +77,8 @@ class RunRequest:
 
 @dataclass(frozen=True)
 class OpenedProject:
+    """A fetched and read project, with the entry point and environment a run uses."""
+
     source: ProjectSource
     project: Project
     entry_point: EntryPoint
@@ -97,6 +101,8 @@ class RunPlan:
 
 @dataclass(frozen=True)
 class RunOutcome:
+    """How a run ended, and what proj exits with for it."""
+
     record: RunRecord
     exit_code: int  # what proj should exit with
     log_error: str | None = None  # why the run's log is incomplete (a full disk), if it is

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -33,6 +32,8 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class UnpackedArchive:
+    """An archive unpacked for one run."""
+
     folder: Path  # everything of this run's copy
     tree: Path  # the unpacked archive, named after it (a project without a name is called so)
     sha256: str
@@ -73,6 +74,8 @@ def fetch_archive(location: str, shown_as: str, progress: Progress) -> UnpackedA
         if scheme in DOWNLOAD_SCHEMES:
             archive.unlink()
     except BaseException:
+        import shutil  # here: shutil imports its compression modules (start-up budget)
+
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return UnpackedArchive(folder, tree, sha256)
@@ -90,6 +93,8 @@ def _tree_name(location: str) -> str:
 
 
 def remove(folder: Path) -> None:
+    import shutil  # here: shutil imports its compression modules (start-up budget)
+
     shutil.rmtree(folder, ignore_errors=True)
 
 

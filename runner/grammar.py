@@ -82,6 +82,8 @@ def _float(value: object) -> float:
 
 @dataclass(frozen=True)
 class Placeholder:
+    """A `{name}` field of an entry point's command."""
+
     text: str  # as written, e.g. "{alpha}" or "{alpha!r}"
     name: str  # the field name, e.g. "alpha"
     conversion: str = ""  # "r" in "{alpha!r}": refused, it would undo the shell quoting

@@ -10,7 +10,6 @@ longer leads to it. Nothing at the path is ever followed or read.
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 from pathlib import Path
 
@@ -78,6 +77,8 @@ class KeptLog:
                 os.unlink(folder)
             folder.mkdir(mode=0o700)
         elif found is not None and stat.S_ISDIR(found.st_mode):
+            import shutil  # here: shutil imports its compression modules (start-up budget)
+
             shutil.rmtree(self.path)  # a folder at the log's name: the rename below needs the name free
         with atomic_output(self.path, mode=0o600) as handle:  # replaces a link or FIFO, never follows it
             offset = 0

@@ -84,6 +84,8 @@ class Ending:
 
 @dataclass(frozen=True)
 class Settlement:
+    """How a run ended, once its record holds the end."""
+
     record: RunRecord  # as the store now holds it
     exit_code: int  # what proj exits with for this run
     interrupted_by: int | None = None  # the signal that made proj stop the run

@@ -20,6 +20,8 @@ _FACTORS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
 
 @dataclass(frozen=True)
 class Limit:
+    """A size or count proj refuses to exceed, which a variable can change."""
+
     variable: str  # the environment variable that changes it
     default: int
     what: str  # what is limited, for messages

@@ -43,6 +43,8 @@ class MetricPoint(NamedTuple):
 
 @dataclass(frozen=True)
 class MetricSummary:
+    """One metric of a run, summarised: last, min, max, count."""
+
     key: str
     last: float
     min: float
@@ -112,6 +114,8 @@ class _FileReading(MetricsReading):
 
 @dataclass(frozen=True)
 class Artifact:
+    """A file a run left in its outputs."""
+
     path: str  # relative, with forward slashes
     size: int
 

@@ -6,7 +6,6 @@ the run record.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -17,6 +16,7 @@ from urllib.parse import unquote, urlparse
 from runner.errors import ParameterError
 from runner.grammar import Scalar, canonical_type, parse_typed
 from runner.project import EntryPoint
+from runner.words import close_matches
 
 # An undeclared -P key becomes `--key value`; anything else could smuggle shell syntax.
 _OPTION_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
@@ -24,6 +24,8 @@ _OPTION_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 @dataclass(frozen=True)
 class ResolvedParameter:
+    """A parameter's value for one run: typed, checked and rendered."""
+
     name: str
     type: str  # canonical type applied
     given: str | None  # the -P text, or None when the default was used
@@ -35,6 +37,8 @@ class ResolvedParameter:
 
 @dataclass(frozen=True)
 class ResolvedParams:
+    """A run's parameters: the declared ones, then the extra -P keys."""
+
     declared: tuple[ResolvedParameter, ...]
     extra: tuple[ResolvedParameter, ...]
 
@@ -78,7 +82,7 @@ def closest_declared(entry_point: EntryPoint, name: str) -> str | None:
     declared = [p.name for p in entry_point.parameters]
     if name in declared:
         return None
-    close = difflib.get_close_matches(name, declared, n=1)
+    close = close_matches(name, declared, n=1)
     return close[0] if close else None
 
 

@@ -8,7 +8,6 @@ stay there; otherwise they go to a folder under $PROJ_HOME/downloads/, removed w
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
@@ -40,6 +39,8 @@ class PathDownloads:
     def release(self) -> None:
         """Remove what was downloaded, unless it went to a --storage-dir."""
         if self._root is not None and self.storage_dir is None:
+            import shutil  # here: shutil imports its compression modules (start-up budget)
+
             shutil.rmtree(self._root, ignore_errors=True)
         self._root = None
 

@@ -16,6 +16,8 @@ class Severity(str, Enum):
 
 @dataclass(frozen=True)
 class Problem:
+    """A problem found in a file, at a position, with its severity."""
+
     file: Path
     line: int  # 1-based; 0 when the problem concerns the whole file
     column: int  # 1-based; 0 when unknown

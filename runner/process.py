@@ -14,16 +14,18 @@ from __future__ import annotations
 import os
 import selectors
 import signal
-import subprocess
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, BinaryIO, Callable, Mapping, Sequence
 
 from runner import supervisor
 from runner.errors import BackendError
 from runner.stopping import DEFAULT_GRACE_SECONDS, StopSignals
+
+if TYPE_CHECKING:
+    import subprocess
 
 CHUNK = 64 * 1024
 # After the command exits, how long to keep reading output that its leftover children write.
@@ -46,6 +48,8 @@ class ToolError(Exception):
 
 @dataclass(frozen=True)
 class ToolResult:
+    """A tool's exit code and its captured output."""
+
     returncode: int
     output: str | bytes  # bytes when run with binary=True
 
@@ -71,6 +75,8 @@ def run_tool(
     to the tool's stdin. Ctrl-C stops the tool before the KeyboardInterrupt propagates, so no
     tool outlives proj.
     """
+    import subprocess  # here: a project's own command starts through the supervisor (start-up budget)
+
     try:
         child = subprocess.Popen(
             list(argv),
@@ -127,6 +133,8 @@ def _feed(child: subprocess.Popen[bytes], data: bytes) -> None:
 
 @dataclass(frozen=True)
 class CommandResult:
+    """How a project's command ended."""
+
     exit_code: int  # the command's code, or 128 + signal number when a signal ended it
     interrupted_by: int | None  # the signal proj received and forwarded, if any
     log_error: str | None = None  # why the log stopped being written (a full disk), if it did

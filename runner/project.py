@@ -7,7 +7,6 @@ kinds) do not depend on the parser.
 
 from __future__ import annotations
 
-import difflib
 import os
 import shlex
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Mapping, Protocol
 
 from runner.errors import UsageError
+from runner.words import close_matches
 
 if TYPE_CHECKING:
     from runner.problems import Problem
@@ -42,6 +42,8 @@ class EnvironmentSection(Protocol):
 
 @dataclass(frozen=True)
 class Parameter:
+    """A parameter an entry point declares."""
+
     name: str
     type: str  # as declared; see grammar.canonical_type for the behaviour
     default: str | int | float | bool | None = None
@@ -54,6 +56,8 @@ class Parameter:
 
 @dataclass(frozen=True)
 class EntryPoint:
+    """An entry point: its command template and the parameters it declares."""
+
     name: str
     command: str
     parameters: tuple[Parameter, ...] = ()
@@ -64,6 +68,8 @@ class EntryPoint:
 
 @dataclass(frozen=True)
 class Project:
+    """A project as its MLproject (or the conventions without one) describes it."""
+
     root: Path
     spec_file: Path | None
     name: str | None
@@ -79,7 +85,7 @@ class Project:
             return self.entry_points[name]
         if Path(name).suffix in FALLBACK_RUNNERS:
             return _script_entry_point(self.root, name)
-        close = difflib.get_close_matches(name, list(self.entry_points), n=1)
+        close = close_matches(name, list(self.entry_points), n=1)
         raise UsageError(
             f"Could not find {name!r} among entry points {_listed(sorted(self.entry_points))} "
             f"or interpret {name!r} as a runnable script (supported: {', '.join(FALLBACK_RUNNERS)})",

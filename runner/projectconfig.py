@@ -72,6 +72,8 @@ class StoreChoice:
 
 @dataclass(frozen=True)
 class _Found:
+    """The store and settings found from a folder upwards."""
+
     store: Path | None  # the nearest `.proj` store
     store_is_configured: bool  # the nearest is a settings file's tracking_uri, not a `.proj`
     config: ProjectConfig

@@ -10,8 +10,6 @@ again; anything with a problem is always checked afresh.
 
 from __future__ import annotations
 
-import difflib
-import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +20,13 @@ from runner.locations import cache_dir
 from runner.problems import Problem, Severity
 from runner.resources import load_schema, schema_bytes
 from runner.version import __version__
-from runner.words import plural
+from runner.words import close_matches, plural
 from runner.yamldoc import JsonPath, YamlDocument, describe_path, read_yaml
+
+try:  # CPython's own BLAKE2: importing hashlib also loads OpenSSL, ~4 ms of every start
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover - another interpreter
+    from hashlib import blake2b
 
 if TYPE_CHECKING:  # jsonschema itself is imported only when a document is checked
     from jsonschema.exceptions import ValidationError
@@ -70,7 +73,7 @@ def read_checked(path: Path, schema: str | Schema) -> tuple[YamlDocument | None,
 
 
 def _passed_marker(document: YamlDocument, schema: Schema) -> Path | None:
-    digest = hashlib.sha256()
+    digest = blake2b(digest_size=32)
     for part in (__version__.encode(), schema.identity, document.text.encode()):
         digest.update(part)
         digest.update(b"\0")
@@ -132,7 +135,7 @@ def _unknown_keys(failure: _Failure) -> list[Any]:
 def _unknown_key(document: YamlDocument, path: JsonPath, key: Any, schema: Mapping[str, Any]) -> Problem:
     allowed = sorted(schema.get("properties", {}))
     message = f"unknown key '{key}' in {describe_path(path)}"
-    close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+    close = close_matches(str(key), allowed, n=1, cutoff=0.6)
     if close:
         message += f"; did you mean '{close[0]}'?"
     elif allowed:

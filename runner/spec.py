@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import datetime
-import difflib
 import json
 import os
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from runner.problems import Problem, Severity
 from runner.project import EntryPoint, EnvironmentSection, Parameter, Project
 from runner.resources import load_schema, schema_bytes
 from runner.schema_check import Schema, check_against_schema
+from runner.words import close_matches
 from runner.yamldoc import JsonPath, YamlDocument, describe_path, read_yaml
 
 SPEC_FILE_NAME = "MLproject"
@@ -221,7 +221,7 @@ def _check_parameter(document: YamlDocument, path: JsonPath, parameter: Paramete
     if parameter.type not in KNOWN_TYPES:
         message = (f"{describe_path(path)}: unknown type {parameter.type!r}, treated as string "
                    f"(known types: {', '.join(KNOWN_TYPES)})")
-        close = difflib.get_close_matches(parameter.type, KNOWN_TYPES + ("integer", "boolean"), n=1)
+        close = close_matches(parameter.type, KNOWN_TYPES + ("integer", "boolean"), n=1)
         if close:
             message += f"; did you mean {_TYPE_SUGGESTION.get(close[0], close[0])!r}?"
         problems.append(document.problem(type_path, message, severity=Severity.WARNING))
@@ -276,7 +276,7 @@ def _placeholder_problem(placeholder: Placeholder, entry_point: str, declared: l
         return f"placeholder '{text}' uses attribute or index access; only '{{name}}' is substituted"
     listing = ", ".join(declared) if declared else "none"
     message = f"placeholder '{text}' names no parameter of entry point '{entry_point}' (declared: {listing})"
-    close = difflib.get_close_matches(name, declared, n=1)
+    close = close_matches(name, declared, n=1)
     return message + (f"; did you mean '{{{close[0]}}}'?" if close else "")
 
 

@@ -4,40 +4,47 @@ MLflow reads MLproject files with `yaml.safe_load`, so proj does too (YAML 1.1: 
 string, `yes` is True). On top of that, this module keeps the line and column of every key and
 value so that a problem can point at the exact node, and refuses documents whose aliases would
 make them explode in size or loop forever.
+
+A file that parsed once is kept parsed (data and positions, by content) under
+`$PROJ_HOME/cache/yaml/`, so that reading it again does not import PyYAML: its import is a
+tenth of a `proj run`'s start-up (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
+import marshal
 import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import yaml
-from yaml.constructor import ConstructorError, SafeConstructor
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from typing import TYPE_CHECKING, Any
 
 from runner.errors import SpecError
 from runner.limits import SPEC_FILE_BYTES, Limit
+from runner.locations import cache_dir
 from runner.problems import Problem, Severity
+from runner.version import __version__
+
+if TYPE_CHECKING:
+    from yaml.nodes import Node
+
+try:  # CPython's own BLAKE2: importing hashlib also loads OpenSSL
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover - another interpreter
+    from hashlib import blake2b
 
 JsonPath = tuple[Any, ...]
-
-# A document larger than this once aliases are expanded is refused ("billion laughs").
-MAX_EXPANDED_NODES = 100_000
-MERGE_TAG = "tag:yaml.org,2002:merge"
-MAX_INTEGER_DIGITS = 4000  # Python refuses to convert longer ones (sys.get_int_max_str_digits)
+# Where a node is: line and column (1-based), its start and end in the text, and for a scalar
+# the text it was written as (None for a mapping or sequence).
+Spot = tuple[int, int, int, int, "str | None"]
 
 
 @dataclass(frozen=True)
 class Position:
+    """A place in a YAML file."""
+
     line: int  # 1-based
     column: int  # 1-based
-
-    @classmethod
-    def of(cls, node: Node) -> Position:
-        return cls(node.start_mark.line + 1, node.start_mark.column + 1)
 
 
 class YamlDocument:
@@ -47,24 +54,26 @@ class YamlDocument:
         self.path = path
         self.text = text
         self.data = data
-        self._values: dict[JsonPath, Node] = {}
-        self._keys: dict[JsonPath, Node] = {}
+        self._values: dict[JsonPath, Spot] = {}
+        self._keys: dict[JsonPath, tuple[int, int]] = {}
         self.duplicate_keys: list[tuple[JsonPath, Position]] = []
         if root is not None:
-            self._index(root, ())
+            from runner.yamlparse import index_nodes
+
+            self._values, self._keys = index_nodes(root)
 
     def position(self, path: JsonPath) -> Position:
         """Where the value at `path` starts, or its nearest ancestor that exists."""
         for depth in range(len(path), -1, -1):
-            node = self._values.get(tuple(path[:depth]))
-            if node is not None:
-                return Position.of(node)
+            spot = self._values.get(tuple(path[:depth]))
+            if spot is not None:
+                return Position(spot[0], spot[1])
         return Position(1, 1)
 
     def key_position(self, path: JsonPath) -> Position:
         """Where the key naming `path` starts (for unknown or misplaced keys)."""
-        node = self._keys.get(tuple(path))
-        return Position.of(node) if node is not None else self.position(path)
+        spot = self._keys.get(tuple(path))
+        return Position(*spot) if spot is not None else self.position(path)
 
     def problem(self, path: JsonPath, message: str, *, severity: Severity = Severity.ERROR,
                 at_key: bool = False) -> Problem:
@@ -81,8 +90,8 @@ class YamlDocument:
 
     def source_text(self, path: JsonPath) -> str | None:
         """The scalar at `path` as written in the file (without quotes), or None if it is not a scalar."""
-        node = self._values.get(tuple(path))
-        return node.value if isinstance(node, ScalarNode) else None
+        spot = self._values.get(tuple(path))
+        return spot[4] if spot is not None else None
 
     def locate_in_value(self, path: JsonPath, needle: str, occurrence: int = 0) -> Position:
         """Where the `occurrence`-th copy of `needle` appears inside the scalar at `path`.
@@ -90,39 +99,19 @@ class YamlDocument:
         Searches the raw source text of the node, so it is exact for plain, quoted and block
         scalars unless escapes or folding changed the needle; then it falls back to the node.
         """
-        node = self._values.get(tuple(path))
-        if node is None:
+        spot = self._values.get(tuple(path))
+        if spot is None:
             return self.position(path)
-        raw = self.text[node.start_mark.index : node.end_mark.index]
+        line, column, start, end, _ = spot
+        raw = self.text[start:end]
         index = -1
         for _ in range(occurrence + 1):
             index = raw.find(needle, index + 1)
             if index < 0:
-                return Position.of(node)
-        absolute = node.start_mark.index + index
+                return Position(line, column)
+        absolute = start + index
         line_start = self.text.rfind("\n", 0, absolute) + 1
         return Position(self.text.count("\n", 0, absolute) + 1, absolute - line_start + 1)
-
-    def _index(self, root: Node, path: JsonPath) -> None:
-        # Iterative walk; an aliased node is indexed only at its first path, which keeps the
-        # walk linear in the number of distinct nodes.
-        seen: set[int] = set()
-        stack: list[tuple[Node, JsonPath]] = [(root, path)]
-        while stack:
-            node, where = stack.pop()
-            self._values.setdefault(where, node)
-            if id(node) in seen:
-                continue
-            seen.add(id(node))
-            if isinstance(node, MappingNode):
-                for key_node, value_node in node.value:
-                    key = _scalar_key(key_node)
-                    child = where + (key,)
-                    self._keys.setdefault(child, key_node)
-                    stack.append((value_node, child))
-            elif isinstance(node, SequenceNode):
-                stack.extend((item, where + (i,)) for i, item in enumerate(node.value))
-
 
 def describe_path(path: JsonPath) -> str:
     """`entry_points.main.parameters.alpha`-style text for a location in a document."""
@@ -145,7 +134,51 @@ def read_yaml(path: Path, limit: Limit = SPEC_FILE_BYTES) -> YamlDocument:
         column = err.start - raw.rfind(b"\n", 0, err.start)
         message = f"file is not valid UTF-8 (byte 0x{raw[err.start]:02x}); save it as UTF-8"
         raise SpecError([Problem(path, line, column, Severity.ERROR, message)]) from None
-    return parse_yaml(text, path)
+    kept = _kept(path, text)
+    if kept is not None:
+        return kept
+    document = parse_yaml(text, path)
+    _keep(document)
+    return document
+
+
+def _kept_file(text: str) -> Path | None:
+    digest = blake2b(f"{__version__}\0{text}".encode("utf-8", "surrogatepass"), digest_size=20).hexdigest()
+    try:
+        return cache_dir("cache", "yaml") / digest
+    except OSError:
+        return None
+
+
+def _kept(path: Path, text: str) -> YamlDocument | None:
+    """The document parsed from `text` before, if it was kept (anything amiss: parse again)."""
+    kept = _kept_file(text)
+    try:
+        with open(kept, "rb") as handle:  # type: ignore[arg-type]  # None: TypeError, parsed again
+            kept_text, data, values, keys, duplicates = marshal.load(handle)
+    except (OSError, TypeError, ValueError, EOFError):
+        return None
+    if kept_text != text:
+        return None
+    return _document(path, text, data, values, keys, duplicates)
+
+
+def _keep(document: YamlDocument) -> None:
+    """Keep a parsed document for the next read, when marshal can hold its data (not dates)."""
+    kept = _kept_file(document.text)
+    try:
+        duplicates = [(where, (at.line, at.column)) for where, at in document.duplicate_keys]
+        content = marshal.dumps((document.text, document.data, document._values, document._keys, duplicates))
+    except ValueError:  # a date, or another value marshal does not hold
+        return
+    if kept is None:
+        return
+    scratch = kept.with_name(f".{kept.name}.{os.getpid()}")
+    try:
+        scratch.write_bytes(content)
+        os.replace(scratch, kept)  # whole or absent: a concurrent reader never sees half of it
+    except OSError:
+        scratch.unlink(missing_ok=True)  # the cache is an optimisation; a read-only home must not fail
 
 
 def _read_bounded(path: Path, size_limit: Limit) -> bytes:
@@ -168,135 +201,16 @@ def _read_bounded(path: Path, size_limit: Limit) -> bytes:
 
 
 def parse_yaml(text: str, path: Path) -> YamlDocument:
-    try:
-        loader = _Loader(text)  # checks every character up front
-    except yaml.reader.ReaderError as err:
-        raise SpecError([_reader_error_problem(err, text, path)]) from None
-    try:
-        root = loader.get_single_node()
-        duplicates = _duplicate_keys(root) if root is not None else []
-        if root is not None:
-            _check_expanded_size(root, path)
-        data = loader.construct_document(root) if root is not None else None
-    except yaml.MarkedYAMLError as err:
-        raise SpecError([_yaml_error_problem(err, path)]) from None
-    except yaml.YAMLError as err:  # errors without a position (rare)
-        raise SpecError([Problem(path, 0, 0, Severity.ERROR, f"invalid YAML: {err}")]) from None
-    except RecursionError:  # PyYAML's composer and constructor recurse per nesting level
-        raise SpecError([Problem(path, 0, 0, Severity.ERROR, "document nested too deeply")]) from None
-    finally:
-        loader.dispose()
-    document = YamlDocument(path, text, data, root)
-    document.duplicate_keys = duplicates
+    """`text` parsed as safe_load parses it, with the position of every node; a SpecError with
+    its position when it is not valid YAML or too large once its aliases are expanded."""
+    from runner.yamlparse import parse
+
+    return _document(path, text, *parse(text, path))
+
+
+def _document(path: Path, text: str, data: Any, values: dict[JsonPath, Spot], keys: dict[JsonPath, tuple[int, int]],
+              duplicates: list[tuple[JsonPath, tuple[int, int]]]) -> YamlDocument:
+    document = YamlDocument(path, text, data, None)
+    document._values, document._keys = values, keys
+    document.duplicate_keys = [(where, Position(*at)) for where, at in duplicates]
     return document
-
-
-class _Loader(yaml.SafeLoader):
-    """safe_load's loader, refusing integers too long for Python to convert (it raises a bare
-    ValueError past 4300 digits) with the position of the offending value."""
-
-    def construct_yaml_int(self, node: ScalarNode) -> int:
-        digits = sum(c.isdigit() for c in str(node.value))
-        if digits > MAX_INTEGER_DIGITS:
-            raise ConstructorError(None, None, f"integer with {digits} digits is too long (at most "
-                                               f"{MAX_INTEGER_DIGITS})", node.start_mark)
-        return int(super().construct_yaml_int(node))
-
-
-_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
-
-
-def _reader_error_problem(err: yaml.reader.ReaderError, text: str, path: Path) -> Problem:
-    position = min(max(err.position, 0), len(text))
-    line = text.count("\n", 0, position) + 1
-    column = position - (text.rfind("\n", 0, position) + 1) + 1
-    message = f"invalid YAML: character U+{err.character:04X} is not allowed in YAML; remove it"
-    return Problem(path, line, column, Severity.ERROR, message)
-
-
-def _yaml_error_problem(err: yaml.MarkedYAMLError, path: Path) -> Problem:
-    mark = err.problem_mark or err.context_mark
-    context = err.context or ""
-    if err.context and err.context_mark is not None and err.context_mark is not mark:
-        context += f" (started at line {err.context_mark.line + 1}, column {err.context_mark.column + 1})"
-    message = "invalid YAML: " + ", ".join(p for p in (context, err.problem) if p)
-    if mark is None:
-        return Problem(path, 0, 0, Severity.ERROR, message)
-    return Problem(path, mark.line + 1, mark.column + 1, Severity.ERROR, message)
-
-
-_KEY_CONSTRUCTOR = SafeConstructor()
-
-
-def _scalar_key(node: Node) -> Any:
-    """The Python value of a mapping key node, as safe_load would build it."""
-    if isinstance(node, ScalarNode):
-        try:
-            return _KEY_CONSTRUCTOR.construct_object(node)
-        except (ValueError, yaml.YAMLError):  # an integer too long to convert, a bad timestamp
-            return str(node.value)
-    return f"<{'mapping' if isinstance(node, MappingNode) else 'sequence'} key>"
-
-
-def _duplicate_keys(root: Node) -> list[tuple[JsonPath, Position]]:
-    """Keys written twice in one mapping (safe_load silently keeps the last one)."""
-    found: list[tuple[JsonPath, Position]] = []
-    seen_nodes: set[int] = set()
-    stack: list[tuple[Node, JsonPath]] = [(root, ())]
-    while stack:
-        node, where = stack.pop()
-        if id(node) in seen_nodes:
-            continue
-        seen_nodes.add(id(node))
-        if isinstance(node, MappingNode):
-            keys: set[Any] = set()
-            for key_node, value_node in node.value:
-                if key_node.tag == MERGE_TAG:
-                    continue  # a merge may legitimately be overridden by a local key
-                key = _scalar_key(key_node)
-                try:
-                    is_duplicate = key in keys
-                    keys.add(key)
-                except TypeError:  # unhashable; safe_load reports it itself
-                    continue
-                if is_duplicate:
-                    found.append((where + (key,), Position.of(key_node)))
-                stack.append((value_node, where + (key,)))
-        elif isinstance(node, SequenceNode):
-            stack.extend((item, where + (i,)) for i, item in enumerate(node.value))
-    return sorted(found, key=lambda item: (item[1].line, item[1].column))
-
-
-def _check_expanded_size(root: Node, path: Path) -> None:
-    """Refuse alias bombs and self-referencing documents before anything walks the data."""
-    sizes: dict[int, int] = {}
-    on_stack: set[int] = set()
-
-    def size(node: Node) -> int:
-        key = id(node)
-        if key in sizes:
-            return sizes[key]
-        if key in on_stack:
-            raise SpecError([_problem_at(node, path, "a YAML alias refers to itself")])
-        on_stack.add(key)
-        total = 1
-        if isinstance(node, MappingNode):
-            total += sum(size(k) + size(v) for k, v in node.value)
-        elif isinstance(node, SequenceNode):
-            total += sum(size(item) for item in node.value)
-        on_stack.discard(key)
-        if total > MAX_EXPANDED_NODES:
-            message = f"document too large once its aliases are expanded (over {MAX_EXPANDED_NODES} values)"
-            raise SpecError([_problem_at(node, path, message)])
-        sizes[key] = total
-        return total
-
-    try:
-        size(root)
-    except RecursionError:
-        raise SpecError([_problem_at(root, path, "document nested too deeply")]) from None
-
-
-def _problem_at(node: Node, path: Path, message: str) -> Problem:
-    pos = Position.of(node)
-    return Problem(path, pos.line, pos.column, Severity.ERROR, message)

@@ -22,6 +22,8 @@ from runner.invocation import KIND_DESCRIPTIONS, Invocation, InvocationKind
 
 @dataclass(frozen=True)
 class Job:
+    """What a backend is asked to run for one run."""
+
     run_id: str
     invocation: Invocation  # a host command or a container: dispatch on invocation.kind
     log_path: Path  # the run's output log (a local file the store owns)
@@ -29,6 +31,8 @@ class Job:
 
 @dataclass(frozen=True)
 class JobResult:
+    """How a job that a backend ran to its end ended."""
+
     exit_code: int
     interrupted_by: int | None = None  # the signal that made proj stop the job
     log_error: str | None = None  # why the job's log is incomplete, if it is

@@ -110,10 +110,41 @@ def capture_variables(root: Path, run_id: str) -> dict[str, str]:
 
 
 def _write_yaml(path: Path, data: dict[str, object]) -> bytes:
-    import yaml  # PyYAML: imported by the runs that create a capture, not by every read of the store
-
-    text = yaml.safe_dump(data, default_flow_style=False).encode("utf-8")
+    text = yaml_text(data).encode("utf-8")
     fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(text)
     return text
+
+
+def yaml_text(data: dict[str, object]) -> str:
+    """A meta.yaml that any YAML reader (MLflow's safe_load, proj's readers) reads back as `data`:
+    one `key: value` line per key, sorted as PyYAML's safe_dump sorts them; strings double-quoted.
+    Written without PyYAML, whose import would cost every run ~15 ms (docs/benchmarks.md)."""
+    return "".join(f"{key}: {_yaml_value(value)}\n" for key, value in sorted(data.items()))
+
+
+def _yaml_value(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, list) and not value:
+        return "[]"
+    if isinstance(value, str):
+        return '"' + "".join(_yaml_character(c) for c in value) + '"'
+    raise TypeError(f"meta.yaml holds no {type(value).__name__} values")
+
+
+def _yaml_character(character: str) -> str:
+    """A character as it may stand in a double-quoted YAML scalar: escaped unless printable and
+    read back unchanged (YAML folds U+2028 and U+2029 as line breaks, and drops a U+FEFF)."""
+    code = ord(character)
+    if character in '"\\':
+        return "\\" + character
+    if (0x20 <= code <= 0x7E or 0xA0 <= code <= 0xD7FF and code not in (0x2028, 0x2029)
+            or 0xE000 <= code <= 0xFFFD and code != 0xFEFF or code >= 0x10000):
+        return character
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}"

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class CapturedChild:
+    """A nested run the project started with MLflow, and its metrics."""
+
     record: RunRecord
     metrics: dict[str, MetricSummary]
 

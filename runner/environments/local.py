@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
-
 from runner.environments.base import Environment, PreparedEnvironment, Progress
 from runner.environments.kind import BuildSettings, EnvironmentKind
+from runner.host import program_on_path
 from runner.project import Project
 
 
@@ -22,4 +21,4 @@ class LocalEnvironment(Environment):
     name = "local"
 
     def prepare(self, progress: Progress) -> PreparedEnvironment:
-        return PreparedEnvironment(kind=self.name, details={"python_on_path": shutil.which("python")})
+        return PreparedEnvironment(kind=self.name, details={"python_on_path": program_on_path("python")})

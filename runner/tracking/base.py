@@ -45,6 +45,8 @@ class RunStatus(str, Enum):
 
 @dataclass
 class SourceRecord:
+    """Where the project's code came from, as recorded."""
+
     uri: str  # credentials masked
     kind: str  # local | git | archive
     path: str  # the folder the command ran in
@@ -59,6 +61,8 @@ class SourceRecord:
 
 @dataclass
 class ParameterRecord:
+    """One parameter of a run, as given and as used."""
+
     name: str
     type: str
     given: str | None  # as the user wrote it; None when the default applied
@@ -72,6 +76,8 @@ class ParameterRecord:
 
 @dataclass
 class EnvironmentRecord:
+    """The environment a run used, as recorded."""
+
     kind: str  # local | virtualenv | conda | docker | a plugin kind's name
     key: str | None = None  # content hash of the environment's inputs
     python: str | None = None  # interpreter version inside the environment
@@ -160,6 +166,8 @@ class ExperimentSummary:
 
 @dataclass
 class RunRecord:
+    """Everything recorded about one run."""
+
     experiment: str
     run_name: str
     entry_point: str
@@ -232,6 +240,8 @@ class RunRecord:
 
 @dataclass(frozen=True)
 class RunQuery:
+    """Which runs a listing asks for, in which order, and which page."""
+
     experiment: str | None = None
     status: RunStatus | None = None
     parameters: tuple[tuple[str, str], ...] = ()  # name, value as given or rendered

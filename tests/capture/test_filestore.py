@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+import yaml
+
 from runner.capture.filestore import FileStore, TooLarge, read_bounded
 from runner.capture.location import CaptureRun, capture_variables, create_capture
 from runner.capture.view import CaptureView
@@ -23,8 +25,8 @@ def test_the_run_proj_creates_is_running_in_an_experiment_named_as_the_proj_one(
     _, view = _capture(tmp_path)
     run = view.run()
     assert run is not None and (run.status, run.name, run.params, run.tags) == ("RUNNING", "proj:main", {}, {})
-    experiment = (tmp_path / RUN / "mlflow" / "0" / "meta.yaml").read_text()
-    assert "name: churn" in experiment and "experiment_id: '0'" in experiment
+    experiment = yaml.safe_load((tmp_path / RUN / "mlflow" / "0" / "meta.yaml").read_text())
+    assert experiment["name"] == "churn" and experiment["experiment_id"] == "0"
     variables = capture_variables(tmp_path / RUN / "mlflow", RUN)
     assert variables["MLFLOW_TRACKING_URI"] == (tmp_path / RUN / "mlflow").as_uri()
     assert (variables["MLFLOW_RUN_ID"], variables["MLFLOW_EXPERIMENT_ID"]) == (RUN, "0")
