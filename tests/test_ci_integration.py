@@ -148,6 +148,12 @@ def test_the_ci_story_end_to_end(story, tmp_path):
     assert within.returncode == 0 and result["check"]["reproduced"] and result["reproduces"] == story.card_run
     assert "trained with 0.5" in within.stderr  # the program's output moved off stdout
 
+    asked = proj_in_ci(clone, env, "rerun", "card.yaml", "--check", "-P", "alpha=1", "--tolerance", "rmse=inf")
+    rows = {line.split("  ")[0]: line for line in asked.stdout.splitlines()}
+    assert asked.returncode == 0, asked.stdout + asked.stderr
+    assert rows["parameters: alpha"].endswith("asked for (-P)") and rows["command"].endswith("asked for (-P)")
+    assert rows["source: commit"].endswith("the checkout")
+
 
 @pytest.mark.uv
 @pytest.mark.git

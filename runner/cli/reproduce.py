@@ -106,7 +106,8 @@ def _asked_for(overrides: dict[str, str], version: str | None, run_checkout: boo
     if version:
         asked.update(source="asked for (--version)", command="asked for (--version)")
     elif run_checkout:
-        asked.update(source="the checkout", command="the checkout")
+        asked["source"] = "the checkout"
+        asked.setdefault("command", "the checkout")  # with -P, the values are the likelier reason
     return asked
 
 
