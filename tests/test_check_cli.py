@@ -107,6 +107,12 @@ def test_rerun_check_format_github_logs_the_table_and_annotates_the_metric(proje
 def test_a_failed_rerun_passes_its_own_code_through_check(project):
     original = run(project)
     run_proj("rerun", original, "--check", "-P", "code=5", cwd=project, check_exit=5)
+    failed = run_proj("rerun", original, "--check", "-P", "code=5", "-P", "shift=0.1", "--format", "github",
+                      cwd=project, check_exit=5)
+    (annotation,) = [line for line in failed.stdout.splitlines() if line.startswith("::error ")]
+    assert annotation.startswith("::error title=proj rerun%3A run FAILED::")  # not one per metric as well
+    assert "metric rmse" in failed.stdout  # the table still shows what the failed re-run recorded
+    assert "proj: no verdict: the re-run FAILED (exit code 5)" in failed.stderr
 
 
 def test_runs_diff_takes_cards_and_exits_124_when_asked(project, tmp_path):

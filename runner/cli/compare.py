@@ -110,15 +110,15 @@ def verdict_of(a: Compared, b: Compared, tolerances: Tolerances, asked_for: dict
     return judge(difference(a, b), a.view, b.view, tolerances, asked_for)
 
 
-def show_verdict(verdict: Verdict, original: Compared, output_format: str) -> None:
+def show_verdict(verdict: Verdict, original: Compared, output_format: str, *, annotate: bool = True) -> None:
     """The check table on stdout (text; github too, for the job's log, with the annotations and the
-    job summary after it)."""
+    job summary after it). `annotate=False`: no annotation per row (a re-run that failed has its own)."""
     from runner.verdict import describe_verdict
 
     if output_format in ("text", "github"):
         emit(describe_verdict(verdict))
     if output_format == "github":
-        report_verdict_github(verdict, original.card_file, original.lines or {})
+        report_verdict_github(verdict, original.card_file, original.lines or {}, annotate=annotate)
 
 
 @runs_app.command("diff")

@@ -95,10 +95,11 @@ def report_run_github(outcome: RunOutcome, command: str) -> None:
                         f"`proj runs logs {record.run_id[:12]}` shows its output")
 
 
-def report_verdict_github(verdict: Verdict, card: str | None, lines: dict[str, int]) -> None:
-    """One annotation per failed check (naming the metric or input), the table as the job summary."""
+def report_verdict_github(verdict: Verdict, card: str | None, lines: dict[str, int], *, annotate: bool = True) -> None:
+    """One annotation per failed check (naming the metric or input) unless told not to, the table as
+    the job summary."""
     set_step_output("reproduced", "true" if verdict.reproduced else "false")
-    for row in verdict.failures:
+    for row in verdict.failures if annotate else []:
         title = f"proj check: {row.what} {'is missing' if row.result == 'missing' else 'differs'}"
         now = "not logged" if row.result == "missing" else row.now
         detail = (f"{row.what}: {row.original} in run {verdict.original[:12]}, {now} in run {verdict.now[:12]}"

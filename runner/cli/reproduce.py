@@ -89,8 +89,12 @@ def rerun(
         asked = _asked_for(overrides, version, run_checkout)
         now = compared(outcome.record.run_id, tracking_uri)
         verdict = verdict_of(original, now, tolerances, asked)
-        show_verdict(verdict, original, output_format.value)
+        finished = outcome.exit_code == 0
+        show_verdict(verdict, original, output_format.value, annotate=finished)
         code = check_exit_code(outcome.exit_code, verdict.reproduced)
+        if not finished:
+            note(f"no verdict: the re-run {outcome.record.status.value} (exit code {code}), a failure to fix first; "
+                 "the table compares what it recorded")
         extra["check"] = verdict.as_dict()
     else:
         _suggest_diff(run if original.card_file else card.run_id[:12], outcome, tracking_uri)
