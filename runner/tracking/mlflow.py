@@ -11,8 +11,8 @@ as the run's artifacts, metrics.jsonl as MLflow metrics) and the local copies re
 
 Once the command runs, a server that stops answering must not cost the run: what cannot be
 sent goes to the local spool and `proj runs sync` sends it later, in order
-(runner.tracking.mlflow_delivery). Before the command runs, a server that does not answer is an error (exit 126), so nothing
-runs unrecorded.
+(runner.tracking.mlflow_delivery). Before the command runs, a server that does not answer is an
+error (exit 126), so nothing runs unrecorded.
 """
 
 from __future__ import annotations
