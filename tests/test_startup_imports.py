@@ -150,3 +150,13 @@ def test_the_lists_name_only_modules_that_exist() -> None:
         parts = name.split(".")
         assert (root.joinpath(*parts).with_suffix(".py").is_file()
                 or (root.joinpath(*parts) / "__init__.py").is_file()), name
+
+
+def test_import_runner_loads_nothing_but_the_package(tmp_path: Path) -> None:
+    """A project that logs imports `runner` on every run: the package itself, nothing more (not
+    even `typing`, 10 ms), until a public name is used."""
+    listing = "import sys; before = set(sys.modules); import runner; print(sorted(set(sys.modules) - before))"
+    # -S: without site-packages, whose .pth files may import typing themselves
+    done = subprocess.run([sys.executable, "-S", "-c", listing], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+    assert done.stdout.strip() == "['runner']", done.stderr
