@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runner.atomicfile import write_atomically
 from runner.errors import SpecError
 from runner.limits import SPEC_FILE_BYTES, Limit
 from runner.locations import cache_dir
@@ -173,12 +174,10 @@ def _keep(document: YamlDocument) -> None:
         return
     if kept is None:
         return
-    scratch = kept.with_name(f".{kept.name}.{os.getpid()}")
     try:
-        scratch.write_bytes(content)
-        os.replace(scratch, kept)  # whole or absent: a concurrent reader never sees half of it
+        write_atomically(kept, content)  # whole or absent: a concurrent reader never sees half of it
     except OSError:
-        scratch.unlink(missing_ok=True)  # the cache is an optimisation; a read-only home must not fail
+        pass  # the cache is an optimisation; a read-only home must not fail
 
 
 def _read_bounded(path: Path, size_limit: Limit) -> bytes:
