@@ -10,6 +10,7 @@ import os
 import re
 import sqlite3
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -88,6 +89,10 @@ class StoreDatabase:
             raise
         if create:
             self._connection, self._identity = connection, _identity(database)
+            # Closed at exit even by a process that ends without the interpreter's teardown (the
+            # CLI's os._exit): closing the last writer checkpoints the WAL into proj.db and removes
+            # it, so the database file alone holds every run between commands.
+            weakref.finalize(self, connection.close)
         else:
             self._reader = connection
         return connection

@@ -123,3 +123,21 @@ def test_runs_are_found_by_a_unique_prefix_only(store):
         store.get_run("ab")
     with pytest.raises(RunNotFoundError, match="not a run id"):
         store.get_run("xyz")
+
+
+def test_after_a_command_the_database_file_alone_holds_every_run(tmp_path):
+    """proj ends without the interpreter's teardown (runner.cli._end), yet its store's writer is
+    closed at exit: the WAL is checkpointed into proj.db and removed, so a copy of proj.db alone
+    is a complete store."""
+    from conftest import run_proj
+
+    (tmp_path / "MLproject").write_text('name: p\nentry_points:\n  main:\n    command: "true"\n')
+    for _ in range(2):
+        run_proj("run", ".", cwd=tmp_path, check_exit=0)
+    store = tmp_path / ".proj"
+    assert not (store / "proj.db-wal").exists()
+    database = sqlite3.connect(f"{(store / 'proj.db').as_uri()}?immutable=1", uri=True)  # reads no WAL
+    try:
+        assert database.execute("SELECT count(*) FROM runs").fetchone() == (2,)
+    finally:
+        database.close()
