@@ -38,6 +38,10 @@ entry_points:
     command: 'echo ran; cd "$PROJ_OUTPUT_DIR/.."; rm output.log; ln -s {outside}/secret.txt output.log'
   zero_metrics:
     command: 'echo kept > "$PROJ_OUTPUT_DIR/kept.txt"; ln -s /dev/zero "$PROJ_OUTPUT_DIR/metrics.jsonl"'
+  fifo_metrics:
+    command: 'echo ran; cd "$PROJ_OUTPUT_DIR"; mkfifo metrics.jsonl pipe; ln -s /dev/zero zero; echo ok > real.txt'
+  folder_metrics:
+    command: 'echo ran; mkdir "$PROJ_OUTPUT_DIR/metrics.jsonl"'
 """
 
 
@@ -51,8 +55,8 @@ def hostile(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     project.mkdir()
     (project / "MLproject").write_text(SPEC)
     runs = {}
-    for entry in ("swap_outputs", "swap_log", "zero_metrics"):
-        extra = [] if entry == "zero_metrics" else ["-P", f"outside={outside}"]
+    for entry in ("swap_outputs", "swap_log", "zero_metrics", "fifo_metrics", "folder_metrics"):
+        extra = ["-P", f"outside={outside}"] if entry.startswith("swap") else []
         runs[entry] = run_id_of(run_proj("run", ".", "-e", entry, *extra, cwd=project, check_exit=0))
     # proj puts back a log the run swapped while it ran; a link put there afterwards (as a
     # detached job could) stays, and is what the UI must not follow.
@@ -192,3 +196,32 @@ def test_a_database_lost_beside_its_runs_is_explained(tmp_path):
     refused = run_proj("ui", "--tracking-uri", str(store), "--port", "0", cwd=tmp_path, timeout=30)
     assert refused.returncode == SETUP and "is missing or empty" in refused.stderr
     assert (store / "proj.db").read_bytes() == b""
+
+
+def test_a_real_server_answers_special_files_at_once_and_stops_on_sigterm(hostile, tmp_path):
+    """A metrics file that is a FIFO, a link to /dev/zero or a folder, a FIFO and a /dev/zero link
+    among the artifacts: it used to hang or grow to gigabytes, and then ignore SIGTERM."""
+    store, runs = hostile
+    log = tmp_path / "ui.log"
+    with log.open("w") as output:
+        server = subprocess.Popen([sys.executable, "-m", "runner", "ui", "--tracking-uri", str(store), "--port", "0"],
+                                  stdout=output, stderr=output)
+    try:
+        url = wait_for(lambda: re.search(r"http://127\.0\.0\.1:\d+", log.read_text()), timeout=30,
+                       what="proj ui to announce its address").group(0)
+        special = [runs[name] for name in ("zero_metrics", "fifo_metrics", "folder_metrics")]
+        paths = [f"/runs/{run}" for run in special] + [f"/api/runs/{run}/metrics" for run in special]
+        paths.append("/compare?" + "&".join(f"run={run}" for run in special))
+        assert {path: _status(url + path) for path in paths} == dict.fromkeys(paths, 200)
+        fifo_run = runs["fifo_metrics"]
+        assert _status(f"{url}/runs/{fifo_run}/artifacts/real.txt") == 200
+        assert _status(f"{url}/runs/{fifo_run}/artifacts/pipe") == 404  # neither listed nor opened
+        assert _status(f"{url}/runs/{fifo_run}/artifacts/zero") == 400
+        with DIRECT.open(f"{url}/api/runs/{fifo_run}/metrics", timeout=10) as answer:
+            assert answer.read().decode().count("metrics.jsonl is a FIFO, not a regular file; not read") == 1
+        rss_kib = int(re.search(r"VmHWM:\s+(\d+)", Path(f"/proc/{server.pid}/status").read_text()).group(1))
+        assert rss_kib < 200 * 1024, rss_kib  # nothing of /dev/zero was held
+        record_figure("ui_special_files", {"requests": len(paths) + 4, "peak_rss_mib": rss_kib // 1024})
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=10) == -signal.SIGTERM  # it stops (by the signal's default action)
