@@ -78,6 +78,26 @@ def measure(cases: dict[str, list[str]], env: dict[str, str], repeat: int) -> di
             for name, values in samples.items()}
 
 
+def commands(proj: list[str], last: str, sweep: str) -> dict[str, list[str]]:
+    """What is timed, by name: the baseline first."""
+    return {
+        "proj --version (baseline)": [*proj, "--version"],
+        "runs list (first page, 50)": [*proj, "runs", "list"],
+        "runs list --format json": [*proj, "runs", "list", "--format", "json"],
+        "runs list -P alpha=0.5": [*proj, "runs", "list", "-P", "alpha=0.5"],
+        "runs list --metric rmse": [*proj, "runs", "list", "--metric", "rmse"],
+        "runs list --experiment exp-3": [*proj, "runs", "list", "--experiment", "exp-3"],
+        "runs list -m x3 --filter (target)": [*proj, "runs", "list", "-m", "rmse", "-m", "mae", "-m", "r2",
+                                               "--filter", FILTER],
+        "runs list --columns params,tags": [*proj, "runs", "list", "--columns", "params,tags"],
+        "runs list --sort metrics.r2 DESC": [*proj, "runs", "list", "--sort", "metrics.r2 DESC"],
+        "runs list --sweep <prefix>": [*proj, "runs", "list", "--sweep", sweep[:8]],
+        "runs list --format csv": [*proj, "runs", "list", "--format", "csv"],
+        "runs list --nested": [*proj, "runs", "list", "--nested"],
+        "runs show <prefix>": [*proj, "runs", "show", last[:8]],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10_000)
@@ -94,22 +114,7 @@ def main() -> None:
         env.update(PROJ_TRACKING_URI=str(store_dir), PROJ_HOME=str(scratch / "home"))
         beside = Path(sys.executable).parent / "proj"  # the proj of this interpreter, not another on PATH
         proj = [str(beside)] if beside.exists() else [sys.executable, "-m", "runner"]
-        cases = {
-            "proj --version (baseline)": [*proj, "--version"],
-            "runs list (first page, 50)": [*proj, "runs", "list"],
-            "runs list --format json": [*proj, "runs", "list", "--format", "json"],
-            "runs list -P alpha=0.5": [*proj, "runs", "list", "-P", "alpha=0.5"],
-            "runs list --metric rmse": [*proj, "runs", "list", "--metric", "rmse"],
-            "runs list --experiment exp-3": [*proj, "runs", "list", "--experiment", "exp-3"],
-            "runs list -m x3 --filter (target)": [*proj, "runs", "list", "-m", "rmse", "-m", "mae", "-m", "r2",
-                                                   "--filter", FILTER],
-            "runs list --columns params,tags": [*proj, "runs", "list", "--columns", "params,tags"],
-            "runs list --sort metrics.r2 DESC": [*proj, "runs", "list", "--sort", "metrics.r2 DESC"],
-            "runs list --sweep <prefix>": [*proj, "runs", "list", "--sweep", sweep[:8]],
-            "runs list --format csv": [*proj, "runs", "list", "--format", "csv"],
-            "runs show <prefix>": [*proj, "runs", "show", last[:8]],
-        }
-        results = measure(cases, env, args.repeat)
+        results = measure(commands(proj, last, sweep), env, args.repeat)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     wall_base, cpu_base = results["proj --version (baseline)"]
