@@ -192,6 +192,10 @@ def test_a_range_sweep_runs_each_value_and_max_objective_ranks_highest_first(gri
 def test_an_objective_no_run_logged_is_a_warning(grid):
     done = run_proj("run", ".", "--sweep", "alpha=1,2", "--objective", "accuracy:max", cwd=grid, check_exit=0)
     assert "warning: no run of the sweep logged the metric 'accuracy', so none is the best" in done.stderr
+    # A misspelt objective: the warning names the metrics the runs did log.
+    typo = run_proj("run", ".", "-e", "fit", "--sweep", "alpha=1,2", "--objective", "rmse:lowest", cwd=grid,
+                    check_exit=0)
+    assert "the metric 'rmse:lowest', so none is the best; they logged rmse" in typo.stderr
     assert "best:" not in done.stdout
 
 

@@ -95,7 +95,9 @@ def _report_best(records: list[RunRecord], names: tuple[str, ...], objective: Ob
 
     best = objective.best(records)
     if best is None:
-        warn(f"no run of the sweep logged the metric {objective.metric!r}, so none is the best")
+        logged = sorted({key for record in records for key in record.metrics})
+        known = f"; they logged {', '.join(logged[:10])}" if logged else ""
+        warn(f"no run of the sweep logged the metric {objective.metric!r}, so none is the best{known}")
         return
     values = best.parameter_values()
     point = " ".join(f"{name}={values.get(name, '-')}" for name in names)
