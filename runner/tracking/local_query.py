@@ -49,15 +49,29 @@ _UNTAGGED = "r.run_id NOT IN (SELECT run_id FROM tags WHERE key = ?)"  # a tag I
 
 
 class _Sql:
-    def __init__(self) -> None:
+    def __init__(self, *, correlated: bool = False) -> None:
         self.joins: list[str] = []
         self.where: list[str] = []
         self.args: list[Any] = []
         self.join_args: list[Any] = []
+        # How a run is tested against another table: `run_id IN (...)` builds the set of matching
+        # ids first (cheap for a few, the planner may start from them); EXISTS looks the run up in
+        # that table's primary key, so a page read in an index's order stops once it is full.
+        self.correlated = correlated
+
+    def member(self, table: str, test: str, *args: Any, negated: bool = False) -> None:
+        """The run has (or, negated, has not) a row of `table` (params, tags, metric_summaries) passing `test`."""
+        if self.correlated:
+            _condition(self, f"{'NOT ' if negated else ''}EXISTS (SELECT 1 FROM {table} c WHERE c.run_id = r.run_id "
+                             f"AND {test})", *args)
+        else:
+            _condition(self, f"r.run_id {'NOT ' if negated else ''}IN (SELECT run_id FROM {table} WHERE {test})", *args)
 
 
 def select_ids(query: RunQuery) -> tuple[str, list[Any]]:
     """SELECT the ids of the page of runs `query` asks for, in its order."""
+    if query.sort_metric is not None:
+        return _by_metric(query)
     sql = _matching(query, sorting=True)
     text = " ".join(["SELECT r.run_id FROM runs r", *sql.joins, _where(sql), _order_by(query), "LIMIT ? OFFSET ?"])
     return text, [*sql.join_args, *sql.args, query.limit, query.offset]
@@ -80,8 +94,8 @@ def _where(sql: _Sql) -> str:
     return "WHERE " + " AND ".join(sql.where) if sql.where else ""
 
 
-def _matching(query: RunQuery, *, sorting: bool) -> _Sql:
-    sql = _Sql()
+def _matching(query: RunQuery, *, sorting: bool, correlated: bool = False) -> _Sql:
+    sql = _Sql(correlated=correlated)
     if sorting:
         _sort_join(query, sql)
     needs_experiment = query.experiment is not None or (sorting and query.sort_by == "experiment") or any(
@@ -97,7 +111,7 @@ def _matching(query: RunQuery, *, sorting: bool) -> _Sql:
     if query.sweep is not None:
         _condition(sql, "r.sweep_id = ?", query.sweep)
     for name, value in query.parameters:
-        _condition(sql, "r.run_id IN (SELECT run_id FROM params WHERE name = ? AND value = ?)", name, value)
+        sql.member("params", "name = ? AND value = ?", name, value)
     if query.filter is not None:
         _filter(sql, query.filter)
     return sql
@@ -118,6 +132,32 @@ def _sort_join(query: RunQuery, sql: _Sql) -> None:
     elif query.sort_tag is not None:
         sql.joins.append("LEFT JOIN tags s ON s.run_id = r.run_id AND s.key = ?")
         sql.join_args.append(query.sort_tag)
+
+
+def _by_metric(query: RunQuery) -> tuple[str, list[Any]]:
+    """A page in the order of one metric's last value: the runs with a number, in the metric's
+    index order, then those whose value is NaN (stored as text), then those without one; newest
+    first among equals. Each part reads no further than the page's end, and the filters look each
+    run up (EXISTS), so a page of a big store costs about the page, not the store."""
+    sql = _matching(query, sorting=False, correlated=True)
+    joins, key, wanted = " ".join(sql.joins), query.sort_metric, query.limit + query.offset
+    also = "".join(f" AND {condition}" for condition in sql.where)
+    direction = "DESC" if query.descending else "ASC"
+    by_value = "FROM metric_summaries m CROSS JOIN runs r ON r.run_id = m.run_id"  # m first: the index's order
+    numbers = (f"SELECT r.run_id, 0 AS part, m.last AS value, r.start_time AS started {by_value} {joins} "
+               f"WHERE m.key = ? AND typeof(m.last) IN ('integer', 'real'){also} "
+               f"ORDER BY m.last {direction}, r.start_time DESC LIMIT ?")
+    nans = (f"SELECT r.run_id, 1, NULL, r.start_time {by_value} {joins} "
+            f"WHERE m.key = ? AND typeof(m.last) = 'text'{also} ORDER BY r.start_time DESC LIMIT ?")
+    # Whether any run lacks the value is known from two counts of indexes; only then are runs read.
+    without = (f"SELECT r.run_id, 2, NULL, r.start_time FROM runs r {joins} "
+               "WHERE (SELECT count(*) FROM runs) > (SELECT count(*) FROM metric_summaries WHERE key = ? "
+               "AND last IS NOT NULL) AND NOT EXISTS (SELECT 1 FROM metric_summaries c WHERE c.run_id = r.run_id "
+               f"AND c.key = ? AND c.last IS NOT NULL){also} ORDER BY r.start_time DESC LIMIT ?")
+    parts = " UNION ALL ".join(f"SELECT * FROM ({part})" for part in (numbers, nans, without))
+    text = f"SELECT run_id FROM ({parts}) ORDER BY part, value {direction}, started DESC LIMIT ? OFFSET ?"
+    filters = [*sql.join_args, *sql.args]
+    return text, [key, *filters, wanted, key, *filters, wanted, key, key, *filters, wanted, query.limit, query.offset]
 
 
 def _order_by(query: RunQuery) -> str:
@@ -159,17 +199,16 @@ def _metric(sql: _Sql, c: Comparison) -> None:
         test = "(last != ? OR typeof(last) = 'text')"
     else:
         test = f"(last {_SQL_OPS[c.op]} ? AND typeof(last) != 'text')"
-    _condition(sql, f"r.run_id IN (SELECT run_id FROM metric_summaries WHERE key = ? AND {test})", c.key, c.value)
+    sql.member("metric_summaries", f"key = ? AND {test}", c.key, c.value)
 
 
 def _keyed(sql: _Sql, c: Comparison) -> None:
     table, name = ("params", "name") if c.kind == "param" else ("tags", "key")
     if c.op in ("IS NULL", "IS NOT NULL"):
-        negation = "NOT " if c.op == "IS NULL" else ""
-        _condition(sql, f"r.run_id {negation}IN (SELECT run_id FROM {table} WHERE {name} = ?)", c.key)
+        sql.member(table, f"{name} = ?", c.key, negated=c.op == "IS NULL")
         return
     test, args = _compare("value", c)
-    _condition(sql, f"r.run_id IN (SELECT run_id FROM {table} WHERE {name} = ? AND {test})", c.key, *args)
+    sql.member(table, f"{name} = ? AND {test}", c.key, *args)
 
 
 def _attribute(sql: _Sql, c: Comparison) -> None:

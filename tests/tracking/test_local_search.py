@@ -115,6 +115,38 @@ def test_sorts_by_a_tag(filled, query: RunQuery, expected: list) -> None:
     assert [run_tags(r).get("team") for r in store.list_runs(query)] == expected
 
 
+def _by_metric_in_memory(records: list[RunRecord], key: str, descending: bool) -> list[str]:
+    """The local store's metric order, spelled out: numbers (either way), then NaN, then runs
+    without a value; newest first among equals."""
+    def last(record: RunRecord) -> float | None:
+        return (record.metrics.get(key) or {}).get("last")
+
+    newest = sorted(records, key=lambda r: -r.start_time)
+    numbers = [r for r in newest if last(r) is not None and not math.isnan(last(r))]
+    numbers.sort(key=lambda r: last(r), reverse=descending)  # stable: ties stay newest first
+    nans = [r for r in newest if last(r) is not None and math.isnan(last(r))]
+    return [r.run_id for r in numbers + nans + [r for r in newest if last(r) is None]]
+
+
+@pytest.mark.parametrize("descending", [False, True])
+@pytest.mark.parametrize("text", [None, "metrics.rmse != 0.9", "params.alpha = '0.5'", "tags.team IS NOT NULL",
+                                  "status != 'FAILED' and params.opt IS NULL", "metrics.mae < 1"])
+def test_sorts_by_a_metric_page_by_page(filled, text: str | None, descending: bool) -> None:
+    """Numbers, infinity, ties, NaN, runs without the metric (one still running), with a filter or
+    not: every page of two follows on from the one before, in the order of the whole list."""
+    store, records = filled
+    run_filter = parse_filter(text) if text else None
+    kept = [r for r in records if run_filter is None or matches(run_filter, r)]
+    expected = _by_metric_in_memory(kept, "rmse", descending)
+    query = RunQuery(filter=run_filter, sort_metric="rmse", descending=descending, limit=100)
+    assert [r.run_id for r in store.list_runs(query)] == expected
+    pages = [store.list_runs(RunQuery(filter=run_filter, sort_metric="rmse", descending=descending, limit=2,
+                                      offset=offset)) for offset in range(0, len(expected) + 2, 2)]
+    assert [r.run_id for page in pages for r in page] == expected
+    assert store.list_runs(RunQuery(sort_metric="absent", limit=3, offset=1)) == store.list_runs(RunQuery(limit=3,
+                                                                                                        offset=1))
+
+
 def test_sweeps_by_a_unique_prefix(filled) -> None:
     store, _ = filled
     assert resolve_sweep(store, "5eeda") == SWEEP_A
