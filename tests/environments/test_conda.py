@@ -444,3 +444,26 @@ def test_with_dontwritebytecode_a_conda_environment_compiles_its_imports_once(sh
     assert from_source.search(first.stdout), first.stdout[-2000:]
     assert not from_source.search(second.stdout)
     assert re.search(r"__init__\.cpython-\d+\.pyc matches \S*greetpy/__init__\.py", second.stdout)
+
+
+def _phase_seconds(marker: object) -> dict | None:
+    """The build's step times, wherever the environment's marker nests them."""
+    if isinstance(marker, dict):
+        if isinstance(marker.get("phase_seconds"), dict):
+            return marker["phase_seconds"]
+        return next((found for value in marker.values() if (found := _phase_seconds(value)) is not None), None)
+    return None
+
+
+def test_a_conda_build_times_each_step_in_its_log_and_marker(shared_channels, tmp_path, isolated_home):
+    """Issue 22: solve, install (download and extract, link) and lock each timed, so the next slow
+    step of a conda build shows in the build log and in the environment's marker."""
+    project = write_project(tmp_path / "timed", "channels: [conda-forge]\ndependencies: [greet-tool]\n")
+    proj("run", str(project), cwd=tmp_path, alias=shared_channels)
+    [prefix] = environments(isolated_home)
+    phases = _phase_seconds(json.loads((prefix / ".proj-env.json").read_text()))
+    assert phases is not None and {"solve", "install", "download and extract", "link", "lock"} <= set(phases)
+    assert all(isinstance(seconds, (int, float)) and seconds >= 0 for seconds in phases.values())
+    log = (prefix / ".proj-build.log").read_text()
+    assert re.search(r"ready in [\d.]+ s \(solve [\d.]+ s, install [\d.]+ s, download and extract [\d.]+ s, "
+                     r"link [\d.]+ s, lock [\d.]+ s\)", log), log
