@@ -63,9 +63,18 @@ def test_a_supervisor_that_died_is_replaced(tmp_path):
     assert supervisor._current is not current and alive(supervisor._current.pid)
 
 
+# The tool writes its pid as soon as it starts, which may be before proj has told the supervisor
+# about it (runner.process.run_tool documents that moment); "watched" is written once it has.
 TOOL_IN_A_THREAD = """
 import threading
+from pathlib import Path
+from runner import supervisor
 from runner.process import run_tool
+watch = supervisor.watch_group
+def watch_and_say(pgid):
+    watch(pgid)
+    Path("watched").write_text(str(pgid))
+supervisor.watch_group = watch_and_say
 threading.Thread(target=run_tool, args=(["bash", "-c", "echo $$ > tool.pid; exec sleep 300"],)).start()
 threading.Event().wait()
 """
@@ -75,6 +84,7 @@ def test_a_tool_started_from_a_thread_ends_when_proj_is_killed(tmp_path):
     proj = subprocess.Popen([sys.executable, "-c", TOOL_IN_A_THREAD], cwd=tmp_path)
     try:
         tool = int(wait_for_file(tmp_path / "tool.pid"))
+        assert int(wait_for_file(tmp_path / "watched")) == tool  # its own group, as run_tool starts it
         assert alive(tool)
     finally:
         proj.kill()
