@@ -12,7 +12,7 @@ even what left its process group (docs/reliability.md, "Processes").
 from __future__ import annotations
 
 import os
-import selectors
+import select
 import signal
 import threading
 import time
@@ -212,30 +212,31 @@ def _pump(command: supervisor.SupervisedCommand, terminal: BinaryIO, log: _Guard
     """Copy the command's output until it has exited and its output has ended (or, if leftover
     children keep the pipe open, DRAIN_SECONDS after it exited)."""
     os.set_blocking(command.output, False)
-    selector = selectors.DefaultSelector()
-    selector.register(command.output, selectors.EVENT_READ, "output")
-    selector.register(command, selectors.EVENT_READ, "events")
+    # poll(2) rather than the selectors module, which a run need not import (start-up budget).
+    poller = select.poll()
+    poller.register(command.output, select.POLLIN)
+    poller.register(command.fileno(), select.POLLIN)
+    output_open = True
     drain_until: float | None = None
     try:
         while not command.gone:
-            for key, _ in selector.select(timeout=0.2):
-                if key.data == "events":
+            for fd, _ in poller.poll(200):
+                if fd != command.output:
                     command.read_events()
                     continue
                 data = _read(command.output)
                 if data == b"":
-                    selector.unregister(command.output)  # end of output: every writer has exited
+                    poller.unregister(command.output)  # end of output: every writer has exited
+                    output_open = False
                 elif data:
                     _write(terminal, data)
                     log.write(data)
             stop.poll(forward=command.send_signal, kill=command.kill)
             if command.returncode is not None:
-                output_open = command.output in (key.fd for key in selector.get_map().values())
                 drain_until = drain_until or time.monotonic() + DRAIN_SECONDS
                 if not output_open or time.monotonic() >= drain_until:
                     break
     finally:
-        selector.close()
         log.flush()
     return log.error
 

@@ -7,9 +7,9 @@ model or raises SpecError (for `proj run`). Nothing downstream of this module se
 from __future__ import annotations
 
 import copy
-import datetime
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -136,8 +136,12 @@ def _read_as_mlflow_does(document: YamlDocument) -> None:
     data = document.data
     if not isinstance(data, dict):
         return
+    # A YAML reader that made dates has imported datetime; without it no value here is a date,
+    # and a run need not import it (start-up budget: a kept parse holds no dates, runner.yamlparse).
+    datetime = sys.modules.get("datetime")
+    date: type | tuple[type, ...] = datetime.date if datetime is not None else ()
     name = data.get("name")
-    if isinstance(name, (int, float, datetime.date)):  # bool is an int
+    if isinstance(name, (int, float)) or isinstance(name, date):  # bool is an int
         data["name"] = document.source_text(("name",)) or str(name)
     seen: set[int] = set()
     stack: list[Any] = [data]
@@ -148,7 +152,7 @@ def _read_as_mlflow_does(document: YamlDocument) -> None:
         seen.add(id(container))
         items = container.items() if isinstance(container, dict) else enumerate(container)
         for key, value in list(items):
-            if isinstance(value, datetime.date):
+            if isinstance(value, date):
                 container[key] = str(value)  # what MLflow's str() renders
             elif isinstance(value, (dict, list)):
                 stack.append(value)
