@@ -21,7 +21,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from runner.atomicfile import write_atomically
 from runner.capture.store import CAPTURE, CapturingStore
@@ -51,6 +51,9 @@ if TYPE_CHECKING:
 __all__ = ["DATABASE", "OUTPUTS", "LocalStore"]
 
 OUTPUTS = "outputs"
+# A filter matching fewer runs than this is where a page sorted by a metric starts (its ids first);
+# a broader one is checked run by run while the metric's index is read in order.
+FEW_RUNS = 500
 _RUN_REF = re.compile(r"^[0-9a-f]{1,32}$")
 
 
@@ -291,7 +294,10 @@ class LocalStore(CapturingStore):
             return []
         from runner.tracking import local_query  # the filter's parser: for listing, not for recording
 
-        text, args = local_query.select_ids(query)
+        def few(select: str, args: list[Any]) -> bool:  # counted in an index, FEW_RUNS rows at most
+            return int(db.execute(f"SELECT count(*) FROM ({select} LIMIT {FEW_RUNS})", args).fetchone()[0]) < FEW_RUNS
+
+        text, args = local_query.select_ids(query, few)
         ids = [row[0] for row in db.execute(text, args)]
         return [load_record(db, run_id) for run_id in ids]
 

@@ -9,6 +9,7 @@ nothing matches a value the run does not have, except IS NULL.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from runner.errors import UsageError
@@ -44,37 +45,57 @@ _NUMBER = "({v} GLOB '*[0-9]*' AND {v} NOT GLOB '*[^0-9.eE+-]*')"
 _SQL_OPS = {"=": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 
+# Whether a `SELECT 1 FROM ...` matches few rows (the store asks its indexes; runner.tracking.local).
+Few = Callable[[str, list[Any]], bool]
+
 _NOT_DELETED = "r.deleted_time IS NULL"
 _UNTAGGED = "r.run_id NOT IN (SELECT run_id FROM tags WHERE key = ?)"  # a tag IS NULL
 
 
 class _Sql:
-    def __init__(self, *, correlated: bool = False) -> None:
+    def __init__(self, *, correlated: bool = False, few: Few | None = None) -> None:
         self.joins: list[str] = []
         self.where: list[str] = []
         self.args: list[Any] = []
         self.join_args: list[Any] = []
         # How a run is tested against another table: `run_id IN (...)` builds the set of matching
-        # ids first (cheap for a few, the planner may start from them); EXISTS looks the run up in
-        # that table's primary key, so a page read in an index's order stops once it is full.
-        self.correlated = correlated
+        # ids first (cheap for a few, and the planner may start from them); EXISTS looks the run up
+        # in that table's primary key, so a page read in an index's order stops once it is full.
+        # With `correlated`, a test that matches few rows (`few`) keeps IN, and `narrow` says so.
+        self.correlated, self.few, self.narrow = correlated, few, False
 
     def member(self, table: str, test: str, *args: Any, negated: bool = False) -> None:
         """The run has (or, negated, has not) a row of `table` (params, tags, metric_summaries) passing `test`."""
-        if self.correlated:
+        if self.correlated and not (negated or self.few is None or not self.few(
+                f"SELECT 1 FROM {table} WHERE {test}", list(args))):
+            self.narrow = True
+        elif self.correlated:
             _condition(self, f"{'NOT ' if negated else ''}EXISTS (SELECT 1 FROM {table} c WHERE c.run_id = r.run_id "
                              f"AND {test})", *args)
-        else:
-            _condition(self, f"r.run_id {'NOT ' if negated else ''}IN (SELECT run_id FROM {table} WHERE {test})", *args)
+            return
+        _condition(self, f"r.run_id {'NOT ' if negated else ''}IN (SELECT run_id FROM {table} WHERE {test})", *args)
 
 
-def select_ids(query: RunQuery) -> tuple[str, list[Any]]:
-    """SELECT the ids of the page of runs `query` asks for, in its order."""
+def select_ids(query: RunQuery, few: Few | None = None) -> tuple[str, list[Any]]:
+    """SELECT the ids of the page of runs `query` asks for, in its order. `few` lets a page sorted
+    by a metric start from the runs a narrow filter matches rather than from the metric's order."""
     if query.sort_metric is not None:
-        return _by_metric(query)
-    sql = _matching(query, sorting=True)
+        sql = _matching(query, sorting=True, correlated=True, few=few)
+        if not (sql.narrow or _narrow_selection(query, few)):
+            return _by_metric(query, sql)
+    else:
+        sql = _matching(query, sorting=True)
     text = " ".join(["SELECT r.run_id FROM runs r", *sql.joins, _where(sql), _order_by(query), "LIMIT ? OFFSET ?"])
     return text, [*sql.join_args, *sql.args, query.limit, query.offset]
+
+
+def _narrow_selection(query: RunQuery, few: Few | None) -> bool:
+    """Whether the experiment or the sweep asked for holds few runs (read from its index)."""
+    if few is None:
+        return False
+    return bool((query.experiment is not None and few(
+        "SELECT 1 FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE e.name = ?", [query.experiment]))
+        or (query.sweep is not None and few("SELECT 1 FROM runs WHERE sweep_id = ?", [query.sweep])))
 
 
 def count(query: RunQuery) -> tuple[str, list[Any]]:
@@ -94,8 +115,8 @@ def _where(sql: _Sql) -> str:
     return "WHERE " + " AND ".join(sql.where) if sql.where else ""
 
 
-def _matching(query: RunQuery, *, sorting: bool, correlated: bool = False) -> _Sql:
-    sql = _Sql(correlated=correlated)
+def _matching(query: RunQuery, *, sorting: bool, correlated: bool = False, few: Few | None = None) -> _Sql:
+    sql = _Sql(correlated=correlated, few=few)
     if sorting:
         _sort_join(query, sql)
     needs_experiment = query.experiment is not None or (sorting and query.sort_by == "experiment") or any(
@@ -134,13 +155,14 @@ def _sort_join(query: RunQuery, sql: _Sql) -> None:
         sql.join_args.append(query.sort_tag)
 
 
-def _by_metric(query: RunQuery) -> tuple[str, list[Any]]:
+def _by_metric(query: RunQuery, sql: _Sql) -> tuple[str, list[Any]]:
     """A page in the order of one metric's last value: the runs with a number, in the metric's
     index order, then those whose value is NaN (stored as text), then those without one; newest
     first among equals. Each part reads no further than the page's end, and the filters look each
-    run up (EXISTS), so a page of a big store costs about the page, not the store."""
-    sql = _matching(query, sorting=False, correlated=True)
-    joins, key, wanted = " ".join(sql.joins), query.sort_metric, query.limit + query.offset
+    run up (EXISTS), so a page of a big store costs about the page, not the store. `sql`: the
+    query's conditions, its sort join first (each part here joins the metric its own way)."""
+    assert sql.joins[0].startswith("LEFT JOIN metric_summaries m ")
+    joins, key, wanted = " ".join(sql.joins[1:]), query.sort_metric, query.limit + query.offset
     also = "".join(f" AND {condition}" for condition in sql.where)
     direction = "DESC" if query.descending else "ASC"
     by_value = "FROM metric_summaries m CROSS JOIN runs r ON r.run_id = m.run_id"  # m first: the index's order
@@ -156,7 +178,7 @@ def _by_metric(query: RunQuery) -> tuple[str, list[Any]]:
                f"AND c.key = ? AND c.last IS NOT NULL){also} ORDER BY r.start_time DESC LIMIT ?")
     parts = " UNION ALL ".join(f"SELECT * FROM ({part})" for part in (numbers, nans, without))
     text = f"SELECT run_id FROM ({parts}) ORDER BY part, value {direction}, started DESC LIMIT ? OFFSET ?"
-    filters = [*sql.join_args, *sql.args]
+    filters = sql.args
     return text, [key, *filters, wanted, key, *filters, wanted, key, key, *filters, wanted, query.limit, query.offset]
 
 

@@ -128,21 +128,33 @@ def _by_metric_in_memory(records: list[RunRecord], key: str, descending: bool) -
     return [r.run_id for r in numbers + nans + [r for r in newest if last(r) is None]]
 
 
+@pytest.mark.parametrize("few_runs", [0, 500])  # 0: nothing is narrow, the metric's index is read in order
 @pytest.mark.parametrize("descending", [False, True])
-@pytest.mark.parametrize("text", [None, "metrics.rmse != 0.9", "params.alpha = '0.5'", "tags.team IS NOT NULL",
-                                  "status != 'FAILED' and params.opt IS NULL", "metrics.mae < 1"])
-def test_sorts_by_a_metric_page_by_page(filled, text: str | None, descending: bool) -> None:
+@pytest.mark.parametrize(("text", "experiment"), [
+    (None, None), ("metrics.rmse != 0.9", None), ("params.alpha = '0.5'", None), ("tags.team IS NOT NULL", None),
+    ("status != 'FAILED' and params.opt IS NULL", None), ("metrics.mae < 1", None), (None, "Default"),
+    ("params.alpha != '1e-3'", "Default")])
+def test_sorts_by_a_metric_page_by_page(filled, monkeypatch, few_runs: int, text: str | None, experiment: str | None,
+                                        descending: bool) -> None:
     """Numbers, infinity, ties, NaN, runs without the metric (one still running), with a filter or
-    not: every page of two follows on from the one before, in the order of the whole list."""
+    not, starting from a narrow filter's runs or from the metric's order: every page of two follows
+    on from the one before, in the order of the whole list."""
+    from runner.tracking import local
+
+    monkeypatch.setattr(local, "FEW_RUNS", few_runs)
     store, records = filled
     run_filter = parse_filter(text) if text else None
-    kept = [r for r in records if run_filter is None or matches(run_filter, r)]
+    kept = [r for r in records if (run_filter is None or matches(run_filter, r))
+            and experiment in (None, r.experiment)]
     expected = _by_metric_in_memory(kept, "rmse", descending)
-    query = RunQuery(filter=run_filter, sort_metric="rmse", descending=descending, limit=100)
-    assert [r.run_id for r in store.list_runs(query)] == expected
-    pages = [store.list_runs(RunQuery(filter=run_filter, sort_metric="rmse", descending=descending, limit=2,
-                                      offset=offset)) for offset in range(0, len(expected) + 2, 2)]
-    assert [r.run_id for page in pages for r in page] == expected
+    assert len(expected) > 1
+
+    def page(limit: int, offset: int = 0) -> list[str]:
+        return [r.run_id for r in store.list_runs(RunQuery(filter=run_filter, experiment=experiment, sort_metric="rmse",
+                                                           descending=descending, limit=limit, offset=offset))]
+
+    assert page(100) == expected
+    assert [run_id for offset in range(0, len(expected) + 2, 2) for run_id in page(2, offset)] == expected
     assert store.list_runs(RunQuery(sort_metric="absent", limit=3, offset=1)) == store.list_runs(RunQuery(limit=3,
                                                                                                         offset=1))
 
