@@ -229,3 +229,13 @@ def test_nested_runs_are_left_out_when_asked_and_counted_alike(tmp_path: Path) -
     # The same count through the general query (a filter beside), so both ways agree.
     filtered = find_runs(store, RunQuery(limit=1, nested=False, filter=parse_filter("status = 'FINISHED'")))
     assert filtered.total == 2
+
+
+@pytest.mark.parametrize("text", ["metrics.rmse < 0.8", "params.alpha = '0.5'", "tags.team IS NOT NULL", ""])
+def test_a_sorted_page_and_the_count_agree(filled, text: str) -> None:
+    store, _ = filled
+    run_filter = parse_filter(text) if text else None
+    every = find_runs(store, RunQuery(limit=100, filter=run_filter)).records
+    for sort in ({"sort_metric": "rmse"}, {"sort_parameter": "alpha"}, {"sort_tag": "team"}, {"sort_by": "status"}):
+        page = find_runs(store, RunQuery(limit=1, filter=run_filter, **sort))
+        assert (page.total, len(page.records)) == (len(every), min(1, len(every))), sort
