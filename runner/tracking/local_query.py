@@ -10,6 +10,7 @@ nothing matches a value the run does not have, except IS NULL.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from runner.errors import UsageError
@@ -52,6 +53,14 @@ _NOT_DELETED = "r.deleted_time IS NULL"
 _UNTAGGED = "r.run_id NOT IN (SELECT run_id FROM tags WHERE key = ?)"  # a tag IS NULL
 
 
+@dataclass(frozen=True)
+class _Member:
+    table: str  # params, tags or metric_summaries: at most one row per run passes `test` (its key is named)
+    test: str
+    args: tuple[Any, ...]
+    negated: bool
+
+
 class _Sql:
     def __init__(self, *, correlated: bool = False, few: Few | None = None) -> None:
         self.joins: list[str] = []
@@ -63,9 +72,11 @@ class _Sql:
         # in that table's primary key, so a page read in an index's order stops once it is full.
         # With `correlated`, a test that matches few rows (`few`) keeps IN, and `narrow` says so.
         self.correlated, self.few, self.narrow = correlated, few, False
+        self.members: list[_Member] = []  # the conditions `member` added, as they were given
 
     def member(self, table: str, test: str, *args: Any, negated: bool = False) -> None:
         """The run has (or, negated, has not) a row of `table` (params, tags, metric_summaries) passing `test`."""
+        self.members.append(_Member(table, test, args, negated))
         if self.correlated and not (negated or self.few is None or not self.few(
                 f"SELECT 1 FROM {table} WHERE {test}", list(args))):
             self.narrow = True
@@ -108,7 +119,29 @@ def count(query: RunQuery) -> tuple[str, list[Any]]:
     if not sql.joins and sql.where == [_NOT_DELETED, _UNTAGGED] and sql.args == [PARENT_TAG]:
         return (f"{every} - (SELECT count(*) FROM tags t JOIN runs r ON r.run_id = t.run_id "
                 "WHERE t.key = ? AND r.deleted_time IS NULL)"), [PARENT_TAG]
+    by_members = _count_members(sql)
+    if by_members is not None:
+        return by_members
     return " ".join(["SELECT count(*) FROM runs r", *sql.joins, _where(sql)]), [*sql.join_args, *sql.args]
+
+
+def _count_members(sql: _Sql) -> tuple[str, list[Any]] | None:
+    """When every condition but `not deleted` is a membership (-P, and filters on metrics,
+    parameters and tags), count the rows of one of them, looking the others up by run: no run's
+    row is read (the deleted runs come from their own index). An equality on a value drives, as
+    the likeliest to be few; else the first condition a run must pass. None when this does not apply."""
+    if sql.joins or sql.where[:1] != [_NOT_DELETED] or len(sql.where) != 1 + len(sql.members):
+        return None
+    wanted = [m for m in sql.members if not m.negated]
+    if not wanted:
+        return None
+    driver = next((m for m in wanted if m.test.endswith("value = ?")), wanted[0])
+    others = [m for m in sql.members if m is not driver]
+    text = [f"SELECT count(*) FROM {driver.table} d WHERE {driver.test}",
+            "d.run_id NOT IN (SELECT run_id FROM runs WHERE deleted_time IS NOT NULL)",
+            *(f"{'NOT ' if m.negated else ''}EXISTS (SELECT 1 FROM {m.table} c WHERE c.run_id = d.run_id AND {m.test})"
+              for m in others)]
+    return " AND ".join(text), [*driver.args, *(arg for m in others for arg in m.args)]
 
 
 def _where(sql: _Sql) -> str:

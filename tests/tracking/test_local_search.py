@@ -239,3 +239,24 @@ def test_a_sorted_page_and_the_count_agree(filled, text: str) -> None:
     for sort in ({"sort_metric": "rmse"}, {"sort_parameter": "alpha"}, {"sort_tag": "team"}, {"sort_by": "status"}):
         page = find_runs(store, RunQuery(limit=1, filter=run_filter, **sort))
         assert (page.total, len(page.records)) == (len(every), min(1, len(every))), sort
+
+
+def test_counts_of_filters_leave_out_deleted_and_nested_runs(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / ".proj")
+    runs = [_finished(store, parameters={"alpha": alpha}, tags={"team": team}, metrics={"rmse": rmse},
+                      start_time=1_700_000_000.0 + i)
+            for i, (alpha, team, rmse) in enumerate([("0.5", "a", 0.1), ("0.5", "a", 0.9), ("0.5", "b", 0.2),
+                                                     ("0.1", "a", 0.3), ("0.5", "a", 0.4)])]
+    child = new_record(run_id=uuid.uuid4().hex, parent_run_id=runs[0].run_id, status=RunStatus.FINISHED,
+                       end_time=runs[0].end_time, exit_code=None, start_time=runs[0].start_time + 1,
+                       mlflow=MlflowData(tags={"mlflow.parentRunId": runs[0].run_id, "team": "a"}))
+    store.save_settled(runs[0], Settled(MlflowData(), [CapturedChild(child, {})]))
+    store.set_deleted(runs[4].run_id, True)
+    for text, expected in (("params.alpha = '0.5' and tags.team = 'a'", 2), ("metrics.rmse < 0.5", 3),
+                           ("metrics.rmse < 0.5 and params.alpha = '0.5' and tags.team != 'b'", 1),
+                           ("tags.team = 'a' and params.alpha IS NOT NULL and metrics.rmse > 0", 3)):
+        query = RunQuery(limit=1, nested=False, filter=parse_filter(text))
+        assert find_runs(store, query).total == expected, text
+    assert find_runs(store, RunQuery(limit=1, parameters=(("alpha", "0.5"),))).total == 3  # not the deleted run
+    children = parse_filter(f"tags.mlflow.parentRunId = '{runs[0].run_id}'")
+    assert find_runs(store, RunQuery(limit=1, filter=children)).records[0].run_id == child.run_id
