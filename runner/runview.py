@@ -54,7 +54,7 @@ def describe_run(view: dict[str, Any], *, utc: bool = False) -> str:
         lines.append(f"commit       {s['commit'] or '(none)'}{version}{dirty}")
     lines.append(f"entry point  {view['entry_point']}")
     lines.append(f"command      {view['command'].rstrip()}")
-    lines.append("parameters")
+    lines.append("parameters" if view["parameters"] else "parameters   (none)")
     for p in view["parameters"]:
         given = f"given {p['given']!r}" if p["given"] is not None else "default"
         lines.append(f"  {p['name']} = {p['value']!r} ({p['type']}, {given}{'' if p['declared'] else ', undeclared'})")
@@ -112,6 +112,8 @@ def _mlflow_lines(view: dict[str, Any]) -> list[str]:
     own_tags = {k: v for k, v in logged["tags"].items() if not k.startswith("mlflow.")}
     # RUNNING only says that the project did not end its MLflow run itself (runner.log_param never does).
     ended = logged["status"] not in (None, "RUNNING")
+    if not (ended or logged["params"] or own_tags or logged["conflicts"] or logged["problems"]):
+        return lines  # a project that never logged with MLflow: no empty heading
     lines.append("logged with MLflow" + (f"  (MLflow run status {logged['status']})" if ended else ""))
     lines += [f"  param {name} = {value!r}" for name, value in sorted(logged["params"].items())]
     lines += [f"  tag   {name} = {_short(value)!r}" for name, value in sorted(own_tags.items())]

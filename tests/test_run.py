@@ -265,6 +265,9 @@ def test_show_and_logs_without_a_run_id_take_the_latest_run(probe):
     assert json.loads(shown.stdout)["run_id"] == latest
     assert f"the latest run: {latest}" in shown.stderr  # said on stderr: stdout stays the record alone
     assert run_proj("runs", "logs", cwd=probe, check_exit=0).stdout.startswith("out: second")
+    text = run_proj("runs", "show", cwd=probe, check_exit=0).stdout
+    assert "parameters\n  word = 'second' (" in text and "given 'second'" in text
+    assert "logged with MLflow" not in text  # the probe never uses MLflow: no empty heading
 
 
 def test_unknown_and_malformed_run_ids(probe):
