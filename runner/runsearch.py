@@ -37,15 +37,22 @@ class RunPage:
 
 
 def find_runs(store: TrackingStore, query: RunQuery) -> RunPage:
-    """The page of runs `query` asks for; a sweep given by a prefix is looked up first."""
-    check_supported(store, query)
-    if query.sweep is not None:
-        query = dataclasses.replace(query, sweep=resolve_sweep(store, query.sweep))
-    query = _without_nested(store, query)
+    """The page of runs `query` asks for, counted unless it is the last."""
+    query = prepared_query(store, query)
     records = store.list_runs(query)
     if len(records) < query.limit and (records or query.offset == 0):
         return RunPage(records, query.offset, query.offset + len(records))  # the last page: nothing to count
     return RunPage(records, query.offset, store.count_runs(query))
+
+
+def prepared_query(store: TrackingStore, query: RunQuery) -> RunQuery:
+    """`query` as the store answers it: refused if the store cannot, a sweep given by a prefix
+    looked up, nested runs left out unless asked for. Every listing (`proj runs list`,
+    `runner.search_runs`, `proj ui`) asks through this."""
+    check_supported(store, query)
+    if query.sweep is not None:
+        query = dataclasses.replace(query, sweep=resolve_sweep(store, query.sweep))
+    return _without_nested(store, query)
 
 
 def check_supported(store: TrackingStore, query: RunQuery) -> None:

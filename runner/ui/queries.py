@@ -58,7 +58,8 @@ def table_request(args: QueryParams) -> TableRequest:
     search = args.get("filter", "").strip()
     query = RunQuery(experiment=experiment, status=status, parameters=tuple(filters.items()), sweep=sweep,
                      limit=page_size, offset=offset, descending=descending, **_sort_fields(sort),
-                     filter=parse_filter(search) if search else None, deleted=_deleted(args.get("deleted", "")))
+                     filter=parse_filter(search) if search else None, deleted=_deleted(args.get("deleted", "")),
+                     nested=_nested(args.get("nested", "")))
     return TableRequest(query, sort, descending, names(args.getlist("metrics")), page_size,
                         params=params if params or chosen else None, tags=names(args.getlist("tags")), chosen=chosen)
 
@@ -87,6 +88,14 @@ def _deleted(text: str) -> bool | None:
     if text.strip() not in choices:
         raise UsageError(f"deleted must be only or all, not {text!r}")
     return choices[text.strip()]
+
+
+def _nested(text: str) -> bool:
+    """`nested=all` also lists the runs a project started inside its run (MLflow's nested runs),
+    which are hidden by default as in `proj runs list` (each run's page links its own)."""
+    if text.strip() not in ("", "all"):
+        raise UsageError(f"nested must be all, not {text!r}")
+    return text.strip() == "all"
 
 
 def _status(text: str) -> RunStatus | None:

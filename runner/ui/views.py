@@ -17,7 +17,7 @@ from markupsafe import Markup
 
 from runner.errors import ProjError, RunNotFoundError, TrackingError
 from runner.runmatch import run_tags
-from runner.runsearch import check_supported, resolve_sweep
+from runner.runsearch import prepared_query
 from runner.runview import run_view
 from runner.tracking.base import LOG_NAME, RunQuery, RunRecord, RunStatus, TrackingStore
 from runner.ui.charts import ChartOptions, Series, line_chart, read_curves
@@ -62,9 +62,7 @@ class TablePage:
 def table_page(store: TrackingStore, query: RunQuery) -> TablePage:
     """One page of runs, and whether there is another (one run more is asked for, not counted);
     a sweep may be named by a unique prefix, as on the command line."""
-    check_supported(store, query)
-    if query.sweep is not None:
-        query = dataclasses.replace(query, sweep=resolve_sweep(store, query.sweep))
+    query = prepared_query(store, query)
     found = store.list_runs(dataclasses.replace(query, limit=query.limit + 1))
     records, more = found[: query.limit], len(found) > query.limit
     return TablePage(records, more, None if more else query.offset + len(records))

@@ -360,3 +360,28 @@ def test_an_empty_store_shows_no_runs(tmp_path):
     with TestClient(create_app(str(tmp_path / "nothing")), base_url=LOCAL) as empty:
         assert "No runs recorded" in empty.get("/").text
         assert empty.get("/api/runs").json()["runs"] == []
+
+
+def test_nested_runs_are_hidden_unless_asked_for_as_in_runs_list(tmp_path):
+    from helpers.records import new_record
+    from runner import lifecycle
+    from runner.capture.runs import CapturedChild, Settled
+    from runner.lifecycle import Ending
+    from runner.tracking.base import MlflowData, RunStatus
+    from runner.tracking.local import LocalStore
+
+    store = LocalStore(tmp_path / ".proj")
+    parent = lifecycle.start(store, new_record(run_name="parent"))
+    parent = lifecycle.end(store, parent, Ending(RunStatus.FINISHED, 0, parent.start_time + 1)).record
+    child = new_record(run_name="fold-1", parent_run_id=parent.run_id, status=RunStatus.FINISHED,
+                       end_time=parent.end_time, exit_code=None,
+                       mlflow=MlflowData(tags={"mlflow.parentRunId": parent.run_id}))
+    store.save_settled(parent, Settled(MlflowData(), [CapturedChild(child, {})]))
+    with TestClient(create_app(str(store.root)), base_url=LOCAL) as client:
+        assert names(client.get("/api/runs").json()["runs"]) == ["parent"]
+        assert sorted(names(client.get("/api/runs?nested=all").json()["runs"])) == ["fold-1", "parent"]
+        page = client.get("/?nested=all").text
+        assert 'name="nested" value="all" checked' in page and "fold-1" in page
+        assert "fold-1" not in client.get("/").text
+        refused = client.get("/api/runs?nested=yes")
+        assert refused.status_code == 400 and "nested must be all" in refused.text
