@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 import signal
 import sqlite3
@@ -21,6 +20,7 @@ import pytest
 
 from conftest import run_proj
 from helpers.exitcodes import SETUP
+from helpers.figures import record_figure
 from helpers.filesystems import fill, mounted
 from helpers.gitrepo import GitRepo
 from helpers.processes import alive, wait_for_file
@@ -57,18 +57,6 @@ while written < total:
     written += len(chunk)
 open("flood.sha256", "w").write(digest.hexdigest())
 """
-
-FIGURES: dict[str, object] = {}
-
-
-def record_figure(name: str, value: object) -> None:
-    FIGURES[name] = value
-    folder = os.environ.get("PROJ_TEST_ARTIFACTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        path = Path(folder) / "reliability.json"
-        existing = json.loads(path.read_text()) if path.exists() else {}
-        path.write_text(json.dumps({**existing, name: value}, indent=2))
 
 
 @pytest.fixture

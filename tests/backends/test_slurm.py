@@ -24,6 +24,7 @@ from conftest import DATA, require, run_id_of, run_proj
 from helpers.exitcodes import TIMED_OUT
 from helpers.gitrepo import GitRepo
 from helpers.processes import alive, wait_for, wait_for_file
+from helpers.slurm import cluster_answers
 
 pytestmark = pytest.mark.slurm
 
@@ -46,20 +47,10 @@ entry_points:
 """
 
 
-def _cluster_answers() -> bool:
-    if shutil.which("sbatch") is None or shutil.which("sinfo") is None:
-        return False
-    try:
-        done = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return done.returncode == 0 and any(s in done.stdout for s in ("idle", "mixed", "allocated"))
-
-
 @pytest.fixture(scope="module")
 def cluster() -> None:
-    require("slurm", _cluster_answers(), "sbatch is missing or the cluster does not answer `sinfo` "
-                                         "(start it with scripts/slurm-up.sh)")
+    require("slurm", cluster_answers(), "sbatch is missing or the cluster does not answer `sinfo` "
+                                        "(start it with scripts/slurm-up.sh)")
 
 
 @pytest.fixture

@@ -20,11 +20,7 @@ pytestmark = [pytest.mark.mlflow, pytest.mark.uv, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> MlflowServer:
-    url = os.environ.get("PROJ_TEST_MLFLOW_URI")
-    require("mlflow", bool(url), "PROJ_TEST_MLFLOW_URI is not set (see scripts/provision-ci.sh)")
-    found = MlflowServer.running_at(url, tmp_path_factory.mktemp("server-reads"))
-    require("mlflow", found.healthy(), f"no MLflow server answers at {url}")
-    return found
+    return MlflowServer.provisioned(tmp_path_factory.mktemp("server-reads"))
 
 
 @pytest.fixture(scope="module")

@@ -4,29 +4,17 @@ run — `proj runs wait` here, long after `proj run --detach` returned — bring
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
 import pytest
 
 from conftest import require, run_proj, show_run
 from helpers.mlflow_clients import client_project, offline_env
+from helpers.slurm import cluster_answers
 
 pytestmark = [pytest.mark.slurm, pytest.mark.uv, pytest.mark.slow]
 
 
-def _cluster_answers() -> bool:
-    if shutil.which("sbatch") is None or shutil.which("sinfo") is None:
-        return False
-    try:
-        done = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return done.returncode == 0 and any(s in done.stdout for s in ("idle", "mixed", "allocated"))
-
-
 def test_a_detached_jobs_mlflow_logging_is_brought_in_when_the_run_is_settled(capture_home, tmp_path):
-    require("slurm", _cluster_answers(), "sbatch is missing or the cluster does not answer `sinfo`")
+    require("slurm", cluster_answers(), "sbatch is missing or the cluster does not answer `sinfo`")
     project = client_project(tmp_path / "project", "skinny-2")
     settings = tmp_path / "slurm.yaml"
     settings.write_text("partition: debug\ntime: 10\ncpus_per_task: 1\n")

@@ -58,6 +58,19 @@ class MlflowServer:
         server.url = url.rstrip("/")
         return server
 
+    @classmethod
+    def provisioned(cls, data: Path) -> MlflowServer:
+        """The test server scripts/provision-ci.sh started (PROJ_TEST_MLFLOW_URI); its tests fail
+        without it when PROJ_REQUIRE names mlflow, and skip otherwise."""
+        from conftest import require
+
+        url = os.environ.get("PROJ_TEST_MLFLOW_URI")
+        require("mlflow", bool(url), "PROJ_TEST_MLFLOW_URI is not set (see scripts/provision-ci.sh)")
+        assert url is not None
+        found = cls.running_at(url, data)
+        require("mlflow", found.healthy(), f"no MLflow server answers at {url}")
+        return found
+
     def history(self, run_id: str, key: str) -> list[tuple[int, float]]:
         """(step, value) of each logged value of a metric, by step."""
         found = self.call("metrics/get-history", run_id=run_id, metric_key=key).get("metrics", [])

@@ -5,14 +5,13 @@ through the REST API, as the server itself then holds them."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import uuid
 from pathlib import Path
 
 import pytest
 
-from conftest import require, run_id_of, run_proj
+from conftest import run_id_of, run_proj
 from helpers.exitcodes import USAGE
 from helpers.mlflow_server import MlflowServer
 
@@ -35,11 +34,7 @@ entry_points:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> MlflowServer:
-    url = os.environ.get("PROJ_TEST_MLFLOW_URI")
-    require("mlflow", bool(url), "PROJ_TEST_MLFLOW_URI is not set (see scripts/provision-ci.sh)")
-    found = MlflowServer.running_at(url, tmp_path_factory.mktemp("server-manage"))
-    require("mlflow", found.healthy(), f"no MLflow server answers at {url}")
-    return found
+    return MlflowServer.provisioned(tmp_path_factory.mktemp("server-manage"))
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import require, run_id_of, run_proj
+from conftest import run_id_of, run_proj
 from helpers.figures import measured_proj, record_figure
 from helpers.mlflow_server import MlflowServer
 from helpers.processes import processes_of_run
@@ -47,11 +47,7 @@ entry_points:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> MlflowServer:
-    url = os.environ.get("PROJ_TEST_MLFLOW_URI")
-    require("mlflow", bool(url), "PROJ_TEST_MLFLOW_URI is not set (see scripts/provision-ci.sh)")
-    found = MlflowServer.running_at(url, tmp_path_factory.mktemp("server-reads"))
-    require("mlflow", found.healthy(), f"no MLflow server answers at {url}")
-    return found
+    return MlflowServer.provisioned(tmp_path_factory.mktemp("server-reads"))
 
 
 @pytest.fixture

@@ -13,6 +13,8 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,6 +131,37 @@ class UiServer:
                 self.process.kill()
                 self.process.wait()
             self.stderr.close()
+
+
+@dataclass
+class WaitingRun:
+    project: Path  # the run waits for `release` there, then for `finish`
+    run_id: str
+    process: subprocess.Popen  # the `proj run` launcher
+    server: UiServer  # a `proj ui` of the run's own store
+
+
+@contextmanager
+def waiting_run(ui_store: UiStore, tmp_path: Path) -> Iterator[WaitingRun]:
+    """A run of the `wait` entry point in a store of its own, served by a `proj ui` of its own; the
+    launcher is killed if the test leaves it running, and the server must stop cleanly."""
+    project = tmp_path / "project"
+    shutil.copytree(ui_store.project, project, ignore=shutil.ignore_patterns(".git"))
+    store = UiStore(tmp_path / "store", project, {**ui_store.env, "PROJ_TRACKING_URI": str(tmp_path / "store")})
+    launcher_log = tmp_path / "run.log"
+    with launcher_log.open("w") as output:
+        running = subprocess.Popen([sys.executable, "-m", "runner", "run", ".", "-e", "wait"], cwd=project,
+                                   env={**os.environ, **store.env}, stdout=output, stderr=output)
+    server = UiServer(store, tmp_path / "proj-ui.log")
+    try:
+        run_id = wait_for(lambda: " started " in launcher_log.read_text() and started_run_id(launcher_log.read_text()),
+                          what="the run to start")
+        yield WaitingRun(project, run_id, running, server)
+    finally:
+        if running.poll() is None:
+            running.kill()
+            running.wait()
+        assert server.stop() == 0
 
 
 @pytest.fixture(scope="session")

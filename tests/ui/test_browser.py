@@ -7,15 +7,9 @@ can keep them; docs/ui-run.png and docs/ui-compare.png are copies of them.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-
 import pytest
 
-from helpers.processes import wait_for
-from ui.conftest import XSS_NOTE, UiServer, UiStore, expect, started_run_id
+from ui.conftest import XSS_NOTE, UiServer, UiStore, expect, waiting_run
 
 pytestmark = pytest.mark.browser
 
@@ -88,33 +82,18 @@ def test_a_script_tag_in_a_parameter_is_shown_as_text(tab, ui_server, ui_store):
 def test_the_log_of_a_running_run_is_followed_live(tab, ui_store, tmp_path):
     """A run of its own (in a store of its own) that waits for files: its page shows the output as
     it is written, without reloading, then the run's final status."""
-    project = tmp_path / "project"
-    shutil.copytree(ui_store.project, project, ignore=shutil.ignore_patterns(".git"))
-    store = UiStore(tmp_path / "store", project, {**ui_store.env, "PROJ_TRACKING_URI": str(tmp_path / "store")})
-    launcher_log = tmp_path / "run.log"
-    with launcher_log.open("w") as output:
-        running = subprocess.Popen([sys.executable, "-m", "runner", "run", ".", "-e", "wait"], cwd=project,
-                                   env={**os.environ, **store.env}, stdout=output, stderr=output)
-    server = UiServer(store, tmp_path / "proj-ui.log")
-    try:
-        run_id = wait_for(lambda: " started " in launcher_log.read_text() and started_run_id(launcher_log.read_text()),
-                          what="the run to start")
+    with waiting_run(ui_store, tmp_path) as run:
         page = tab.page
-        page.goto(f"{server.url}/runs/{run_id}")
+        page.goto(f"{run.server.url}/runs/{run.run_id}")
         expect(page.locator("#log")).to_contain_text("waiting for release")
         assert page.inner_text("#run-status") == "RUNNING"
         page.evaluate("window.sameDocument = true")
-        (project / "release").write_text("")
+        (run.project / "release").write_text("")
         expect(page.locator("#log")).to_contain_text("released after the wait")
         assert page.evaluate("window.sameDocument === true"), "the page reloaded instead of appending"
-        (project / "finish").write_text("")
+        (run.project / "finish").write_text("")
         expect(page.locator("#run-status")).to_have_text("FINISHED")
-        assert running.wait(timeout=30) == 0
-    finally:
-        if running.poll() is None:
-            running.kill()
-            running.wait()
-        assert server.stop() == 0
+        assert run.process.wait(timeout=30) == 0
 
 
 @pytest.mark.pypi

@@ -9,18 +9,14 @@ here from a real sweep of the linear-regression example project.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 import time
 
 import pytest
 
 from conftest import REPO_ROOT
-from helpers.processes import wait_for
 from helpers.synthetic import recorded_sweep
-from ui.conftest import UiServer, UiStore, expect, started_run_id
+from ui.conftest import UiServer, UiStore, expect, waiting_run
 
 pytestmark = pytest.mark.browser
 
@@ -136,35 +132,20 @@ def test_the_column_chooser_adds_and_removes_columns(tab, sweep_server, sweep_st
 
 def test_the_runs_table_follows_an_active_run(tab, ui_store, tmp_path):
     """A run of its own that waits for files: the table shows it RUNNING, then FINISHED, in place."""
-    project = tmp_path / "project"
-    shutil.copytree(ui_store.project, project, ignore=shutil.ignore_patterns(".git"))
-    store = UiStore(tmp_path / "store", project, {**ui_store.env, "PROJ_TRACKING_URI": str(tmp_path / "store")})
-    launcher_log = tmp_path / "run.log"
-    with launcher_log.open("w") as output:
-        running = subprocess.Popen([sys.executable, "-m", "runner", "run", ".", "-e", "wait"], cwd=project,
-                                   env={**os.environ, **store.env}, stdout=output, stderr=output)
-    server = UiServer(store, tmp_path / "proj-ui.log")
-    try:
-        run_id = wait_for(lambda: " started " in launcher_log.read_text() and started_run_id(launcher_log.read_text()),
-                          what="the run to start")
+    with waiting_run(ui_store, tmp_path) as run:
         page = tab.page
-        page.goto(server.url + "/")
-        row = page.locator(f'#runs tr[data-run-id="{run_id}"]')
+        page.goto(run.server.url + "/")
+        row = page.locator(f'#runs tr[data-run-id="{run.run_id}"]')
         expect(row).to_have_attribute("data-status", "RUNNING")
-        page.check(f'#runs tr[data-run-id="{run_id}"] input[type=checkbox]')
+        page.check(f'#runs tr[data-run-id="{run.run_id}"] input[type=checkbox]')
         page.evaluate("window.sameDocument = true")
-        (project / "release").write_text("")
-        (project / "finish").write_text("")
-        expect(page.locator(f'#runs tr[data-run-id="{run_id}"]')).to_have_attribute("data-status", "FINISHED")
+        (run.project / "release").write_text("")
+        (run.project / "finish").write_text("")
+        expect(page.locator(f'#runs tr[data-run-id="{run.run_id}"]')).to_have_attribute("data-status", "FINISHED")
         assert page.evaluate("window.sameDocument === true"), "the page reloaded instead of refreshing the table"
-        assert page.is_checked(f'#runs tr[data-run-id="{run_id}"] input[type=checkbox]')
+        assert page.is_checked(f'#runs tr[data-run-id="{run.run_id}"] input[type=checkbox]')
         assert page.locator("[data-refresh]").count() == 0  # nothing active: it stops asking
-        assert running.wait(timeout=30) == 0
-    finally:
-        if running.poll() is None:
-            running.kill()
-            running.wait()
-        assert server.stop() == 0
+        assert run.process.wait(timeout=30) == 0
 
 
 @pytest.mark.parametrize("path, check", [
