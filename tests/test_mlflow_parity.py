@@ -87,10 +87,14 @@ def _healthy(url: str) -> bool:
         return False
 
 
+SCRIPT_SHELL = {"SHELL": "/bin/bash"}
+
+
 def ask_mlflow(mlflow_env: dict[str, str], operations: list[dict[str, Any]], tmp_path: Path) -> list[Any]:
-    # MLflow leaves its temporary folders behind: they go to the test's folder, not /tmp.
+    # MLflow leaves its temporary folders behind: they go to the test's folder, not /tmp. SHELL is
+    # fixed because MLflow renders `-e run.sh` with it and CI machines may not set it.
     env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_env["url"], "MLFLOW_TMP_DIR": str(tmp_path),
-           "TMPDIR": str(tmp_path)}
+           "TMPDIR": str(tmp_path), **SCRIPT_SHELL}
     done = subprocess.run([mlflow_env["python"], "-c", MLFLOW_SIDE], input=json.dumps(operations), text=True,
                           capture_output=True, env=env, cwd=tmp_path, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -179,7 +183,7 @@ def _proj_command(folder: Path, entry: str, params: dict[str, str], env: dict[st
 def test_proj_renders_and_runs_the_command_mlflow_renders(rendered_by_mlflow, case):
     folder, mlflow_command = rendered_by_mlflow[case]
     _spec, entry, params = CASES[case]
-    env = {"SHELL": "/bin/bash"}  # what `-e run.sh` runs with, for both
+    env = SCRIPT_SHELL  # what `-e run.sh` runs with, the same as MLflow's side
 
     command, done = _proj_command(folder, entry, params, env)
 
