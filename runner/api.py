@@ -11,7 +11,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping, Protocol, Sequence
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping, NamedTuple, Protocol, Sequence
 
 from runner import lifecycle, supervisor
 from runner.backends import AnyBackend, AttachedBackend, Job, Scheduler, get_backend
@@ -75,8 +75,7 @@ class RunRequest:
     description: str | None = None
 
 
-@dataclass(frozen=True)
-class OpenedProject:
+class OpenedProject(NamedTuple):
     """A fetched and read project, with the entry point and environment a run uses."""
 
     source: ProjectSource
@@ -99,8 +98,7 @@ class RunPlan:
     settings: BuildSettings
 
 
-@dataclass(frozen=True)
-class RunOutcome:
+class RunOutcome(NamedTuple):
     """How a run ended, and what proj exits with for it."""
 
     record: RunRecord

@@ -11,9 +11,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from runner.errors import SourceError
@@ -30,8 +29,7 @@ _HOLDERS = "holders"
 Progress = Callable[[str], None]
 
 
-@dataclass(frozen=True)
-class UnpackedArchive:
+class UnpackedArchive(NamedTuple):
     """An archive unpacked for one run."""
 
     folder: Path  # everything of this run's copy

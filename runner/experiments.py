@@ -10,8 +10,7 @@ MLflow's library requires. Nothing given: the experiment `Default` (id 0 in MLfl
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from runner.errors import UsageError
 from runner.tracking.base import DEFAULT_EXPERIMENT, TrackingStore
@@ -20,8 +19,7 @@ if TYPE_CHECKING:
     from runner.projectconfig import ProjectConfig
 
 
-@dataclass(frozen=True)
-class ExperimentChoice:
+class ExperimentChoice(NamedTuple):
     """What was asked for; at most one of name and id unless both came from variables."""
 
     name: str | None = None

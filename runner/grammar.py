@@ -9,8 +9,8 @@ fails before anything runs instead of deep inside a training script.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from string import Formatter
+from typing import NamedTuple
 from urllib.parse import urlparse
 
 KNOWN_TYPES = ("string", "str", "float", "int", "bool", "path", "uri")
@@ -80,8 +80,7 @@ def _float(value: object) -> float:
         raise ValueError("a float") from None
 
 
-@dataclass(frozen=True)
-class Placeholder:
+class Placeholder(NamedTuple):
     """A `{name}` field of an entry point's command."""
 
     text: str  # as written, e.g. "{alpha}" or "{alpha!r}"

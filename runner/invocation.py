@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping, Union
+from typing import Any, Literal, Mapping, NamedTuple, Union
 
 InvocationKind = Literal["host", "container"]
 INVOCATION_KINDS: tuple[InvocationKind, ...] = ("host", "container")
@@ -33,8 +33,7 @@ class HostInvocation:
     kind: Literal["host"] = field(default="host", init=False)
 
 
-@dataclass(frozen=True)
-class ContainerMount:
+class ContainerMount(NamedTuple):
     """A host folder (or a named docker volume) made visible inside a container."""
 
     source: str  # an absolute host path, or a volume name

@@ -27,9 +27,9 @@ from __future__ import annotations
 import signal
 import time
 from contextlib import suppress
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping, NamedTuple, Sequence
 
 from runner.backends.base import JobResult, JobState, JobStatus, Scheduler
 from runner.errors import CommandNotStartedError, ExitCode, ProjError, RunNotRecordedError, StoreFullError
@@ -46,8 +46,7 @@ CANNOT_EXECUTE, NOT_FOUND = 126, 127
 _KEPT_LOGS: dict[str, KeptLog] = {}
 
 
-@dataclass(frozen=True)
-class Settler:
+class Settler(NamedTuple):
     """One piece of end-of-run work, called with (store, record) once the run has ended and
     before its final status is written."""
 
@@ -72,8 +71,7 @@ _JOB_OUTCOMES = {JobState.SUCCEEDED: RunStatus.FINISHED, JobState.FAILED: RunSta
                  JobState.CANCELLED: RunStatus.KILLED, JobState.UNKNOWN: RunStatus.LOST}
 
 
-@dataclass(frozen=True)
-class Ending:
+class Ending(NamedTuple):
     """How a run ended, as observed: what `end` records."""
 
     status: RunStatus
@@ -82,8 +80,7 @@ class Ending:
     interrupted_by: int | None = None  # the signal that made proj stop the run (proj exits 128 + it)
 
 
-@dataclass(frozen=True)
-class Settlement:
+class Settlement(NamedTuple):
     """How a run ended, once its record holds the end."""
 
     record: RunRecord  # as the store now holds it
@@ -181,7 +178,7 @@ def run_attached(store: TrackingStore, record: RunRecord, run: Callable[[], JobR
         _note(record.run_id, f"error: {err}")
         end(store, record, _ending_for(err))
         raise
-    return replace(end(store, record, ending_of(result)), log_error=result.log_error)
+    return end(store, record, ending_of(result))._replace(log_error=result.log_error)
 
 
 def _ending_for(error: BaseException) -> Ending:

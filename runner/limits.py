@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from runner.errors import UsageError
 
@@ -18,8 +18,7 @@ _SIZE = re.compile(r"^\s*(\d+)\s*([KMG]?)i?B?\s*$", re.IGNORECASE)
 _FACTORS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
 
 
-@dataclass(frozen=True)
-class Limit:
+class Limit(NamedTuple):
     """A size or count proj refuses to exceed, which a variable can change."""
 
     variable: str  # the environment variable that changes it

@@ -112,8 +112,7 @@ class _FileReading(MetricsReading):
             self._problems, self._summarised = problems.result(), True
 
 
-@dataclass(frozen=True)
-class Artifact:
+class Artifact(NamedTuple):
     """A file a run left in its outputs."""
 
     path: str  # relative, with forward slashes
@@ -296,8 +295,7 @@ def list_artifacts(folder: RunFolder, relative: str = "") -> Iterator[Artifact]:
         yield Artifact(path, size)
 
 
-@dataclass(frozen=True)
-class ArtifactListing:
+class ArtifactListing(NamedTuple):
     """The first artifacts of a run (ARTIFACTS_LISTED of them) and how many more there are."""
 
     shown: list[Artifact]

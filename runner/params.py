@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import unquote, urlparse
 
 from runner.errors import ParameterError
@@ -22,8 +23,7 @@ from runner.words import close_matches
 _OPTION_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 
-@dataclass(frozen=True)
-class ResolvedParameter:
+class ResolvedParameter(NamedTuple):
     """A parameter's value for one run: typed, checked and rendered."""
 
     name: str

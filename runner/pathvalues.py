@@ -9,7 +9,6 @@ stay there; otherwise they go to a folder under $PROJ_HOME/downloads/, removed w
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
@@ -56,7 +55,7 @@ class PathDownloads:
             download(url, folder / name, shown_as=f"{url} (parameter {parameter.name})")
             self._fetched[key] = str(folder / name)
         path = self._fetched[key]
-        return replace(parameter, value=path, rendered=path)
+        return parameter._replace(value=path, rendered=path)
 
     def _folder_for(self, position: int) -> Path:
         root = self._ensure_root()

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class Severity(str, Enum):
@@ -14,8 +13,7 @@ class Severity(str, Enum):
     WARNING = "warning"
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     """A problem found in a file, at a position, with its severity."""
 
     file: Path
@@ -44,7 +42,7 @@ class Problem:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "file": str(self.file), "severity": self.severity.value}
+        return {**self._asdict(), "file": str(self.file), "severity": self.severity.value}
 
 
 def render_problems(problems: list[Problem], output_format: str) -> str:

@@ -16,9 +16,8 @@ import select
 import signal
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, BinaryIO, Callable, Mapping, NamedTuple, Sequence
 
 from runner import supervisor
 from runner.errors import BackendError
@@ -46,8 +45,7 @@ class ToolError(Exception):
         super().__init__(f"{argv[0]} {status}")
 
 
-@dataclass(frozen=True)
-class ToolResult:
+class ToolResult(NamedTuple):
     """A tool's exit code and its captured output."""
 
     returncode: int
@@ -131,8 +129,7 @@ def _feed(child: subprocess.Popen[bytes], data: bytes) -> None:
     threading.Thread(target=write, daemon=True).start()
 
 
-@dataclass(frozen=True)
-class CommandResult:
+class CommandResult(NamedTuple):
     """How a project's command ended."""
 
     exit_code: int  # the command's code, or 128 + signal number when a signal ended it

@@ -12,7 +12,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Mapping, NamedTuple, Protocol
 
 from runner.errors import UsageError
 from runner.words import close_matches
@@ -40,8 +40,7 @@ class EnvironmentSection(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class Parameter:
+class Parameter(NamedTuple):
     """A parameter an entry point declares."""
 
     name: str
@@ -54,8 +53,7 @@ class Parameter:
         return self.default is None
 
 
-@dataclass(frozen=True)
-class EntryPoint:
+class EntryPoint(NamedTuple):
     """An entry point: its command template and the parameters it declares."""
 
     name: str

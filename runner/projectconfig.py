@@ -23,9 +23,8 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from runner.errors import UsageError
 from runner.locations import DEFAULT_STORE_DIR
@@ -36,8 +35,7 @@ DATABASE = "proj.db"  # what makes a `.proj` folder a store (runner.tracking.loc
 KEYS = ("tracking_uri", "experiment", "env_manager")
 
 
-@dataclass(frozen=True)
-class ProjectConfig:
+class ProjectConfig(NamedTuple):
     """proj's settings from the nearest settings file; all None without one."""
 
     path: Path | None = None  # the file they come from
@@ -50,8 +48,7 @@ class ProjectConfig:
         return f"{table}{key} in {self.path}"
 
 
-@dataclass(frozen=True)
-class StoreChoice:
+class StoreChoice(NamedTuple):
     """The tracking URI a command uses, and how it was chosen (shown when a store has no runs)."""
 
     uri: str
@@ -70,8 +67,7 @@ class StoreChoice:
         return f"the store {self.uri} comes from {self.origin}"
 
 
-@dataclass(frozen=True)
-class _Found:
+class _Found(NamedTuple):
     """The store and settings found from a folder upwards."""
 
     store: Path | None  # the nearest `.proj` store

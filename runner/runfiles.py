@@ -15,9 +15,8 @@ import os
 import stat
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 _DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
@@ -58,8 +57,7 @@ def relative_parts(relative: str) -> tuple[str, ...]:
     return tuple(part for part in parts if part not in ("", "."))
 
 
-@dataclass(frozen=True)
-class RunFolder:
+class RunFolder(NamedTuple):
     """A folder of a run: `trusted/parts...`, where `trusted` is a folder the run cannot swap
     (the store's own) and every part below it is opened without following links."""
 

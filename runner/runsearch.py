@@ -12,10 +12,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from runner.errors import RunNotFoundError, UsageError
@@ -51,7 +50,7 @@ def prepared_query(store: TrackingStore, query: RunQuery) -> RunQuery:
     `runner.search_runs`, `proj ui`) asks through this."""
     check_supported(store, query)
     if query.sweep is not None:
-        query = dataclasses.replace(query, sweep=resolve_sweep(store, query.sweep))
+        query = query._replace(sweep=resolve_sweep(store, query.sweep))
     return _without_nested(store, query)
 
 
@@ -76,7 +75,7 @@ def _without_nested(store: TrackingStore, query: RunQuery) -> RunQuery:
         return query
     top_level = Comparison("tag", PARENT_TAG, "IS NULL", None)
     run_filter = RunFilter(query.filter.text if query.filter else "", (*comparisons, top_level))
-    return dataclasses.replace(query, filter=run_filter)
+    return query._replace(filter=run_filter)
 
 
 def resolve_sweep(store: TrackingStore, prefix: str) -> str:
@@ -122,7 +121,7 @@ def search_records(store: TrackingStore, filter_text: str, order_by: Sequence[st
     stored, here = (run_filter, None) if store.supports_search else (None, run_filter)
     query = _store_order(store, keys, names[0]) if len(names) == 1 else None
     if query is not None:  # the store's own order: read page by page until enough match
-        return _first_matches(store, replace(query, filter=stored), here, max_results)
+        return _first_matches(store, query._replace(filter=stored), here, max_results)
     records = [r for name in names for r in _all(store, RunQuery(experiment=name, filter=stored), here)]
     return sort_runs(records, keys)[:max_results]
 
@@ -147,7 +146,7 @@ def _descending(key: OrderKey) -> bool:
 def _pages(store: TrackingStore, query: RunQuery) -> Iterator[RunRecord]:
     offset = 0
     while True:
-        page = store.list_runs(replace(query, limit=PAGE, offset=offset))
+        page = store.list_runs(query._replace(limit=PAGE, offset=offset))
         yield from page
         if len(page) < PAGE:
             return

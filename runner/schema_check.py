@@ -11,9 +11,8 @@ again; anything with a problem is always checked afresh.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from runner.errors import SpecError
 from runner.locations import cache_dir
@@ -32,8 +31,7 @@ if TYPE_CHECKING:  # jsonschema itself is imported only when a document is check
     from jsonschema.exceptions import ValidationError
 
 
-@dataclass(frozen=True)
-class Schema:
+class Schema(NamedTuple):
     """A schema to check against: bytes that identify it (for the cache), and how to load it."""
 
     identity: bytes
@@ -93,8 +91,7 @@ def _validate(document: YamlDocument, schema: Schema) -> list[Problem]:
     return sorted(problems, key=lambda p: (p.line, p.column, p.message))
 
 
-@dataclass(frozen=True)
-class _Failure:
+class _Failure(NamedTuple):
     """What proj reads from a jsonschema ValidationError, whose fields the library types as
     possibly unset (they are always set on the errors a validator yields)."""
 

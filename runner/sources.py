@@ -17,7 +17,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Callable, Iterable
+from typing import Callable, Iterable, NamedTuple
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from runner import archives
@@ -416,8 +416,7 @@ def _fromrun_git(url: str, uri: str, subdirectory: str, version: str | None, pro
 
 
 
-@dataclass(frozen=True)
-class KeptSource:
+class KeptSource(NamedTuple):
     """A per-run checkout or unpacked archive left on disk: held for scheduled runs, or left by a
     proj that died (`proj gc` looks at them)."""
 

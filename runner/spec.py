@@ -10,10 +10,9 @@ import copy
 import json
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from runner.environments import registry
 from runner.environments.kind import EnvironmentKind
@@ -32,8 +31,7 @@ __all__ = ["EntryPoint", "Inspection", "Parameter", "Project", "find_spec_file",
            "load_project"]
 
 
-@dataclass(frozen=True)
-class Inspection:
+class Inspection(NamedTuple):
     """What `proj validate` needs: the model when there is one, and every problem found."""
 
     project: Project | None

@@ -15,9 +15,8 @@ from __future__ import annotations
 import marshal
 import os
 import stat
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from runner.atomicfile import write_atomically
 from runner.errors import SpecError
@@ -40,8 +39,7 @@ JsonPath = tuple[Any, ...]
 Spot = tuple[int, int, int, int, "str | None"]
 
 
-@dataclass(frozen=True)
-class Position:
+class Position(NamedTuple):
     """A place in a YAML file."""
 
     line: int  # 1-based

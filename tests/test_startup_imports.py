@@ -84,6 +84,26 @@ HEAVY_FOR_RUN = HEAVY_STANDARD_LIBRARY | {"uuid", "platform", "hashlib", "_hashl
                                           "bz2", "lzma", "subprocess", "locale"}
 STANDARD_LIBRARY = set(sys.stdlib_module_names)
 
+# --- the dataclasses a plain `proj run` defines ----------------------------------------------
+
+# Python 3.11 compiles each dataclass's methods at import, six for a frozen one (0.37 ms of CPU
+# each on our machines): the run path's 45 frozen ones were a quarter of `proj run`'s CPU time.
+# Immutable records are therefore NamedTuples (docs/architecture.md); a dataclass stays where a
+# record needs what a tuple cannot give, named here with the reason.
+RUN_DATACLASSES = {
+    # field factories or discriminator fields (`field(init=False)`)
+    "runner.api.RunRequest", "runner.environments.kind.EnvironmentSettings", "runner.environments.kind.BuildSettings",
+    "runner.invocation.HostInvocation", "runner.invocation.ContainerInvocation", "runner.project.Project",
+    "runner.environments.base.PreparedEnvironment",  # also subclassed by the kinds
+    "runner.outputs.MetricSummary",  # a field named `count`, which a tuple's method would shadow
+    "runner.params.ResolvedParams",  # iterates over its parameters, not over its fields
+    # mutable: built up while a run is planned, read and recorded
+    "runner.api.RunPlan", "runner.sources.ProjectSource",
+    "runner.tracking.base.RunRecord", "runner.tracking.base.SourceRecord", "runner.tracking.base.EnvironmentRecord",
+    "runner.tracking.base.ParameterRecord", "runner.tracking.base.Reproduction", "runner.tracking.base.JobRecord",
+    "runner.tracking.base.MlflowData", "runner.tracking.base.LoggedModel", "runner.tracking.base.ParameterConflict",
+}
+
 
 # Runs proj as `python -m runner` does, and lists the modules loaded when it exits (not
 # `-X importtime`: it does not see modules loaded through importlib, as runner.cli loads commands).
@@ -95,11 +115,27 @@ runpy.run_module("runner", run_name="__main__", alter_sys=True)
 """
 
 
-def imports_of(*args: str, cwd: Path) -> set[str]:
+# The same, listing instead the dataclasses that proj's loaded modules define.
+_DATACLASSES = """
+import atexit, dataclasses, runpy, sys
+listing = sys.argv.pop(1)
+def defined():
+    for name, module in list(sys.modules.items()):
+        if name.split(".")[0] == "runner":
+            for value in vars(module).values():
+                if isinstance(value, type) and value.__module__ == name and dataclasses.is_dataclass(value):
+                    yield f"{name}.{value.__qualname__}"
+atexit.register(lambda: open(listing, "w").write("\\n".join(sorted(set(defined())))))
+runpy.run_module("runner", run_name="__main__", alter_sys=True)
+"""
+
+
+def imports_of(*args: str, cwd: Path, script: str = _LISTING) -> set[str]:
     """Every module the proj process imports for `proj ARGS` (its own process: not the
-    supervisor's, nor the command's), beyond what the interpreter imports at every start."""
+    supervisor's, nor the command's), beyond what the interpreter imports at every start; or,
+    with `script=_DATACLASSES`, the dataclasses those modules define."""
     listing = cwd.parent / "imported.txt"
-    done = subprocess.run([sys.executable, "-c", _LISTING, str(listing), *args], cwd=cwd,
+    done = subprocess.run([sys.executable, "-c", script, str(listing), *args], cwd=cwd,
                           env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -135,6 +171,13 @@ def test_proj_run_of_a_local_project_imports_only_what_it_needs(project: Path) -
     imported = imports_of("run", ".", cwd=project)
     assert unexpected(imported, RUN, THIRD_PARTY_RUN, HEAVY_FOR_RUN) == []
     assert "runner.tracking.local" in imported and "runner.backends.local" in imported  # the test saw a run
+
+
+def test_proj_run_defines_dataclasses_only_for_records_a_tuple_cannot_be(project: Path) -> None:
+    imports_of("run", ".", cwd=project)
+    defined = imports_of("run", ".", cwd=project, script=_DATACLASSES)
+    assert sorted(defined - RUN_DATACLASSES) == [], "an immutable record: make it a NamedTuple, or say here why not"
+    assert sorted(RUN_DATACLASSES - defined) == []  # a stale name would leave room for the next one
 
 
 def test_proj_help_imports_only_the_command_line(project: Path) -> None:

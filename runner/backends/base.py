@@ -11,17 +11,15 @@ which invocations it can start (`accepts`). See docs/plugins.md, "Backend plugin
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import BinaryIO, ClassVar, Sequence
+from typing import BinaryIO, ClassVar, NamedTuple, Sequence
 
 from runner.errors import UsageError
 from runner.invocation import KIND_DESCRIPTIONS, Invocation, InvocationKind
 
 
-@dataclass(frozen=True)
-class Job:
+class Job(NamedTuple):
     """What a backend is asked to run for one run."""
 
     run_id: str
@@ -29,8 +27,7 @@ class Job:
     log_path: Path  # the run's output log (a local file the store owns)
 
 
-@dataclass(frozen=True)
-class JobResult:
+class JobResult(NamedTuple):
     """How a job that a backend ran to its end ended."""
 
     exit_code: int
@@ -51,8 +48,7 @@ class JobState(str, Enum):
         return self not in (JobState.PENDING, JobState.RUNNING)
 
 
-@dataclass(frozen=True)
-class JobStatus:
+class JobStatus(NamedTuple):
     """What the scheduler says about a job."""
 
     state: JobState

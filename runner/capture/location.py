@@ -17,8 +17,8 @@ experiment carries the proj experiment's name so that a project calling
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 EXPERIMENT_ID = "0"
 RUNNING = 1  # MLflow's RunStatus.RUNNING as the file store writes it
@@ -27,8 +27,7 @@ LOCAL_SOURCE = 4  # MLflow's SourceType.LOCAL
 ALLOW_FILE_STORE = "MLFLOW_ALLOW_FILE_STORE"
 
 
-@dataclass(frozen=True)
-class CaptureRun:
+class CaptureRun(NamedTuple):
     """What the file store's run starts with: the proj run's id, name and start."""
 
     run_id: str

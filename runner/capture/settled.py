@@ -6,8 +6,7 @@ A leaf, so that a run whose capture was never touched settles without loading th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from runner.tracking.base import MlflowData, RunRecord
 
@@ -15,16 +14,14 @@ if TYPE_CHECKING:
     from runner.outputs import MetricSummary
 
 
-@dataclass(frozen=True)
-class CapturedChild:
+class CapturedChild(NamedTuple):
     """A nested run the project started with MLflow, and its metrics."""
 
     record: RunRecord
     metrics: dict[str, MetricSummary]
 
 
-@dataclass(frozen=True)
-class Settled:
+class Settled(NamedTuple):
     """What the capture adds to a run once it has ended."""
 
     data: MlflowData

@@ -7,7 +7,6 @@ named ones); then the parameters and tags in short, unless they have columns of 
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 from collections.abc import Callable
@@ -92,7 +91,7 @@ def list_runs(
     from runner.tracking import choose_store, open_store
 
     query = _query(experiment, status, param, run_filter, sweep, deleted, metric, sort, descending, limit, offset)
-    query = dataclasses.replace(query, nested=nested)
+    query = query._replace(nested=nested)
     choice = choose_store(tracking_uri)
     page = find_runs(open_store(choice.uri), query)
     _show(page, _columns(page.records, metric, columns, deleted, utc, nested), output_format)

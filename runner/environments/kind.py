@@ -12,7 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal, Mapping, NamedTuple
 
 from runner.errors import UsageError
 from runner.invocation import InvocationKind
@@ -29,8 +29,7 @@ OptionForm = Literal["text", "flag", "list"]
 Command = Literal["run", "rerun", "lock"]
 
 
-@dataclass(frozen=True)
-class KindOption:
+class KindOption(NamedTuple):
     """One setting of a kind: its name, how the command line gives it, and whether it shapes the run.
 
     Built-in kinds' options are command-line flags; every kind's settings can also be given as

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, NamedTuple
 
 from runner.errors import UsageError
 from runner.host import hostname
@@ -154,8 +154,7 @@ class MlflowData:
                    status=data.get("status"), problems=list(data.get("problems") or []))
 
 
-@dataclass(frozen=True)
-class ExperimentSummary:
+class ExperimentSummary(NamedTuple):
     """An experiment and its runs, for a list of experiments (`proj ui`)."""
 
     name: str
@@ -238,8 +237,7 @@ class RunRecord:
         return cls(**values)
 
 
-@dataclass(frozen=True)
-class RunQuery:
+class RunQuery(NamedTuple):
     """Which runs a listing asks for, in which order, and which page."""
 
     experiment: str | None = None

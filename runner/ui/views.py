@@ -7,7 +7,6 @@ API and the command line never disagree.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 from dataclasses import dataclass, field
@@ -63,7 +62,7 @@ def table_page(store: TrackingStore, query: RunQuery) -> TablePage:
     """One page of runs, and whether there is another (one run more is asked for, not counted);
     a sweep may be named by a unique prefix, as on the command line."""
     query = prepared_query(store, query)
-    found = store.list_runs(dataclasses.replace(query, limit=query.limit + 1))
+    found = store.list_runs(query._replace(limit=query.limit + 1))
     records, more = found[: query.limit], len(found) > query.limit
     return TablePage(records, more, None if more else query.offset + len(records))
 
