@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping, NamedTuple, Protocol, Sequence
 
 from runner import lifecycle, supervisor
@@ -47,14 +48,13 @@ class Reporter(Protocol):
     def warning(self, message: str) -> None: ...
 
 
-@dataclass(frozen=True)
-class RunRequest:
+class RunRequest(NamedTuple):
     """What to run and how: the options of `proj run` (and of runner.run)."""
 
     uri: str
     entry_point: str = "main"
     version: str | None = None
-    parameters: Mapping[str, str] = field(default_factory=dict)
+    parameters: Mapping[str, str] = MappingProxyType({})
     experiment: str | None = None  # a name; None: experiment_id, else Default (runner.experiments)
     experiment_id: str | None = None
     run_id: str | None = None  # continue this run instead of starting one (runner.continuation)
@@ -64,14 +64,14 @@ class RunRequest:
     tracking_uri: str | None = None
     backend: str = "local"
     strict: bool = False
-    environment: EnvironmentSettings = field(default_factory=EnvironmentSettings)  # --installer, --lock, ...
+    environment: EnvironmentSettings = EnvironmentSettings()  # --installer, --lock, ...
     apply_diff: bytes | None = None  # a recorded run's uncommitted changes (re-runs)
     archive_sha256: str | None = None  # the project archive must have this hash (re-runs)
     reproduction: Reproduction | None = None  # set by `proj rerun`
     backend_config: Mapping[str, Any] | None = None  # --backend-config, read
     detach: bool = False  # hand the run to a scheduler and return at once
     sweep_id: str | None = None  # set on every point of a `--sweep` (runner.sweeps)
-    tags: Mapping[str, str] = field(default_factory=dict)  # the user's tags (--tag), checked by runner.runmanage
+    tags: Mapping[str, str] = MappingProxyType({})  # the user's tags (--tag), checked by runner.runmanage
     description: str | None = None
 
 

@@ -8,8 +8,8 @@ the right class after `if invocation.kind == "container":`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal, Mapping, NamedTuple, Union
 
 InvocationKind = Literal["host", "container"]
@@ -22,15 +22,14 @@ KIND_DESCRIPTIONS: Mapping[InvocationKind, str] = {
 }
 
 
-@dataclass(frozen=True)
-class HostInvocation:
+class HostInvocation(NamedTuple):
     """A process to start on this machine (or a node that sees the same files): argv, its
     whole environment, its working folder."""
 
     argv: tuple[str, ...]
     env: Mapping[str, str]
     cwd: Path
-    kind: Literal["host"] = field(default="host", init=False)
+    kind: Literal["host"] = "host"
 
 
 class ContainerMount(NamedTuple):
@@ -42,8 +41,7 @@ class ContainerMount(NamedTuple):
     kind: str = "bind"  # bind | volume
 
 
-@dataclass(frozen=True)
-class ContainerInvocation:
+class ContainerInvocation(NamedTuple):
     """A container to run: the environment decided what it is, a backend starts and stops it.
 
     `env` is everything the container gets (never the host's whole environment); `options`
@@ -55,10 +53,10 @@ class ContainerInvocation:
     env: Mapping[str, str]
     workdir: str
     mounts: tuple[ContainerMount, ...] = ()
-    options: Mapping[str, Any] = field(default_factory=dict)
-    labels: Mapping[str, str] = field(default_factory=dict)
+    options: Mapping[str, Any] = MappingProxyType({})
+    labels: Mapping[str, str] = MappingProxyType({})
     name: str | None = None
-    kind: Literal["container"] = field(default="container", init=False)
+    kind: Literal["container"] = "container"
 
 
 Invocation = Union[HostInvocation, ContainerInvocation]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shlex
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Mapping, NamedTuple, Protocol
@@ -64,14 +63,13 @@ class EntryPoint(NamedTuple):
         return next((p for p in self.parameters if p.name == name), None)
 
 
-@dataclass(frozen=True)
-class Project:
+class Project(NamedTuple):
     """A project as its MLproject (or the conventions without one) describes it."""
 
     root: Path
     spec_file: Path | None
     name: str | None
-    entry_points: Mapping[str, EntryPoint] = field(default_factory=lambda: MappingProxyType({}))
+    entry_points: Mapping[str, EntryPoint] = MappingProxyType({})
     # The environment section the project declares (python_env, conda_env, docker_env or a
     # plugin kind's), as that kind's model; None when it declares none.
     environment: EnvironmentSection | None = None

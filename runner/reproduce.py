@@ -122,7 +122,7 @@ def _environment(card: RunCard, options: RerunOptions, scratch: Path,
     if card.environment.lock is not None and card.environment.lock_name:
         lock_file = scratch / card.environment.lock_name
         lock_file.write_bytes(card.environment.lock)
-    settings = replace(options.environment, lock_file=lock_file, frozen=lock_file is not None)
+    settings = options.environment._replace(lock_file=lock_file, frozen=lock_file is not None)
     kind = _kind(card, options, drift)
     if kind is None:
         return None, settings
@@ -136,7 +136,7 @@ def _environment(card: RunCard, options: RerunOptions, scratch: Path,
     drift += [f"the setting {name}={value!r} of the original run is unknown to the installed {kind.name} kind"
               for name, value in recorded.items() if name not in known]
     drift += kind.replay_notes(recorded)
-    return kind, replace(settings, config={k: v for k, v in recorded.items() if k in known})
+    return kind, settings._replace(config={k: v for k, v in recorded.items() if k in known})
 
 
 def _kind(card: RunCard, options: RerunOptions, drift: list[str]) -> EnvironmentKind | None:
@@ -199,20 +199,20 @@ def _drifted(request: RunRequest, err: Exception, card: RunCard, options: RerunO
     reproduction = request.reproduction or Reproduction(of=card.run_id)
     if isinstance(err, UnknownVersionError) and request.version:
         note = f"commit {request.version} is gone; ran the default branch instead"
-        changed = replace(request, version=None, apply_diff=None)
+        changed = request._replace(version=None, apply_diff=None)
         if card.source.kind == "local" and card.source.diff:
             note += " without the recorded uncommitted changes"
     elif isinstance(err, ArchiveChangedError) and request.archive_sha256:
         note = f"the archive changed since the run ({err.message}); ran it as it is now"
-        changed = replace(request, archive_sha256=None)
+        changed = request._replace(archive_sha256=None)
     elif isinstance(err, PatchError) and request.apply_diff:
         note = f"the recorded uncommitted changes do not apply ({err.message}); ran the commit without them"
-        changed = replace(request, apply_diff=None)
+        changed = request._replace(apply_diff=None)
     elif isinstance(err, EnvironmentSetupError) and request.environment.lock_file is not None:
         note = (f"the recorded environment lock could not be installed ({err.message}); "
                 "the environment was resolved again")
-        changed = replace(request, environment=replace(request.environment, lock_file=None, frozen=False))
+        changed = request._replace(environment=request.environment._replace(lock_file=None, frozen=False))
     else:
         raise err
     reporter.warning(f"drift: {note}")
-    return replace(changed, reproduction=replace(reproduction, drift=[*reproduction.drift, note]))
+    return changed._replace(reproduction=replace(reproduction, drift=[*reproduction.drift, note]))

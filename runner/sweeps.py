@@ -14,7 +14,7 @@ import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from typing import BinaryIO, Callable, Iterator, Mapping, Sequence
 
@@ -106,7 +106,7 @@ def run_sweep(request: RunRequest, space: SweepSpace, reporter: Reporter, *, ter
     points = space.points()
     downloads = PathDownloads(request.storage_dir, reporter.info)
     with planned_sweep(request, space, reporter) as plans:
-        requests = [replace(request, sweep_id=sweep_id, run_name=_point_name(request, plan, point))
+        requests = [request._replace(sweep_id=sweep_id, run_name=_point_name(request, plan, point))
                     for plan, point in zip(plans, points)]
         try:
             store, prepared = prepare_run(request, plans[0], backend, reporter, downloads=downloads, plans=plans)

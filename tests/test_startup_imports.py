@@ -91,10 +91,7 @@ STANDARD_LIBRARY = set(sys.stdlib_module_names)
 # Immutable records are therefore NamedTuples (docs/architecture.md); a dataclass stays where a
 # record needs what a tuple cannot give, named here with the reason.
 RUN_DATACLASSES = {
-    # field factories or discriminator fields (`field(init=False)`)
-    "runner.api.RunRequest", "runner.environments.kind.EnvironmentSettings", "runner.environments.kind.BuildSettings",
-    "runner.invocation.HostInvocation", "runner.invocation.ContainerInvocation", "runner.project.Project",
-    "runner.environments.base.PreparedEnvironment",  # also subclassed by the kinds
+    "runner.environments.base.PreparedEnvironment",  # subclassed by the kinds that need more
     "runner.outputs.MetricSummary",  # a field named `count`, which a tuple's method would shadow
     "runner.params.ResolvedParams",  # iterates over its parameters, not over its fields
     # mutable: built up while a run is planned, read and recorded

@@ -12,7 +12,7 @@ heavy library only when it is called.
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
@@ -46,7 +46,7 @@ class CondaPreparedEnvironment(PreparedEnvironment):
         if not self.activation_scripts:
             return invocation
         prelude = "".join(f". {shlex.quote(script)}\n" for script in self.activation_scripts)
-        return replace(invocation, argv=(*invocation.argv[:-1], prelude + command))
+        return invocation._replace(argv=(*invocation.argv[:-1], prelude + command))
 
 
 class CondaEnvironment(Environment):

@@ -10,8 +10,8 @@ registry (`runner.environments.registry`) for a kind and then asks the kind; it 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal, Mapping, NamedTuple
 
 from runner.errors import UsageError
@@ -75,23 +75,21 @@ class KindOption(NamedTuple):
         return value
 
 
-@dataclass(frozen=True)
-class EnvironmentSettings:
+class EnvironmentSettings(NamedTuple):
     """How to build the run's environment, as the user asked: what every kind understands
     (frozen, lock, verbose) and kind settings, from flags and from `--env-config`."""
 
-    flags: Mapping[str, Any] = field(default_factory=dict)  # built-in kinds' flags that were given
-    config: Mapping[str, Any] = field(default_factory=dict)  # --env-config: the chosen kind's settings
+    flags: Mapping[str, Any] = MappingProxyType({})  # built-in kinds' flags that were given
+    config: Mapping[str, Any] = MappingProxyType({})  # --env-config: the chosen kind's settings
     frozen: bool = False  # install only what a lock lists; never resolve
     lock_file: Path | None = None  # an explicit lock to install (re-runs, --lock)
     verbose: bool = False  # show build output live
 
 
-@dataclass(frozen=True)
-class BuildSettings:
+class BuildSettings(NamedTuple):
     """What one kind builds with: each of its settings (defaults filled in), and the common ones."""
 
-    values: Mapping[str, Any] = field(default_factory=dict)
+    values: Mapping[str, Any] = MappingProxyType({})
     frozen: bool = False
     lock_file: Path | None = None
     verbose: bool = False
