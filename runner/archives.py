@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 from runner.errors import SourceError
 from runner.host import hostname
-from runner.locations import cache_dir
+from runner.locations import cache_dir, user_path
 
 if TYPE_CHECKING:
     from runner.unpack import Limits
@@ -61,7 +61,7 @@ def fetch_archive(location: str, shown_as: str, progress: Progress) -> UnpackedA
             sha256 = download(location, archive, shown_as=f"archive {shown_as}", max_bytes=limits.max_bytes,
                               limit_hint=_LIMIT_HINT)
         else:
-            archive = Path(unquote(urlsplit(location).path) if scheme == "file" else location).expanduser()
+            archive = user_path(unquote(urlsplit(location).path) if scheme == "file" else location)
             if not archive.is_file():
                 raise SourceError(f"Cannot run {shown_as}: no such archive file")
             sha256 = _hash_file(archive, limits, shown_as)

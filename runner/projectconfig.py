@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from runner.errors import UsageError
-from runner.locations import DEFAULT_STORE_DIR
+from runner.locations import DEFAULT_STORE_DIR, user_path
 
 SETTINGS_FILE = "proj.toml"
 PYPROJECT = "pyproject.toml"
@@ -189,5 +189,5 @@ def _relative_to(folder: Path, uri: str) -> str:
     """A path relative to the settings file's folder; URIs (`http://`, `file:`) as written."""
     if "://" in uri or uri.startswith("file:"):
         return uri
-    path = Path(uri).expanduser()
+    path = user_path(uri)
     return str(path if path.is_absolute() else folder / path)

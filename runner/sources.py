@@ -22,6 +22,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from runner import archives
 from runner.errors import ArchiveChangedError, PatchError, SourceError, UnsafeSourceError, UsageError
+from runner.locations import user_path
 from runner.secrets import masked_query
 
 # runner.gitmirror (and with it the subprocess machinery, hashlib and tempfile) is imported by the
@@ -166,7 +167,7 @@ def _fetch_source(uri: str, version: str | None, progress: Progress) -> ProjectS
             hint=f"use a plain git URL ({', '.join(GIT_SCHEMES)})",
         )
     _check_url_syntax(base)
-    if archives.is_archive(base) and (Path(base).expanduser().is_file() or _scheme(base) in ARCHIVE_SCHEMES):
+    if archives.is_archive(base) and (user_path(base).is_file() or _scheme(base) in ARCHIVE_SCHEMES):
         if version is not None:
             raise UsageError(f"--version selects a commit of a git repository, and {mask_credentials(base)!r} "
                              "is an archive")
@@ -198,7 +199,7 @@ def _local_path(base: str) -> Path | None:
         parts = urlsplit(base)
         path = Path(unquote(parts.path)) if parts.netloc in ("", "localhost") else None
     else:
-        path = Path(base).expanduser() if base else None
+        path = user_path(base) if base else None
     return path if path is not None and path.exists() else None
 
 
@@ -215,7 +216,7 @@ def _from_archive(location: str, uri: str, subdirectory: str, progress: Progress
     except BaseException:
         archives.remove(unpacked.folder)
         raise
-    shown = uri if _scheme(location) else str(Path(location).expanduser().absolute()) + (
+    shown = uri if _scheme(location) else str(user_path(location).absolute()) + (
         f"#{subdirectory}" if subdirectory else "")  # records outlive the current folder
     return ProjectSource(uri=shown, kind="archive", path=path, subdirectory=subdirectory,
                          checkout=unpacked.tree, archive_sha256=unpacked.sha256)

@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 
+from conftest import run_proj
 from helpers.gitrepo import GitRepo
 from runner.errors import SourceError, UnsafeSourceError, UsageError
 from runner.sources import fetch_project, is_git_url, mask_credentials
@@ -40,6 +41,18 @@ def test_local_folder_outside_git_has_no_commit(tmp_path):
     (tmp_path / "MLproject").write_text(SPEC)
     source = fetch_project(str(tmp_path))
     assert (source.kind, source.path, source.commit, source.dirty) == ("local", tmp_path, None, None)
+
+
+def test_a_tilde_of_no_known_user_is_a_folder_name_as_in_a_shell(tmp_path):
+    """`~name/...` is that user's home, or, when no user has that name, a folder named so, as a
+    shell reads it (pathlib's expanduser raises instead: `proj run ~0` was a traceback)."""
+    missing = run_proj("run", "~nosuchuser-proj/project", cwd=tmp_path)
+    assert missing.returncode == 126, missing.stderr
+    assert "Cannot fetch project '~nosuchuser-proj/project': no such folder" in missing.stderr
+    project = tmp_path / "~nosuchuser-proj" / "project"
+    project.mkdir(parents=True)
+    (project / "MLproject").write_text("name: demo\nentry_points:\n  main:\n    command: echo ran\n")
+    assert run_proj("run", "~nosuchuser-proj/project", cwd=tmp_path, check_exit=0).stdout == "ran\n"
 
 
 def test_local_clean_repository_records_its_commit(repo):

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from runner.errors import SpecError, UsageError
+from runner.locations import user_path
 
 
 def read_backend_config(text: str | None, option: str = "--backend-config") -> dict[str, Any]:
@@ -25,7 +26,7 @@ def read_backend_config(text: str | None, option: str = "--backend-config") -> d
         if text.lstrip()[0] in "{[":  # JSON; anything else names a file
             document = parse_yaml(text, Path(option))
         else:
-            path = Path(text).expanduser()
+            path = user_path(text)
             if not path.is_file():
                 raise UsageError(f"{option} {text!r}: no such file, and not inline JSON",
                                  hint='give a file, or JSON such as \'{"partition": "gpu"}\'')

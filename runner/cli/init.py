@@ -40,9 +40,10 @@ def init(
       proj init vision --env conda --python 3.12 --yes
       proj init && proj validate --strict && proj run .
     """
+    from runner.locations import user_path
     from runner.scaffold import Scaffold, write_scaffold
 
-    folder = path.expanduser()
+    folder = user_path(str(path))
     ask = sys.stdin.isatty() and not yes
     default_name = folder.resolve().name or "project"
     default_python = f"{sys.version_info.major}.{sys.version_info.minor}"

@@ -30,6 +30,7 @@ from runner.environments.condaspec import (
 )
 from runner.errors import UsageError
 from runner.extras import require_extra
+from runner.locations import user_path
 from runner.project import Project
 
 _NEEDS_CONDA = "A conda environment (conda_env, or --env-manager conda)"
@@ -91,7 +92,7 @@ class CondaEnvironment(Environment):
 
     def _lock_to_install(self, spec: CondaSpec) -> Path | None:
         if self.options.lock_file is not None:
-            path = Path(self.options.lock_file).expanduser().absolute()
+            path = user_path(str(self.options.lock_file)).absolute()
             if not path.is_file():
                 raise UsageError(f"--lock {self.options.lock_file}: no such file")
             return path

@@ -18,6 +18,7 @@ from runner.environments import cache
 from runner.environments.conda_section import CondaEnv
 from runner.environments.python_section import PythonEnv, referenced_files
 from runner.errors import EnvironmentSetupError, UsageError
+from runner.locations import user_path
 from runner.project import Project
 
 LOCK_FILE_NAME = "conda-lock.yml"
@@ -107,7 +108,7 @@ def channel_alias_url(alias: str | None) -> str:
         return DEFAULT_CHANNEL_ALIAS
     if "://" in alias:
         return alias.rstrip("/") + "/"
-    folder = Path(alias).expanduser()
+    folder = user_path(alias)
     if not folder.is_dir():
         raise UsageError(f"conda channel alias {alias!r} is neither a URL nor an existing folder",
                          hint="give a mirror URL (https://mirror.example/conda/) or a folder "
@@ -120,7 +121,7 @@ def channel_urls(channel: str, alias_url: str, base: Path) -> list[str]:
     if "://" in channel:
         return [channel.rstrip("/")]
     if channel.startswith(("/", "./", "../", "~")) or channel in (".", ".."):
-        return [(base / Path(channel).expanduser()).resolve().as_uri()]
+        return [(base / user_path(channel)).resolve().as_uri()]
     if channel == "defaults" and alias_url == DEFAULT_CHANNEL_ALIAS:
         return list(DEFAULTS_CHANNELS)
     return [alias_url + channel.strip("/")]

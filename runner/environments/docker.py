@@ -44,7 +44,7 @@ from runner.environments.docker_options import (
 )
 from runner.environments.docker_section import DockerEnv
 from runner.errors import EnvironmentSetupError, UsageError
-from runner.locations import cache_dir
+from runner.locations import cache_dir, user_path
 from runner.locking import file_lock
 from runner.project import Project
 
@@ -288,7 +288,7 @@ def local_store_path(uri: str | None) -> str | None:
     parts = urlsplit(uri)
     if parts.scheme not in ("", "file"):
         return None
-    path = Path(unquote(parts.path) if parts.scheme == "file" else uri).expanduser()
+    path = user_path(unquote(parts.path) if parts.scheme == "file" else uri)
     # Mounted at the same path, as given: that is the path the run's variables name.
     return str(path) if path.is_absolute() and path.is_dir() else None
 

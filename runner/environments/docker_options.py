@@ -18,6 +18,7 @@ from typing import Any
 from runner.environments.base import ContainerMount
 from runner.environments.docker_section import DockerVariable
 from runner.errors import EnvironmentSetupError, UsageError
+from runner.locations import user_path
 
 NETWORK_VARIABLE = "PROJ_DOCKER_NETWORK"  # default network when -A network is not given
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -88,7 +89,7 @@ def parse_volume(spec: str, project_root: Path, where: str) -> ContainerMount:
         if not _NAME.match(source):
             raise UsageError(f"{where}: {spec!r}: {source!r} is neither a path nor a volume name")
         return ContainerMount(source, target, mode == "ro", kind="volume")
-    host = Path(source).expanduser()
+    host = user_path(source)
     host = (host if host.is_absolute() else project_root / host).resolve()
     if not host.exists():
         raise EnvironmentSetupError(f"{where}: the host path {str(host)!r} of volume {spec!r} does not exist",

@@ -8,11 +8,11 @@ the entry-point group `proj.tracking_stores` (see docs/plugins.md).
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from runner.errors import PluginError, TrackingError, UsageError
+from runner.locations import user_path
 from runner.tracking.base import TrackingStore
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ def open_store(uri: str) -> TrackingStore:
         from runner.tracking.local import LocalStore
 
         path = unquote(urlsplit(uri).path) if scheme == "file" else uri
-        return LocalStore(Path(path).expanduser())
+        return LocalStore(user_path(path))
     factory = _plugin_stores().get(scheme)
     if factory is None:
         known = ", ".join(["a path", "file:", *sorted(_plugin_stores())])
