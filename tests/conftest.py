@@ -16,10 +16,18 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 REQUIRED = {name.strip() for name in os.environ.get("PROJ_REQUIRE", "").split(",") if name.strip()}
+
+# The property tests (hypothesis) draw new examples on every run, which is how they find what
+# nobody thought of. CI (PROJ_HYPOTHESIS_PROFILE=ci, set by .ci/run) draws the same examples every
+# time instead, so that whether a change lands never depends on the draw; a failure a developer's
+# run finds becomes a test of its own. Loaded here, before any test module builds its settings.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("PROJ_HYPOTHESIS_PROFILE", "default"))
 
 
 def require(service: str, available: bool, why: str = "") -> None:
