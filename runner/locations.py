@@ -25,7 +25,7 @@ def cache_dir(*parts: str) -> Path:
     return path
 
 
-def user_path(text: str) -> Path:
+def user_path(written: str | os.PathLike[str]) -> Path:
     """A path as the user wrote it, `~` and `~user` expanded as a shell expands them: a `~name`
     of no known user stays as written (Path.expanduser would raise instead)."""
-    return Path(os.path.expanduser(text))
+    return Path(os.path.expanduser(written))

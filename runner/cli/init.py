@@ -43,7 +43,7 @@ def init(
     from runner.locations import user_path
     from runner.scaffold import Scaffold, write_scaffold
 
-    folder = user_path(str(path))
+    folder = user_path(path)
     ask = sys.stdin.isatty() and not yes
     default_name = folder.resolve().name or "project"
     default_python = f"{sys.version_info.major}.{sys.version_info.minor}"

@@ -92,7 +92,7 @@ class CondaEnvironment(Environment):
 
     def _lock_to_install(self, spec: CondaSpec) -> Path | None:
         if self.options.lock_file is not None:
-            path = user_path(str(self.options.lock_file)).absolute()
+            path = user_path(self.options.lock_file).absolute()
             if not path.is_file():
                 raise UsageError(f"--lock {self.options.lock_file}: no such file")
             return path
